@@ -1,0 +1,5 @@
+import sys
+
+from hlsgen.cli import main
+
+sys.exit(main())

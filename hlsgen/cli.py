@@ -1,0 +1,65 @@
+"""The ``hlsgen`` command line.  Each subcommand lives in ``hlsgen.commands.<name>`` with
+``add_arguments(parser)`` and ``run(args) -> int``; this module only wires them up and turns
+:class:`~hlsgen.errors.HlsgenError` into one clear message and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from hlsgen import __version__
+from hlsgen.errors import HlsgenError
+
+# name -> one-line help.  Listed explicitly (no directory scan) so grep finds every command.
+COMMANDS = {
+    "inspect": "list the layers of an ONNX model and whether hlsgen supports each",
+    "evaluate": "compare the source model (onnxruntime) with hlsgen's integer reference",
+    "decompose": "decompose every layer's weights into shift-add graphs and report the cost",
+    "generate": "write an HLS + Verilog project directory for a model",
+    "explore": "genetic search for per-layer decompositions under accuracy and resource bounds",
+    "build": "explore, then generate the chosen design (the main job)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hlsgen",
+        description="Pre-trained CNN (ONNX) -> multiplier-less FPGA accelerator.",
+    )
+    parser.add_argument("--version", action="version", version=f"hlsgen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        module = _command_module(name)
+        if module is None:
+            continue
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def _command_module(name: str):
+    try:
+        return importlib.import_module(f"hlsgen.commands.{name}")
+    except ModuleNotFoundError as err:
+        if err.name == f"hlsgen.commands.{name}":
+            return None  # command not built yet
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except HlsgenError as err:
+        print(f"hlsgen {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"hlsgen {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

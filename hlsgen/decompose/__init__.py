@@ -1,0 +1,1 @@
+"""Shift-add decompositions of constant weight matrices (exact and approximate)."""
