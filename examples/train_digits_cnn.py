@@ -56,7 +56,7 @@ PIXEL_MAX = 16.0
 def _im2col(x: np.ndarray) -> np.ndarray:
     """[B, H, W, C] -> [B, H, W, 9 * C] patches of a 3x3 window with zero padding 1,
     ordered (ky, kx, c) to match :func:`_weight_matrix`."""
-    b, h, w, _ = x.shape
+    _, h, w, _ = x.shape
     xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     patches = [xp[:, dy : dy + h, dx : dx + w, :] for dy in range(3) for dx in range(3)]
     return np.concatenate(patches, axis=3)
@@ -85,19 +85,25 @@ def _weight_from_matrix(matrix: np.ndarray, in_ch: int) -> np.ndarray:
 
 
 def _maxpool(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2x2 stride-2 max pool of [B, H, W, C]; also returns the mask of the maxima for backward."""
+    """2x2 stride-2 max pool of [B, H, W, C]; also returns a one-hot mask of the maximum.
+
+    Only the first maximum of a window gets the gradient: blank image regions give windows of
+    four equal values (the bias), and passing the gradient to all four would count it 4 times.
+    """
     b, h, w, c = x.shape
-    windows = x.reshape(b, h // 2, 2, w // 2, 2, c)
-    pooled = windows.max(axis=(2, 4))
-    mask = windows == pooled[:, :, None, :, None, :]
+    windows = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 5, 2, 4)
+    windows = windows.reshape(b, h // 2, w // 2, c, 4)
+    first_max = windows.argmax(axis=4)
+    pooled = np.take_along_axis(windows, first_max[..., None], axis=4)[..., 0]
+    mask = first_max[..., None] == np.arange(4)
     return pooled, mask
 
 
 def _maxpool_backward(grad: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    # Ties share the gradient.  The only common ties are all-zero windows after ReLU, whose
-    # gradient the ReLU mask discards anyway.
-    b, h2, _, w2, _, c = mask.shape
-    return (mask * grad[:, :, None, :, None, :]).reshape(b, 2 * h2, 2 * w2, c)
+    """Gradient [B, H/2, W/2, C] of the pooled output -> gradient [B, H, W, C] of the input."""
+    b, h2, w2, c, _ = mask.shape
+    windows = (mask * grad[..., None]).reshape(b, h2, w2, c, 2, 2)
+    return windows.transpose(0, 1, 4, 2, 5, 3).reshape(b, 2 * h2, 2 * w2, c)
 
 
 def forward(params: dict[str, np.ndarray], x: np.ndarray, cache: dict | None = None) -> np.ndarray:
@@ -206,7 +212,7 @@ def train(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, np.ndarray]:
 
 
 def export_params(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """float32 ONNX initializers: snapped to the 2^-GRID_BITS grid, conv1 rescaled to 0..16 input."""
+    """float32 ONNX initializers: snapped to the 2^-GRID_BITS grid, conv1 rescaled for 0..16."""
     grid = 2.0**GRID_BITS
     out = {k: (np.round(v * grid) / grid).astype(np.float32) for k, v in params.items()}
     out["w1"] = out["w1"] / np.float32(PIXEL_MAX)  # exact: a power-of-two scale

@@ -21,10 +21,8 @@ __all__ = ["Operand", "Adder", "OutputTap", "ShiftAddGraph", "bit_width"]
 
 def bit_width(lo: int, hi: int) -> int:
     """Bits of the smallest two's-complement integer type holding every value in [lo, hi]."""
-    bits = 1
-    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
-        bits += 1
-    return bits
+    # v needs len(v) + 1 bits, where len counts the magnitude bits of v (of ~v if negative).
+    return max((v if v >= 0 else ~v).bit_length() for v in (int(lo), int(hi))) + 1
 
 
 @dataclass(frozen=True)
@@ -65,26 +63,92 @@ class ShiftAddGraph:
     # -- exact semantics -------------------------------------------------------------------
     @cached_property
     def node_forms(self) -> np.ndarray:
-        """[n_nodes, n_inputs] object array: node k equals ``node_forms[k] @ x`` (Python ints)."""
-        forms = np.zeros((self.n_inputs + len(self.adders), self.n_inputs), dtype=object)
-        forms[:] = 0
-        for i in range(self.n_inputs):
-            forms[i, i] = 1
+        """[n_nodes, n_inputs]: node k equals ``node_forms[k] @ x``.
+
+        int64 when every coefficient fits (object array of Python ints otherwise).  Memory is
+        n_nodes * n_inputs, so big layers should use :meth:`effective_matrix` and
+        :meth:`node_ranges`, which never hold more than the nodes still needed.
+        """
+        dtype = np.int64 if self._fits_int64(1) else object
+        forms = np.zeros((self.n_inputs + len(self.adders), self.n_inputs), dtype=dtype)
+        forms[np.arange(self.n_inputs), np.arange(self.n_inputs)] = 1
         for i, add in enumerate(self.adders):
             forms[self.n_inputs + i] = _term(forms, add.a) + _term(forms, add.b)
         return forms
 
     def effective_matrix(self) -> np.ndarray:
         """[n_outputs, n_inputs] int64 (object if it would overflow) with evaluate(x) == E @ x."""
-        rows = np.zeros((self.n_outputs, self.n_inputs), dtype=object)
-        rows[:] = 0
+        return self._effective.copy()
+
+    @cached_property
+    def _effective(self) -> np.ndarray:
+        return self._sweep(None, None)[0]
+
+    @cached_property
+    def _coefficient_bounds(self) -> list[int]:
+        """Per node: sum of |coefficients| (exact Python ints), for overflow decisions."""
+        bound = [1] * self.n_inputs
+        for add in self.adders:
+            bound.append((bound[add.a.node] << add.a.shift) + (bound[add.b.node] << add.b.shift))
+        return bound
+
+    def _fits_int64(self, input_magnitude: int) -> bool:
+        peak = max(self._coefficient_bounds, default=1)
+        return peak * max(1, input_magnitude) < (1 << 62)
+
+    def _sweep(self, input_lo, input_hi):
+        """One pass over the adders: effective matrix and, given input bounds, node ranges.
+
+        A node's form (its coefficient vector over the inputs) is dropped as soon as no later
+        adder reads it, so memory stays at the live nodes, not all of them.
+        """
+        with_ranges = input_lo is not None
+        magnitude = 1
+        if with_ranges:
+            lo = np.broadcast_to(np.asarray(input_lo, dtype=object), (self.n_inputs,))
+            hi = np.broadcast_to(np.asarray(input_hi, dtype=object), (self.n_inputs,))
+            magnitude = max([abs(int(v)) for v in lo] + [abs(int(v)) for v in hi] + [1])
+        dtype = np.int64 if self._fits_int64(magnitude) else object
+        if with_ranges:
+            lo, hi = lo.astype(dtype), hi.astype(dtype)
+        n = self.n_inputs
+        last_use = [-1] * (n + len(self.adders))
+        for i, add in enumerate(self.adders):
+            last_use[add.a.node] = last_use[add.b.node] = i
+        taps: dict[int, list[int]] = {}
         for r, tap in enumerate(self.outputs):
             if tap.node is not None:
-                rows[r] = _term(self.node_forms, Operand(tap.node, tap.shift, tap.negate))
-        try:
-            return rows.astype(np.int64)
-        except OverflowError:  # pragma: no cover - only for absurd shifts
-            return rows
+                taps.setdefault(tap.node, []).append(r)
+        matrix = np.zeros((self.n_outputs, n), dtype=dtype)
+        node_lo: list[int] = []
+        node_hi: list[int] = []
+        forms: dict[int, np.ndarray] = {}
+
+        def visit(node: int, form: np.ndarray) -> None:
+            for r in taps.get(node, ()):
+                tap = self.outputs[r]
+                matrix[r] = _signed_shift(form, tap.shift, tap.negate)
+            if with_ranges:
+                pos, neg = np.where(form > 0, form, 0), np.where(form < 0, form, 0)
+                node_lo.append(int(pos @ lo + neg @ hi))
+                node_hi.append(int(pos @ hi + neg @ lo))
+
+        for i in range(n):
+            form = np.zeros(n, dtype=dtype)
+            form[i] = 1
+            visit(i, form)
+            if last_use[i] >= 0:
+                forms[i] = form
+        for i, add in enumerate(self.adders):
+            form = (_signed_shift(forms[add.a.node], add.a.shift, add.a.negate)
+                    + _signed_shift(forms[add.b.node], add.b.shift, add.b.negate))
+            for operand in (add.a.node, add.b.node):
+                if last_use[operand] == i:
+                    forms.pop(operand, None)
+            visit(n + i, form)
+            if last_use[n + i] >= 0:
+                forms[n + i] = form
+        return matrix, node_lo, node_hi
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         """Run the graph on integer inputs ``x`` of shape [n_inputs, ...] (int64)."""
@@ -114,14 +178,8 @@ class ShiftAddGraph:
     def node_ranges(self, input_lo: np.ndarray | int, input_hi: np.ndarray | int
                     ) -> list[tuple[int, int]]:
         """Exact (min, max) of every node when each input i lies in [input_lo[i], input_hi[i]]."""
-        lo = np.broadcast_to(np.asarray(input_lo, dtype=object), (self.n_inputs,))
-        hi = np.broadcast_to(np.asarray(input_hi, dtype=object), (self.n_inputs,))
-        ranges = []
-        for form in self.node_forms:
-            pos = np.where(form > 0, form, 0)
-            neg = np.where(form < 0, form, 0)
-            ranges.append((int(pos @ lo + neg @ hi), int(pos @ hi + neg @ lo)))
-        return ranges
+        _, lo, hi = self._sweep(input_lo, input_hi)
+        return list(zip(lo, hi))
 
     def node_widths(self, input_lo, input_hi) -> list[int]:
         return [bit_width(lo, hi) for lo, hi in self.node_ranges(input_lo, input_hi)]
@@ -135,6 +193,11 @@ class ShiftAddGraph:
 def _term(forms: np.ndarray, op: Operand) -> np.ndarray:
     value = forms[op.node] * (1 << op.shift)
     return -value if op.negate else value
+
+
+def _signed_shift(form: np.ndarray, shift: int, negate: bool) -> np.ndarray:
+    value = form * (1 << shift) if shift else form
+    return -value if negate else value
 
 
 def _apply(values: list[np.ndarray], op: Operand) -> np.ndarray:

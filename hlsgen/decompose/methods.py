@@ -1,0 +1,198 @@
+"""Method specs (``"exact"``, ``"po2"``, ``"terms:K"``, ``"lcc[:key=value,...]"``) and dispatch.
+
+Grammar (strict; anything else is an :class:`~hlsgen.errors.InputError`)::
+
+    exact                         CSD digits + common-subexpression sharing, exact
+    po2                           every weight -> nearest signed power of two
+    terms:K                       every weight -> at most K signed digits (K >= 1)
+    lcc                           linear computation coding, default parameters
+    lcc:key=value[,key=value...]  keys: slice, terms, factors (ints >= 1), sqnr (dB > 0),
+                                  fold (0 or 1); see hlsgen.decompose.lcc.LccParams
+
+:func:`parse_method` returns a frozen :class:`MethodSpec` whose ``str()`` is the canonical
+spec (keys in a fixed order, defaults omitted), so equal methods compare equal as strings.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from hlsgen.decompose.approx import decompose_terms
+from hlsgen.decompose.exact import decompose_exact
+from hlsgen.decompose.graph import ShiftAddGraph
+from hlsgen.decompose.lcc import LccParams, decompose_lcc
+from hlsgen.errors import InputError
+from hlsgen.ir import Conv, Dense
+
+__all__ = [
+    "MethodKind",
+    "MethodSpec",
+    "parse_method",
+    "decompose",
+    "decompose_layer",
+    "layer_matrices",
+    "layer_targets",
+]
+
+
+class MethodKind(enum.Enum):
+    EXACT = "exact"
+    PO2 = "po2"
+    TERMS = "terms"
+    LCC = "lcc"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    kind: MethodKind
+    terms: int = 0  # TERMS only: digits kept per weight
+    lcc: LccParams | None = None  # LCC only
+
+    @property
+    def folds_scale(self) -> bool:
+        """True if the method approximates weight * requant scale (the IR requant changes)."""
+        return self.lcc is not None and self.lcc.fold
+
+    @property
+    def is_exact(self) -> bool:
+        return self.kind is MethodKind.EXACT
+
+    def __str__(self) -> str:
+        if self.kind is MethodKind.TERMS:
+            return f"terms:{self.terms}"
+        if self.kind is MethodKind.LCC:
+            assert self.lcc is not None
+            changed = [
+                f"{f.name}={_format_value(getattr(self.lcc, f.name))}"
+                for f in fields(LccParams)
+                if getattr(self.lcc, f.name) != f.default
+            ]
+            return "lcc:" + ",".join(changed) if changed else "lcc"
+        return self.kind.value
+
+
+def _format_value(value) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def parse_method(spec: str | MethodSpec) -> MethodSpec:
+    """Parse a method spec string strictly (see the module docstring)."""
+    if isinstance(spec, MethodSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise InputError(f"method must be a string like 'exact' or 'terms:2', got {spec!r}")
+    text = spec.strip()
+    name, sep, rest = text.partition(":")
+    if name in ("exact", "po2") and not sep:
+        return MethodSpec(MethodKind(name))
+    if name == "terms" and sep:
+        if not rest.isdigit() or int(rest) < 1:
+            raise InputError(f"method {spec!r}: K in 'terms:K' must be an integer >= 1")
+        return MethodSpec(MethodKind.TERMS, terms=int(rest))
+    if name == "lcc":
+        return MethodSpec(MethodKind.LCC, lcc=_parse_lcc(spec, rest if sep else ""))
+    raise InputError(
+        f"unknown method {spec!r}; expected 'exact', 'po2', 'terms:K' or "
+        "'lcc[:slice=W,terms=S,factors=P,sqnr=DB,fold=0|1]'"
+    )
+
+
+def _parse_lcc(spec: str, rest: str) -> LccParams:
+    params = LccParams()
+    if not rest:
+        return params
+    known = {f.name: f for f in fields(LccParams)}
+    seen = set()
+    for item in rest.split(","):
+        key, eq, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or key not in known:
+            raise InputError(
+                f"method {spec!r}: bad lcc option {item!r}; options are "
+                + ", ".join(f"{k}=..." for k in known)
+            )
+        if key in seen:
+            raise InputError(f"method {spec!r}: lcc option {key!r} given twice")
+        seen.add(key)
+        params = replace(params, **{key: _parse_lcc_value(spec, key, value)})
+    return params
+
+
+def _parse_lcc_value(spec: str, key: str, value: str):
+    if key == "sqnr":
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and number > 0):
+            raise InputError(f"method {spec!r}: sqnr must be a positive number of dB, got {value!r}")
+        return number
+    if key == "fold":
+        if value not in ("0", "1"):
+            raise InputError(f"method {spec!r}: fold must be 0 or 1, got {value!r}")
+        return value == "1"
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(f"method {spec!r}: {key} must be an integer >= 1, got {value!r}")
+    if key == "terms" and int(value) < 2:
+        raise InputError(f"method {spec!r}: lcc terms must be >= 2 (a sum of S codewords)")
+    return int(value)
+
+
+def decompose(matrix: np.ndarray, method: str | MethodSpec) -> ShiftAddGraph:
+    """Shift-add graph of one constant matrix [rows, cols].
+
+    ``exact``/``po2``/``terms:K`` need an integer matrix; ``lcc`` accepts a real one and
+    approximates ``matrix * 2**frac_bits`` with the graph's effective matrix.
+    """
+    spec = parse_method(method)
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2:
+        raise ValueError(f"expected a 2-D matrix, got shape {matrix.shape}")
+    if spec.kind is MethodKind.LCC:
+        assert spec.lcc is not None
+        return decompose_lcc(matrix.astype(np.float64), spec.lcc)
+    if not np.issubdtype(matrix.dtype, np.integer):
+        raise ValueError(f"method {spec} needs an integer matrix, got dtype {matrix.dtype}")
+    if spec.kind is MethodKind.EXACT:
+        return decompose_exact(matrix)
+    if spec.kind is MethodKind.PO2:
+        return decompose_terms(matrix, 1)
+    return decompose_terms(matrix, spec.terms)
+
+
+def layer_matrices(layer: Conv | Dense) -> list[np.ndarray]:
+    """The integer matrices of a layer: one per Conv group, or the Dense weight."""
+    if isinstance(layer, Conv):
+        return layer.group_matrices()
+    if isinstance(layer, Dense):
+        return [layer.weight]
+    raise TypeError(f"layer {layer.name!r} ({layer.kind.value}) has no weight matrix")
+
+
+def layer_targets(layer: Conv | Dense, spec: MethodSpec) -> list[np.ndarray]:
+    """The matrices a method approximates for a layer, one per group.
+
+    Normally the integer weights; with a folded scale (``lcc:fold=1``) each row is multiplied
+    by its real requantization scale ``multiplier / 2**shift``.
+    """
+    matrices = layer_matrices(layer)
+    if not spec.folds_scale:
+        return matrices
+    scale = layer.requant.multiplier.astype(np.float64) * np.exp2(
+        -layer.requant.shift.astype(np.float64))
+    per = matrices[0].shape[0]
+    return [m * scale[g * per:(g + 1) * per, None] for g, m in enumerate(matrices)]
+
+
+def decompose_layer(layer: Conv | Dense, method: str | MethodSpec) -> tuple[ShiftAddGraph, ...]:
+    """One graph per Conv group (inputs in (kh, kw, ci) order) or one for a Dense layer."""
+    spec = parse_method(method)
+    return tuple(decompose(target, spec) for target in layer_targets(layer, spec))

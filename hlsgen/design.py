@@ -1,0 +1,147 @@
+"""A design: the IR with every Conv/Dense weight replaced by its shift-add graphs.
+
+``apply_design(graph, methods)`` decomposes every weight layer and writes the graphs'
+effective matrices back into the IR, exactly as :mod:`hlsgen.ir` prescribes for an
+approximated matrix ``E`` with scale ``2**-k``: ``weight = E``, ``bias = bias << k``,
+``shift = shift + k`` (per output row, since every Conv group has its own graph and its own
+``k``).  With a folded scale (``lcc:fold=1``) ``E`` approximates ``weight * multiplier /
+2**shift`` itself, so the requantization becomes ``multiplier = 1``, ``shift = k`` and
+``bias = round(bias * multiplier * 2**(k - shift))``.  The reference executor, the exported
+ONNX and the emitters all read the approximated network from ``Design.graph``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from hlsgen.decompose.graph import ShiftAddGraph
+from hlsgen.decompose.methods import MethodSpec, decompose_layer, parse_method
+from hlsgen.errors import InputError
+from hlsgen.ir import Conv, Dense, Graph
+
+__all__ = [
+    "LayerImpl", "Design", "apply_design", "approximated_layer", "weight_layers", "resolve_methods"
+]
+
+
+@dataclass(frozen=True, eq=False)
+class LayerImpl:
+    """How one weight layer is computed.
+
+    ``graphs``: Conv -> one per group (rows = that group's output channels, inputs =
+    KH*KW*Cin/groups in (kh, kw, ci) order, i.e. ``layer.group_matrices()``); Dense -> one
+    graph whose inputs are the H*W*C input elements in IR order.
+    """
+
+    layer: str
+    method: str  # canonical spec, e.g. "exact", "po2", "terms:2", "lcc:slice=4"
+    graphs: tuple[ShiftAddGraph, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """``graph``: the IR with approximated weights; ``impls``: weight layer name -> impl."""
+
+    graph: Graph
+    impls: dict[str, LayerImpl]
+
+
+def weight_layers(graph: Graph) -> list[Conv | Dense]:
+    """The layers that carry a weight matrix, in graph order."""
+    return [layer for layer in graph.layers if isinstance(layer, (Conv, Dense))]
+
+
+def resolve_methods(graph: Graph, methods: str | dict[str, str] | Path) -> dict[str, MethodSpec]:
+    """Per weight layer: its parsed method (unlisted layers of a mapping get ``exact``)."""
+    names = [layer.name for layer in weight_layers(graph)]
+    if isinstance(methods, Path):
+        methods = _read_methods_file(methods)
+    if isinstance(methods, str):
+        spec = parse_method(methods)
+        return {name: spec for name in names}
+    if not isinstance(methods, dict):
+        raise InputError(f"methods must be a spec string, a dict or a JSON file, got {methods!r}")
+    unknown = [name for name in methods if name not in names]
+    if unknown:
+        raise InputError(
+            f"model {graph.name!r} has no Conv/Dense layer named {', '.join(map(repr, unknown))}; "
+            f"its weight layers are: {', '.join(names)}"
+        )
+    resolved = {}
+    for name in names:
+        spec = methods.get(name, "exact")
+        try:
+            resolved[name] = parse_method(spec)
+        except InputError as err:
+            raise InputError(f"layer {name!r}: {err}") from None
+    return resolved
+
+
+def _read_methods_file(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"methods file {str(path)!r} does not exist") from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"methods file {str(path)!r} is not readable JSON: {err}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise InputError(
+            f"methods file {str(path)!r} must hold one JSON object "
+            '{"layer name": "method spec", ...}'
+        )
+    return data
+
+
+def apply_design(graph: Graph, methods: str | dict[str, str] | Path) -> Design:
+    """Decompose every Conv/Dense layer with its method and rebuild the IR around the graphs."""
+    specs = resolve_methods(graph, methods)
+    impls: dict[str, LayerImpl] = {}
+    new_layers = []
+    for layer in graph.layers:
+        if not isinstance(layer, (Conv, Dense)):
+            new_layers.append(layer)
+            continue
+        spec = specs[layer.name]
+        graphs = decompose_layer(layer, spec)
+        impls[layer.name] = LayerImpl(layer.name, str(spec), graphs)
+        new_layers.append(approximated_layer(layer, graphs, spec))
+    return Design(replace(graph, layers=tuple(new_layers)), impls)
+
+
+def approximated_layer(layer: Conv | Dense, graphs: tuple[ShiftAddGraph, ...],
+                       spec: MethodSpec) -> Conv | Dense:
+    """The layer with its weight replaced by the graphs' effective matrices (see module doc)."""
+    cout = layer.weight.shape[0]
+    per = cout // len(graphs)
+    matrices = [g.effective_matrix() for g in graphs]
+    if any(m.dtype != np.int64 for m in matrices):
+        raise InputError(f"layer {layer.name!r}: method {spec} produced weights beyond int64")
+    weight = np.concatenate(matrices, axis=0).reshape(layer.weight.shape)
+    frac = np.repeat(np.array([g.frac_bits for g in graphs], dtype=np.int64), per)
+    rq = layer.requant
+    if spec.folds_scale:
+        bias = np.array([
+            _round_half_up(int(b) * int(m), int(s) - int(k))
+            for b, m, s, k in zip(layer.bias, rq.multiplier, rq.shift, frac)
+        ], dtype=np.int64)
+        requant = replace(rq, multiplier=np.ones_like(rq.multiplier), shift=frac.copy())
+    else:
+        if not frac.any() and np.array_equal(weight, layer.weight):
+            return layer  # exact: the original layer, untouched
+        bias = layer.bias.astype(np.int64) << frac
+        requant = replace(rq, shift=rq.shift.astype(np.int64) + frac)
+    return replace(layer, weight=weight, bias=bias, requant=requant)
+
+
+def _round_half_up(value: int, shift: int) -> int:
+    """``round(value / 2**shift)`` with halves rounded up (shift may be negative)."""
+    if shift <= 0:
+        return value << -shift
+    return (value + (1 << (shift - 1))) >> shift
+

@@ -1,0 +1,128 @@
+"""apply_design: the IR carries exactly the graphs' effective matrices (see hlsgen.ir)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from factory import random_graph, random_input
+from hlsgen.decompose.exact import decompose_exact
+from hlsgen.decompose.methods import layer_matrices, parse_method
+from hlsgen.design import apply_design, approximated_layer, weight_layers
+from hlsgen.errors import InputError
+from hlsgen.ir import Conv
+from hlsgen.reference import execute
+from hlsgen.verify_ir import verify
+
+METHODS = ["exact", "po2", "terms:2", "lcc", "lcc:fold=1,sqnr=30", "lcc:slice=3,terms=3"]
+
+
+def _graph(seed: int):
+    return random_graph(seed, ("conv", "dwconv", "add", "dense"), max_channels=6)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_design_weights_are_effective_matrices(seed, method):
+    graph = _graph(seed)
+    design = apply_design(graph, method)
+    verify(design.graph)
+    assert set(design.impls) == {layer.name for layer in weight_layers(graph)}
+    for name, impl in design.impls.items():
+        new, old = design.graph.layer(name), graph.layer(name)
+        groups = new.groups if isinstance(new, Conv) else 1
+        assert len(impl.graphs) == groups
+        per = new.weight.shape[0] // groups
+        for g, (matrix, sag) in enumerate(zip(layer_matrices(new), impl.graphs)):
+            assert np.array_equal(matrix, sag.effective_matrix())
+            rows = slice(g * per, (g + 1) * per)
+            k = sag.frac_bits
+            if method.startswith("lcc:fold=1"):
+                assert np.all(new.requant.multiplier[rows] == 1)
+                assert np.all(new.requant.shift[rows] == k)
+            else:
+                assert np.array_equal(new.bias[rows], old.bias[rows] << k)
+                assert np.array_equal(new.requant.shift[rows], old.requant.shift[rows] + k)
+                assert np.array_equal(new.requant.multiplier, old.requant.multiplier)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_exact_design_is_the_original_ir(seed):
+    graph = _graph(seed)
+    design = apply_design(graph, "exact")
+    for old, new in zip(graph.layers, design.graph.layers):
+        if isinstance(old, Conv) or old.name in design.impls:
+            assert np.array_equal(old.weight, new.weight)
+            assert np.array_equal(old.bias, new.bias)
+            assert np.array_equal(old.requant.shift, new.requant.shift)
+    x = random_input(graph, 8, seed)
+    assert np.array_equal(execute(design.graph, x), execute(graph, x))
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_scaled_weights_compute_the_same_network(k):
+    # E = W << k with frac_bits k is the same real matrix as W: the bias/shift bookkeeping of
+    # approximated_layer must then leave every output unchanged, bit for bit.
+    graph = _graph(5)
+    layers = []
+    for layer in graph.layers:
+        if layer in weight_layers(graph):
+            graphs = tuple(
+                replace(decompose_exact(m << k), frac_bits=k) for m in layer_matrices(layer))
+            layer = approximated_layer(layer, graphs, parse_method("exact"))
+            assert np.array_equal(layer.requant.shift, graph.layer(layer.name).requant.shift + k)
+        layers.append(layer)
+    scaled = replace(graph, layers=tuple(layers))
+    verify(scaled)
+    x = random_input(graph, 16, 2)
+    assert np.array_equal(execute(scaled, x), execute(graph, x))
+
+
+def test_folded_scale_bias_is_rounded_exactly():
+    graph = _graph(2)
+    design = apply_design(graph, "lcc:fold=1")
+    for name, impl in design.impls.items():
+        old, new = graph.layer(name), design.graph.layer(name)
+        per = old.weight.shape[0] // len(impl.graphs)
+        for o in range(old.weight.shape[0]):
+            k = impl.graphs[o // per].frac_bits
+            exact = Fraction(int(old.bias[o]) * int(old.requant.multiplier[o]),
+                             2 ** int(old.requant.shift[o])) * 2**k
+            assert new.bias[o] == math.floor(exact + Fraction(1, 2))
+
+
+def test_per_layer_mapping_and_json_file(tmp_path):
+    graph = _graph(1)
+    names = [layer.name for layer in weight_layers(graph)]
+    mapping = {names[0]: "po2", names[-1]: "terms:1"}
+    design = apply_design(graph, mapping)
+    assert design.impls[names[0]].method == "po2"
+    assert design.impls[names[-1]].method == "terms:1"
+    assert all(design.impls[n].method == "exact" for n in names[1:-1])
+    path = tmp_path / "methods.json"
+    path.write_text(json.dumps(mapping))
+    from_file = apply_design(graph, path)
+    for name in names:
+        assert np.array_equal(from_file.graph.layer(name).weight, design.graph.layer(name).weight)
+
+
+def test_bad_inputs_name_the_problem(tmp_path):
+    graph = _graph(1)
+    with pytest.raises(InputError, match="'nope'"):
+        apply_design(graph, {"nope": "exact"})
+    name = weight_layers(graph)[0].name
+    with pytest.raises(InputError, match=f"layer '{name}'.*terms:0"):
+        apply_design(graph, {name: "terms:0"})
+    with pytest.raises(InputError, match="unknown method"):
+        apply_design(graph, "csd")
+    with pytest.raises(InputError, match="does not exist"):
+        apply_design(graph, tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(InputError, match="one JSON object"):
+        apply_design(graph, bad)
