@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence, Union
 
+import jinja2
 import numpy as np
 
+import hlsgen
 from hlsgen import ir
 from hlsgen.decompose.csd import csd_digits
 from hlsgen.decompose.graph import OutputTap, ShiftAddGraph, bit_width
@@ -57,6 +60,8 @@ __all__ = [
     "plan_design",
     "plan_graph",
     "identifier",
+    "templates_dir",
+    "template_env",
     "TOP_NAME",
     "FIFO_SLACK_PER_LAYER",
 ]
@@ -343,6 +348,17 @@ class Requant:
     def out(self) -> Interval:
         return self.biased.clamped(self.lo, self.hi)
 
+    @property
+    def clamp_width(self) -> int:
+        """Width holding both ``biased`` and the clamp bounds (the clamp's working type)."""
+        return self.biased.hull(Interval(self.lo, self.hi)).width
+
+    @property
+    def effective_shift(self) -> int:
+        """``shift`` capped at ``rounded.width - 1``: the same floor result (all sign bits),
+        without shifting a value by its whole width or more."""
+        return min(self.shift, self.rounded.width - 1)
+
 
 @dataclass(frozen=True)
 class AddChannel:
@@ -496,6 +512,28 @@ class _Names:
         return name
 
 
+# -- templates ---------------------------------------------------------------------------
+def templates_dir() -> Path:
+    """``templates/``: packaged inside ``hlsgen`` (wheel) or beside it (source checkout)."""
+    package = Path(hlsgen.__file__).resolve().parent
+    for candidate in (package / "templates", package.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"hlsgen templates not found beside {package}; reinstall hlsgen")
+
+
+def template_env(subdir: str) -> jinja2.Environment:
+    """A strict Jinja2 environment over ``templates/<subdir>`` (unknown names raise)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / subdir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
 # -- planning ----------------------------------------------------------------------------
 def plan_design(design, options: EmitOptions | None = None) -> DesignPlan:
     """Plan a :class:`hlsgen.design.Design` (``.graph`` and ``.impls``)."""
@@ -531,15 +569,15 @@ def plan_graph(graph: ir.Graph, graphs: Mapping[str, Sequence[ShiftAddGraph]],
         if not who:
             raise InputError(f"model {graph.name!r}: tensor {tensor!r} is computed but never "
                              "used; remove the dangling layer before generating")
-        stream = names.take(f"s_{plan.ident}")
+        stream = names.take(f"s_{identifier(tensor)}")
         head[tensor] = stream
         if len(who) == 1:
             streams.append(StreamPlan(stream, plan, producer, who[0][0], MIN_FIFO_DEPTH))
             feed[who[0]] = stream
             continue
         # One producer, one consumer per stream (a dataflow rule): copy through a fork.
-        fork_ident = names.take(f"fork_{plan.ident}")
-        outs = tuple(names.take(f"s_{plan.ident}_{k}") for k in range(len(who)))
+        fork_ident = names.take(f"fork_{identifier(tensor)}")
+        outs = tuple(names.take(f"s_{identifier(tensor)}_{k}") for k in range(len(who)))
         streams.append(StreamPlan(stream, plan, producer, fork_ident, MIN_FIFO_DEPTH))
         for reader, out in zip(who, outs):
             streams.append(StreamPlan(out, plan, fork_ident, reader[0], MIN_FIFO_DEPTH))

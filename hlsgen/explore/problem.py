@@ -1,0 +1,304 @@
+"""The co-design problem the GA solves: genes, candidate ladders, and one genome's evaluation.
+
+Genome layout: for every weight layer (Conv/Dense, graph order) one gene choosing a rung of that
+layer's *ladder* of decompositions, then one gene per weight layer choosing how many adder
+levels sit between pipeline registers in its trees.  Decoding and evaluating a genome are pure
+functions of the genome and the (immutable) problem, so any process can evaluate any genome.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from hlsgen import ir
+from hlsgen.decompose.methods import decompose_layer, parse_method
+from hlsgen.design import Design, LayerImpl, approximated_layer, weight_layers
+from hlsgen.explore.devices import Budget
+
+__all__ = [
+    "DEFAULT_LADDER",
+    "PIPELINE_CHOICES",
+    "Candidate",
+    "EvalData",
+    "Problem",
+    "Evaluation",
+    "build_problem",
+    "evaluate_genome",
+]
+
+# From expensive and exact to cheap and coarse; each layer keeps the rungs that differ.
+DEFAULT_LADDER = (
+    "exact",
+    "terms:3",
+    "lcc:sqnr=36",
+    "terms:2",
+    "lcc:sqnr=30",
+    "lcc:sqnr=26",
+    "lcc:sqnr=22",
+    "po2",
+)
+# Adder levels between pipeline registers (fewer levels: shorter paths, more cycles and FFs).
+PIPELINE_CHOICES = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One rung of a layer's ladder, computed once."""
+
+    method: str
+    impl: LayerImpl
+    layer: ir.Conv | ir.Dense  # the IR layer with this rung's effective weights
+    adders: int
+    depth: int
+    sqnr_db: float
+
+
+@dataclass(frozen=True, eq=False)
+class EvalData:
+    """Samples the accuracy is measured on (IR input order) and the reference to meet.
+
+    ``labels`` given: metric = top-1 (%) on labels, bound = drop vs the exact integer network.
+    No labels: metric = top-1 agreement (%) with the exact integer network's predictions.
+    """
+
+    x_ir: np.ndarray
+    labels: np.ndarray | None
+    reference_pred: np.ndarray  # exact integer network's top-1 per sample
+    baseline: float  # the exact network's metric value (top-1 %, or 100 for agreement)
+    kind: str  # "labelled", "unlabelled" or "synthetic"
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    graph: ir.Graph  # exact (unapproximated) integer network
+    ladders: tuple[tuple[Candidate, ...], ...]  # per weight layer, in graph order
+    pipeline_choices: tuple[int, ...]
+    data: EvalData
+    max_accuracy_drop: float  # percentage points
+    budget: Budget
+    clock_mhz: float
+    cost_fn: object  # (design, pipeline: dict[str, int], clock_mhz) -> hlsgen.cost report
+    prefix_cache_bytes: int = 256 << 20
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [ladder[0].impl.layer for ladder in self.ladders]
+
+    @property
+    def gene_space(self) -> list[int]:
+        return [len(ladder) for ladder in self.ladders] + [len(self.pipeline_choices)] * len(
+            self.ladders)
+
+    def decode(self, genome) -> tuple[dict[str, Candidate], dict[str, int]]:
+        n = len(self.ladders)
+        chosen = {ladder[0].impl.layer: ladder[g] for ladder, g in zip(self.ladders, genome[:n])}
+        pipeline = {name: self.pipeline_choices[g]
+                    for name, g in zip(self.layer_names, genome[n:])}
+        return chosen, pipeline
+
+    def design(self, genome) -> tuple[Design, dict[str, int]]:
+        chosen, pipeline = self.decode(genome)
+        layers = tuple(chosen[layer.name].layer if layer.name in chosen else layer
+                       for layer in self.graph.layers)
+        impls = {name: cand.impl for name, cand in chosen.items()}
+        return Design(replace(self.graph, layers=layers), impls), pipeline
+
+    def uniform_genome(self, method: str, pipeline_levels: int | None = None) -> tuple[int, ...]:
+        """The genome that uses ``method`` everywhere (nearest cheaper rung where absent)."""
+        genes = []
+        for ladder in self.ladders:
+            methods = [c.method for c in ladder]
+            genes.append(methods.index(method) if method in methods else len(ladder) - 1)
+        levels = pipeline_levels or max(self.pipeline_choices)
+        return tuple(genes) + (self.pipeline_choices.index(levels),) * len(self.ladders)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    genome: tuple[int, ...]
+    methods: dict[str, str]
+    pipeline: dict[str, int]
+    luts: float
+    ffs: float
+    dsps: float
+    brams: float
+    latency_cycles: int
+    interval_cycles: int
+    adders: int
+    metric: float  # top-1 % (labelled) or agreement % with the exact network
+    accuracy_drop: float  # baseline - metric, in points
+    violations: dict[str, float] = field(default_factory=dict)  # constraint -> relative excess
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+
+def build_problem(graph: ir.Graph, data: EvalData, *, max_accuracy_drop: float, budget: Budget,
+                  clock_mhz: float, cost_fn, ladder=DEFAULT_LADDER,
+                  pipeline_choices=PIPELINE_CHOICES, progress=None) -> Problem:
+    """Compute every layer's ladder once (the expensive part: decompositions)."""
+    ladders = []
+    layers = weight_layers(graph)
+    for layer in layers:
+        rungs: list[Candidate] = []
+        seen_matrices: list[np.ndarray] = []
+        for method in ladder:
+            spec = parse_method(method)
+            graphs = decompose_layer(layer, spec)
+            new_layer = approximated_layer(layer, graphs, spec)
+            # Two rungs with the same effective network are the same choice: keep the cheaper.
+            key = np.concatenate([new_layer.weight.reshape(-1), new_layer.bias,
+                                  new_layer.requant.shift, new_layer.requant.multiplier])
+            adders = sum(g.adder_count for g in graphs)
+            duplicate = next((i for i, m in enumerate(seen_matrices)
+                              if m.shape == key.shape and np.array_equal(m, key)), None)
+            cand = Candidate(str(spec), LayerImpl(layer.name, str(spec), graphs), new_layer,
+                             adders, max(g.depth for g in graphs),
+                             _sqnr_db(layer.weight, new_layer, layer))
+            if duplicate is not None:
+                if adders < rungs[duplicate].adders:
+                    rungs[duplicate] = cand
+                continue
+            seen_matrices.append(key)
+            rungs.append(cand)
+            if progress is not None:
+                progress(layer.name, str(spec))
+        ladders.append(tuple(rungs))
+    return Problem(graph, tuple(ladders), tuple(pipeline_choices), data, max_accuracy_drop,
+                   budget, clock_mhz, cost_fn)
+
+
+def _sqnr_db(exact_weight: np.ndarray, new_layer, old_layer) -> float:
+    """SQNR of the approximated layer's real weights (weight * requant scale) vs the exact ones."""
+    def real(layer):
+        scale = layer.requant.multiplier * np.exp2(-layer.requant.shift.astype(np.float64))
+        return layer.weight.reshape(layer.weight.shape[0], -1) * scale[:, None]
+    ref, got = real(old_layer), real(new_layer)
+    noise = float(np.sum((ref - got) ** 2))
+    signal = float(np.sum(ref ** 2))
+    return float("inf") if noise == 0 else 10 * np.log10(signal / noise)
+
+
+# -- evaluation -----------------------------------------------------------------------------
+class PrefixCache:
+    """Activations after the first k layers, keyed by the genes that decide them (LRU, bytes)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
+        self.bytes = 0
+
+    def get(self, key):
+        value = self.entries.get(key)
+        if value is not None:
+            self.entries.move_to_end(key)
+        return value
+
+    def put(self, key, values: dict[str, np.ndarray]) -> None:
+        size = sum(v.nbytes for v in values.values())
+        if size > self.max_bytes or key in self.entries:
+            return
+        self.entries[key] = values
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _, old = self.entries.popitem(last=False)
+            self.bytes -= sum(v.nbytes for v in old.values())
+
+
+_CACHES: dict[int, PrefixCache] = {}
+
+
+def run_network(problem: Problem, design_graph: ir.Graph, genome) -> np.ndarray:
+    """Top-1 predictions of the design, reusing cached activations of an unchanged prefix."""
+    from hlsgen.reference.executor import run_layer
+
+    cache = _CACHES.setdefault(id(problem), PrefixCache(problem.prefix_cache_bytes))
+    order = {name: i for i, name in enumerate(problem.layer_names)}
+    layers = design_graph.layers
+    # The activations after layer i depend only on the ladder genes of weight layers <= i.
+    keys, genes = [], []
+    for i, layer in enumerate(layers):
+        if layer.name in order:
+            genes.append(genome[order[layer.name]])
+        keys.append((i, tuple(genes)))
+    live = _live_after(design_graph)
+    start, values = 0, None
+    for i in range(len(layers) - 1, -1, -1):
+        hit = cache.get(keys[i])
+        if hit is not None:
+            start, values = i + 1, {k: v.astype(np.int64) for k, v in hit.items()}
+            break
+    if values is None:
+        h, w, c = design_graph.tensor(design_graph.input).shape
+        x = problem.data.x_ir
+        values = {design_graph.input: x.reshape(x.shape[0], h * w, c)}
+    for i in range(start, len(layers)):
+        layer = layers[i]
+        values[layer.output] = run_layer(design_graph, layer, values)
+        values = {name: v for name, v in values.items() if name in live[i]}
+        if layer.name in order and i + 1 < len(layers):
+            cache.put(keys[i], {k: _compact(v) for k, v in values.items()})
+    out = values[design_graph.output].reshape(problem.data.x_ir.shape[0], -1)
+    return np.argmax(out, axis=1)
+
+
+def _compact(v: np.ndarray) -> np.ndarray:
+    """Activations are 8-bit: store them as int16 in the cache, not int64."""
+    return v.astype(np.int16)
+
+
+def _live_after(graph: ir.Graph) -> list[set[str]]:
+    """Tensors still needed after each layer (including the graph output)."""
+    last_use = {graph.output: len(graph.layers)}
+    for i, layer in enumerate(graph.layers):
+        for name in layer.inputs:
+            last_use[name] = i
+    return [{name for name, last in last_use.items() if last > i and _made_by(graph, name, i)}
+            for i in range(len(graph.layers))]
+
+
+def _made_by(graph: ir.Graph, name: str, i: int) -> bool:
+    if name == graph.input:
+        return True
+    return any(layer.output == name for layer in graph.layers[: i + 1])
+
+
+def evaluate_genome(problem: Problem, genome) -> Evaluation:
+    genome = tuple(int(g) for g in genome)
+    design, pipeline = problem.design(genome)
+    report = problem.cost_fn(design, pipeline, problem.clock_mhz)
+    pred = run_network(problem, design.graph, genome)
+    data = problem.data
+    if data.labels is not None:
+        metric = 100.0 * float(np.mean(pred == data.labels))
+    else:
+        metric = 100.0 * float(np.mean(pred == data.reference_pred))
+    drop = data.baseline - metric
+    violations = dict(problem.budget.violations(report.luts, report.ffs, report.dsps,
+                                                report.brams))
+    if drop > problem.max_accuracy_drop + 1e-9:
+        violations["accuracy"] = (drop - problem.max_accuracy_drop) / max(
+            problem.max_accuracy_drop, 0.1)
+    chosen, _ = problem.decode(genome)
+    return Evaluation(
+        genome=genome,
+        methods={name: cand.method for name, cand in chosen.items()},
+        pipeline=pipeline,
+        luts=float(report.luts), ffs=float(report.ffs), dsps=float(report.dsps),
+        brams=float(report.brams),
+        latency_cycles=int(report.latency_cycles), interval_cycles=int(report.interval_cycles),
+        adders=sum(c.adders for c in chosen.values()),
+        metric=metric, accuracy_drop=drop, violations=violations,
+    )
+
+
+def fitness(evaluation: Evaluation) -> float:
+    """Feasible designs: lower latency first, then fewer LUTs.  Infeasible: below every
+    feasible design, ordered by how far they miss (so the GA climbs towards feasibility)."""
+    if evaluation.feasible:
+        return -(evaluation.latency_cycles + evaluation.luts / 1e9)
+    return -1e12 * (1.0 + sum(evaluation.violations.values()))
