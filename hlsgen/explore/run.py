@@ -1,0 +1,181 @@
+"""``hlsgen explore`` as a library call: build the problem, search, and write the products.
+
+Steps (each visible in :func:`explore`): import the model -> pick the evaluation data (labels,
+unlabelled, or synthetic) -> compute every layer's ladder once -> genetic search (workers or a
+Dask cluster, checkpointed per generation) -> Pareto front, chosen design, uniform baselines ->
+``pareto.csv``, ``pareto.json``, ``pareto.png``, ``design.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hlsgen import ir
+from hlsgen.errors import HlsgenError
+from hlsgen.explore.devices import Budget
+from hlsgen.explore.pareto import (design_json, front_csv, front_json, pareto_front,
+                                   plot_front)
+from hlsgen.explore.problem import (DEFAULT_LADDER, EvalData, Evaluation, Problem,
+                                    build_problem, evaluate_genome, fitness)
+from hlsgen.explore.search import fingerprint_of, genetic_search
+from hlsgen.explore.workers import Evaluator
+
+__all__ = ["ExploreOptions", "ExploreResult", "NoFeasibleDesign", "explore", "make_eval_data"]
+
+SYNTHETIC_SAMPLES = 256
+
+
+class NoFeasibleDesign(HlsgenError):
+    """No evaluated design met every constraint."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class ExploreOptions:
+    max_accuracy_drop: float = 1.0
+    population: int = 16
+    generations: int = 12
+    seed: int = 0
+    workers: int = 2
+    scheduler: str | None = None
+    resume: bool = False
+    clock_mhz: float = 200.0
+    ladder: tuple[str, ...] = DEFAULT_LADDER
+
+
+@dataclass(frozen=True, eq=False)
+class ExploreResult:
+    problem: Problem
+    evaluations: list[Evaluation]
+    front: list[Evaluation]
+    chosen: Evaluation | None
+    baselines: dict[str, Evaluation]  # "exact", "po2", "best uniform (<method>)"
+    metric_name: str
+
+
+def make_eval_data(graph: ir.Graph, x_ir: np.ndarray | None, labels: np.ndarray | None,
+                   seed: int) -> EvalData:
+    """Labelled data -> top-1 vs labels; unlabelled -> agreement with the exact network;
+    none -> agreement on synthetic inputs drawn uniformly from the input's integer range."""
+    from hlsgen.reference import execute
+
+    kind = "labelled" if labels is not None else "unlabelled"
+    if x_ir is None:
+        tensor = graph.tensor(graph.input)
+        rng = np.random.default_rng(seed)
+        x_ir = rng.integers(tensor.dtype.qmin, tensor.dtype.qmax + 1,
+                            size=(SYNTHETIC_SAMPLES, tensor.size), dtype=np.int64)
+        kind = "synthetic"
+    out = execute(graph, x_ir).reshape(x_ir.shape[0], -1)
+    reference_pred = np.argmax(out, axis=1)
+    baseline = 100.0 * float(np.mean(reference_pred == labels)) if labels is not None else 100.0
+    return EvalData(x_ir, labels, reference_pred, baseline, kind)
+
+
+def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOptions,
+            outdir: Path, *, cost_fn, progress=None) -> ExploreResult:
+    outdir.mkdir(parents=True, exist_ok=True)
+    problem = build_problem(graph, data, max_accuracy_drop=options.max_accuracy_drop,
+                            budget=budget, clock_mhz=options.clock_mhz, cost_fn=cost_fn,
+                            ladder=options.ladder,
+                            progress=progress.ladder if progress else None)
+    fingerprint = fingerprint_of(
+        graph=_graph_digest(graph), data=_array_digest(data.x_ir), kind=data.kind,
+        options={k: v for k, v in options.__dict__.items()
+                 if k not in ("workers", "scheduler", "resume")},
+        budget=budget.__dict__)
+    baselines_wanted = {"exact": problem.uniform_genome("exact"),
+                        "po2": problem.uniform_genome("po2")}
+    uniform = {m: problem.uniform_genome(m) for m in options.ladder}
+    seeds = list(baselines_wanted.values()) + list(uniform.values())
+    with Evaluator(problem, options.workers, options.scheduler) as evaluator:
+        state = genetic_search(
+            gene_space=problem.gene_space, seeds=seeds, evaluate_batch=evaluator.map,
+            fitness=fitness, population_size=options.population,
+            generations=options.generations, seed=options.seed, checkpoint_dir=outdir,
+            fingerprint=fingerprint, resume=options.resume,
+            on_generation=progress.generation if progress else None)
+        missing = [g for g in seeds if g not in state.evaluations]
+        for genome, result in zip(missing, evaluator.map(missing)):
+            state.evaluations[genome] = result
+    evaluations = [state.evaluations[g] for g in sorted(state.evaluations)]
+    front = pareto_front(evaluations)
+    feasible = [e for e in evaluations if e.feasible]
+    chosen = max(feasible, key=fitness) if feasible else None
+    baselines = {name: state.evaluations[g] for name, g in baselines_wanted.items()}
+    uniform_ok = [state.evaluations[g] for g in uniform.values() if state.evaluations[g].feasible]
+    if uniform_ok:
+        best = max(uniform_ok, key=fitness)
+        baselines[f"best uniform ({_uniform_label(best)})"] = best
+    metric_name = "top1" if data.labels is not None else "agreement"
+    return ExploreResult(problem, evaluations, front, chosen, baselines, metric_name)
+
+
+def write_products(result: ExploreResult, outdir: Path, model_name: str, budget: Budget,
+                   data_kind: str) -> None:
+    extra = {"model": model_name, "metric": result.metric_name, "data": data_kind,
+             "baseline": result.problem.data.baseline,
+             "max_accuracy_drop": result.problem.max_accuracy_drop,
+             "clock_mhz": result.problem.clock_mhz, "budget": budget.__dict__}
+    _write(outdir / "pareto.csv", front_csv(result.front, result.metric_name))
+    _write(outdir / "pareto.json", front_json(result.front, result.metric_name, extra))
+    if result.chosen is not None:
+        _write(outdir / "design.json", design_json(result.chosen, result.metric_name, extra))
+    marks = {k: v for k, v in result.baselines.items() if k in ("exact", "po2")}
+    plot_front(outdir / "pareto.png", result.evaluations, result.front, result.chosen, marks,
+               budget, result.metric_name, f"{model_name}: {len(result.evaluations)} designs")
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _uniform_label(e: Evaluation) -> str:
+    methods = sorted(set(e.methods.values()))
+    return methods[0] if len(methods) == 1 else "+".join(methods)
+
+
+def _graph_digest(graph: ir.Graph) -> str:
+    h = hashlib.sha256()
+    for layer in graph.layers:
+        h.update(layer.name.encode())
+        for attr in ("weight", "bias"):
+            value = getattr(layer, attr, None)
+            if value is not None:
+                h.update(np.ascontiguousarray(value).tobytes())
+    return h.hexdigest()
+
+
+def _array_digest(x: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+
+
+def summary_rows(result: ExploreResult) -> list[dict]:
+    rows = []
+    named = ([("chosen", result.chosen)] if result.chosen else []) + list(
+        result.baselines.items())
+    for name, e in named:
+        rows.append({"design": name, "luts": round(e.luts), "ffs": round(e.ffs),
+                     "latency_cycles": e.latency_cycles, "adders": e.adders,
+                     result.metric_name: round(e.metric, 2), "feasible": e.feasible,
+                     "fails": ", ".join(sorted(e.violations)) or "-"})
+    return rows
+
+
+def closest_designs(result: ExploreResult, count: int = 5) -> list[Evaluation]:
+    """When nothing is feasible: the designs that miss the constraints by the least."""
+    return sorted(result.evaluations, key=lambda e: (sum(e.violations.values()),
+                                                      e.latency_cycles))[:count]
+
+
+def dump_json(path: Path, payload: dict) -> None:
+    _write(path, json.dumps(payload, indent=2) + "\n")
