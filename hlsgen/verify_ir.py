@@ -13,7 +13,6 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.errors import HlsgenError
-from hlsgen.reference.windows import output_hw
 
 __all__ = ["verify", "InvalidGraphError", "accumulator_bounds"]
 
@@ -289,3 +288,11 @@ def _expect_shape(where: str, tensor: ir.Tensor, shape: tuple[int, int, int], re
 def _centred_max(tensor: ir.Tensor) -> int:
     zp = tensor.zero_point
     return max(abs(tensor.dtype.qmin - zp), abs(tensor.dtype.qmax - zp))
+
+
+def output_hw(in_hw, kernel, stride, pads=(0, 0, 0, 0)) -> tuple[int, int]:
+    """(Ho, Wo) of a window op in ONNX floor mode (kept here so the IR check needs no later
+    stage; hlsgen.reference.windows.output_hw is the same formula)."""
+    (h, w), (kh, kw), (sh, sw) = in_hw, kernel, stride
+    top, left, bottom, right = pads
+    return (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1

@@ -79,32 +79,41 @@ class EmitOptions:
     """Target options shared by every emitter.
 
     ``pipeline``: register every N adder levels of a shift-add tree (None: chosen from the
-    clock, see :attr:`adder_levels_per_stage`).
+    clock, see :meth:`adder_levels`); ``layer_pipeline``: per-layer overrides as sorted
+    ``(layer name, N)`` pairs (what ``hlsgen explore`` writes to design.json).
     """
 
     part: str = "xc7z020clg400-1"
     clock_mhz: float = 200.0
     pipeline: int | None = None
+    layer_pipeline: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self):
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", self.part or ""):
+        if not isinstance(self.part, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", self.part):
             raise InputError(f"--part {self.part!r} is not an FPGA part name; "
                              "use e.g. xc7z020clg400-1")
-        if not (isinstance(self.clock_mhz, (int, float)) and 1 <= self.clock_mhz <= 1000):
+        if (isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, (int, float))
+                or not 1 <= self.clock_mhz <= 1000):
             raise InputError(f"--clock-mhz {self.clock_mhz!r} is out of range; "
                              "give a frequency in MHz between 1 and 1000, e.g. 200")
-        if self.pipeline is not None and not (isinstance(self.pipeline, int)
-                                              and self.pipeline >= 1):
-            raise InputError(f"pipeline {self.pipeline!r} must be an integer >= 1 "
-                             "(adder levels between registers)")
+        for where, levels in [("pipeline", self.pipeline)] + list(self.layer_pipeline):
+            if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int)
+                                       or levels < 1):
+                raise InputError(f"pipeline levels for {where!r} must be an integer >= 1 "
+                                 f"(adder levels between registers), got {levels!r}")
+        if list(self.layer_pipeline) != sorted(dict(self.layer_pipeline).items()):
+            raise ValueError("layer_pipeline must be sorted (layer, levels) pairs, one per layer")
 
     @property
     def clock_period_ns(self) -> float:
         return 1000.0 / self.clock_mhz
 
-    @property
-    def adder_levels_per_stage(self) -> int:
-        """Explicit ``pipeline``, else ~1.6 ns per carry-chain adder level plus routing (7-series)."""
+    def adder_levels(self, layer: str | None = None) -> int:
+        """Adder levels between pipeline registers for ``layer``: its override, else
+        ``pipeline``, else ~1.6 ns per carry-chain adder level plus routing (7-series)."""
+        overrides = dict(self.layer_pipeline)
+        if layer in overrides:
+            return overrides[layer]
         if self.pipeline is not None:
             return self.pipeline
         return max(1, int(self.clock_period_ns / 1.6))

@@ -5,40 +5,29 @@ Public API::
     load_onnx(path) -> onnx.ModelProto
     inspect_model(model) -> list[NodeInfo]
     import_model(path_or_model, calibration=None, *, data_free_input_range=None) -> ir.Graph
+
+The pipeline, in order: :func:`.view.build_view` (shape inference, constant folding),
+:func:`.support.check_model` (every unsupported node at once), :func:`.lower.lower` (layers,
+layouts, QDQ parameters) and :func:`hlsgen.quantize.quantize` (what the model leaves open).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import onnx
+
+from hlsgen import ir
+from hlsgen.frontend.loader import as_model, load_onnx
+from hlsgen.frontend.lower import lower
+from hlsgen.frontend.support import NodeInfo, check_model, node_infos
+from hlsgen.frontend.view import build_view
 
 __all__ = ["load_onnx", "inspect_model", "import_model", "NodeInfo"]
 
 
-@dataclass(frozen=True)
-class NodeInfo:
-    """One ONNX node as ``hlsgen inspect`` shows it."""
-
-    index: int
-    name: str
-    op: str
-    input_shapes: tuple[tuple[int | str, ...] | None, ...]
-    output_shapes: tuple[tuple[int | str, ...] | None, ...]
-    params: int
-    macs: int
-    supported: bool
-    why: str
-
-
-def load_onnx(path: str | Path) -> onnx.ModelProto:
-    raise NotImplementedError
-
-
 def inspect_model(model: onnx.ModelProto) -> list[NodeInfo]:
-    raise NotImplementedError
+    """Every node with shapes, parameters, MACs and whether hlsgen supports it."""
+    return node_infos(build_view(model))
 
 
 def import_model(
@@ -46,5 +35,18 @@ def import_model(
     calibration: np.ndarray | None = None,
     *,
     data_free_input_range: tuple[float, float] | None = None,
-):
-    raise NotImplementedError
+) -> ir.Graph:
+    """Check, lower and quantize a model.
+
+    ``calibration``: unlabelled samples (one per row, in the model's input layout and dtype)
+    used for the activation ranges of a float model.  Without them a float model needs
+    ``data_free_input_range`` = (lo, hi) of its input values.  An int8 QDQ model needs
+    neither: its own scales are kept.
+    """
+    from hlsgen.quantize import quantize  # quantize reads the lowered types defined here
+
+    model = as_model(path_or_model)
+    view = build_view(model)
+    check_model(view)
+    lowered = lower(view)
+    return quantize(lowered, model, calibration, data_free_input_range)

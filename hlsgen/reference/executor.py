@@ -8,25 +8,30 @@ chunks so that the largest window table stays within a fixed memory budget.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from hlsgen import ir
 from hlsgen.errors import DataError, QuantizationError
 from hlsgen.reference.windows import output_hw, window_pixels
 
-__all__ = ["execute", "quantize_input", "requantize", "EXACT_FLOAT_LIMIT"]
+__all__ = ["execute", "quantize_input", "quantize_linear", "requantize", "EXACT_FLOAT_LIMIT"]
 
 EXACT_FLOAT_LIMIT = 1 << 53  # every integer below this is a float64, so are sums below it
+_EXACT_FLOAT32_LIMIT = 1 << 24  # the same for float32 (twice the GEMM speed, half the memory)
 _INT64_LIMIT = 1 << 63
 _CHUNK_BYTES = 192 << 20  # per-layer working set budget
 _MAXPOOL_PAD = np.iinfo(np.int64).min  # below every activation: a padded tap never wins
 
 
-def execute(graph: ir.Graph, x_ir: np.ndarray, return_all: bool = False):
+def execute(graph: ir.Graph, x_ir: np.ndarray, return_all: bool = False, *,
+            progress: Callable[[int], None] | None = None):
     """Run ``graph`` on ``x_ir`` (int64 [N, H*W*C], IR input order).
 
     Returns int64 [N, H, W, C] of ``graph.output``; with ``return_all`` a dict from every
-    tensor name (the input included) to its int64 [N, H, W, C] values.
+    tensor name (the input included) to its int64 [N, H, W, C] values.  ``progress(k)`` is
+    called after every chunk of ``k`` samples.
     """
     x = _check_input(graph, x_ir)
     n = x.shape[0]
@@ -35,6 +40,8 @@ def execute(graph: ir.Graph, x_ir: np.ndarray, return_all: bool = False):
     for start in range(0, max(n, 1), chunk):
         values = _run(graph, x[start : start + chunk], keep_all=return_all)
         parts.append(values)
+        if progress is not None:
+            progress(len(values[graph.input] if return_all else values[graph.output]))
     if not return_all:
         out = np.concatenate([p[graph.output] for p in parts], axis=0)
         return out.reshape((n,) + graph.tensor(graph.output).shape)
@@ -64,15 +71,11 @@ def quantize_input(graph: ir.Graph, x_source: np.ndarray) -> np.ndarray:
             f"input data of shape {x.shape} has {flat.shape[1]} values per sample, but model "
             f"input '{graph.input}' needs {tensor.size} (shape {tensor.shape}); pass samples "
             f"in the source model's input layout")
-    qmin, qmax = tensor.dtype.qmin, tensor.dtype.qmax
     if np.issubdtype(flat.dtype, np.floating):
-        values = flat.astype(np.float32)
-        if not np.isfinite(values).all():
+        if not np.isfinite(flat).all():
             raise DataError(f"input data for '{graph.input}' contains NaN or infinity; "
                             "clean the data before quantizing it")
-        scaled = values / np.float32(tensor.scale)
-        zp = tensor.zero_point
-        q = np.rint(np.clip(scaled, qmin - zp, qmax - zp)).astype(np.int64) + zp
+        q = quantize_linear(flat, tensor)
     elif np.issubdtype(flat.dtype, np.integer):
         q = flat.astype(np.int64)
         _check_range(q, tensor, "input data")
@@ -82,13 +85,26 @@ def quantize_input(graph: ir.Graph, x_source: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(q[:, np.asarray(graph.input_permutation)])
 
 
+def quantize_linear(values: np.ndarray, tensor: ir.Tensor) -> np.ndarray:
+    """ONNX QuantizeLinear as onnxruntime computes it: float32 ``values / scale``, round half
+    to even, add the zero point, saturate to the tensor's type.  Returns int64."""
+    qmin, qmax, zp = tensor.dtype.qmin, tensor.dtype.qmax, tensor.zero_point
+    scaled = np.asarray(values, dtype=np.float32) / np.float32(tensor.scale)
+    # Clamping before rounding equals saturating after it: the bounds are integers.
+    return np.rint(np.clip(scaled, qmin - zp, qmax - zp)).astype(np.int64) + zp
+
+
 def requantize(acc: np.ndarray, requant: ir.Requant, where: str) -> np.ndarray:
     """``clamp(((acc * m) + (1 << (s - 1))) >> s + zp, lo, hi)`` per channel (last axis)."""
     mult = requant.multiplier.astype(np.int64)
     shift = requant.shift.astype(np.int64)
     _check_no_overflow(acc, mult, shift, where)
-    rounded = (acc * mult + (np.int64(1) << (shift - 1))) >> shift
-    return np.clip(rounded + requant.zero_point, requant.lo, requant.hi)
+    y = acc * mult
+    y += np.int64(1) << (shift - 1)
+    y >>= shift
+    y += requant.zero_point
+    np.maximum(y, requant.lo, out=y)
+    return np.minimum(y, requant.hi, out=y)
 
 
 # -- layers ---------------------------------------------------------------------------------
@@ -110,44 +126,56 @@ def _conv(graph: ir.Graph, layer: ir.Conv, values) -> np.ndarray:
     (h, w, cin), cout, groups = src.shape, layer.weight.shape[0], layer.groups
     xc = values[layer.input] - src.zero_point
     n = xc.shape[0]
-    padded = np.concatenate([xc, np.zeros((n, 1, cin), dtype=np.int64)], axis=1)
     index = window_pixels((h, w), layer.kernel, layer.stride, layer.pads)  # [P, K]
-    cols = padded[:, index, :]  # [N, P, K, Cin]
     pixels, taps = index.shape
     cig, cog = cin // groups, cout // groups
     weight = layer.weight.astype(np.int64)
-    if cig == 1 and cog == 1:  # depthwise: an elementwise product beats G tiny matmuls
-        acc = (cols * weight.reshape(cout, taps).T).sum(axis=2)
+    if cig == 1 and cog == 1:  # depthwise: one multiply-accumulate per tap, no im2col
+        per_tap = weight.reshape(cout, taps).T  # [K, C]
+        dtype = _product_dtype(_max_abs(xc), per_tap)  # bounds the sum over taps
+        padded = _pad_pixel(xc.astype(dtype), 0)
+        acc = np.zeros((n, pixels, cout), dtype=dtype)
+        for k in range(taps):
+            acc += np.take(padded, index[:, k], axis=1) * per_tap[k].astype(dtype)
+        acc = acc.astype(np.int64)
     else:
-        cols = cols.reshape(n, pixels, taps, groups, cig).transpose(0, 3, 1, 2, 4)
-        cols = cols.reshape(n, groups, pixels, taps * cig)
         mat = weight.reshape(groups, cog, taps * cig).transpose(0, 2, 1)  # [G, K*cig, cog]
-        acc = _matmul(cols, mat, _max_abs(xc))  # [N, G, P, cog]
-        acc = acc.transpose(0, 2, 1, 3).reshape(n, pixels, cout)
+        dtype = _product_dtype(_max_abs(xc), mat)
+        if taps == 1 and np.array_equal(index[:, 0], np.arange(h * w)):
+            cols = xc.astype(dtype)  # 1x1, stride 1, no padding: the input is its own im2col
+        else:
+            cols = np.take(_pad_pixel(xc.astype(dtype), 0), index, axis=1)  # [N, P, K, Cin]
+        if groups == 1:  # one big GEMM: [N*P, K*Cin] @ [K*Cin, Cout]
+            acc = cols.reshape(n * pixels, taps * cin) @ mat[0].astype(dtype)
+        else:  # [G, N*P, K*cig] @ [G, K*cig, cog]
+            cols = cols.reshape(n * pixels, taps, groups, cig).transpose(2, 0, 1, 3)
+            acc = np.matmul(cols.reshape(groups, n * pixels, taps * cig), mat.astype(dtype))
+            acc = acc.transpose(1, 0, 2)
+        acc = acc.reshape(n, pixels, cout).astype(np.int64)
     return requantize(acc + layer.bias.astype(np.int64), layer.requant, f"Conv '{layer.name}'")
 
 
 def _dense(graph: ir.Graph, layer: ir.Dense, values) -> np.ndarray:
     src = graph.tensor(layer.input)
     xc = values[layer.input].reshape(-1, src.size) - src.zero_point
-    acc = _matmul(xc, layer.weight.astype(np.int64).T, _max_abs(xc))
+    mat = layer.weight.astype(np.int64).T
+    dtype = _product_dtype(_max_abs(xc), mat)
+    acc = (xc.astype(dtype) @ mat.astype(dtype)).astype(np.int64)
     acc = acc + layer.bias.astype(np.int64)
     return requantize(acc, layer.requant, f"Dense '{layer.name}'")[:, None, :]
 
 
 def _maxpool(graph: ir.Graph, layer: ir.MaxPool, values) -> np.ndarray:
     h, w, c = graph.tensor(layer.input).shape
-    x = values[layer.input]
-    pad = np.full((x.shape[0], 1, c), _MAXPOOL_PAD, dtype=np.int64)
     index = window_pixels((h, w), layer.kernel, layer.stride, layer.pads)
-    return np.concatenate([x, pad], axis=1)[:, index, :].max(axis=2)
+    return np.take(_pad_pixel(values[layer.input], _MAXPOOL_PAD), index, axis=1).max(axis=2)
 
 
 def _avgpool(graph: ir.Graph, layer: ir.AvgPool, values) -> np.ndarray:
     src = graph.tensor(layer.input)
     h, w, _ = src.shape
     index = window_pixels((h, w), layer.kernel, layer.stride)
-    acc = (values[layer.input] - src.zero_point)[:, index, :].sum(axis=2)
+    acc = np.take(values[layer.input] - src.zero_point, index, axis=1).sum(axis=2)
     return requantize(acc, layer.requant, f"AvgPool '{layer.name}'")
 
 
@@ -172,17 +200,30 @@ _LAYER_FUNCS = {
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _matmul(a: np.ndarray, b: np.ndarray, max_abs_a: int) -> np.ndarray:
-    """Exact int64 ``a @ b``; float64 BLAS when no partial sum can reach 2**53."""
-    column_sums = np.abs(b).sum(axis=-2) if b.size else np.zeros(1, dtype=np.int64)
-    bound = max_abs_a * int(column_sums.max(initial=0))  # Python int: no wrap-around
+def _product_dtype(max_abs_x: int, mat: np.ndarray) -> type:
+    """The narrowest of float32/float64 in which ``x @ mat`` is provably exact, else int64.
+
+    Every partial sum of a row of ``x @ mat`` is at most ``max|x| * sum|column|``; below
+    2**24 (2**53) every such integer is a float32 (float64), so the product computed by BLAS
+    is exact whatever order it sums in.
+    """
+    column_sums = np.abs(mat).sum(axis=-2) if mat.size else np.zeros(1, dtype=np.int64)
+    bound = max_abs_x * int(column_sums.max(initial=0))  # Python int: no wrap-around
+    if bound < _EXACT_FLOAT32_LIMIT:
+        return np.float32
     if bound < EXACT_FLOAT_LIMIT:
-        return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
+        return np.float64
     if bound >= _INT64_LIMIT:
         raise QuantizationError(
             f"a matrix product can reach {bound} (>= 2**63) and would overflow int64; "
             "use smaller weights (fewer fractional bits in the decomposition)")
-    return np.matmul(a, b)
+    return np.int64
+
+
+def _pad_pixel(x: np.ndarray, value) -> np.ndarray:
+    """[N, H*W, C] -> [N, H*W + 1, C] with the pad pixel (see windows.py) set to ``value``."""
+    pad = np.full((x.shape[0], 1, x.shape[2]), value, dtype=x.dtype)
+    return np.concatenate([x, pad], axis=1)
 
 
 def _max_abs(x: np.ndarray) -> int:

@@ -12,6 +12,8 @@ truncating integer ``Div`` has nothing to truncate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -57,8 +59,12 @@ def export_onnx(graph: ir.Graph) -> onnx.ModelProto:
     return model
 
 
-def run_onnx(model: onnx.ModelProto, x_ir: np.ndarray) -> np.ndarray:
-    """Run an :func:`export_onnx` model in onnxruntime (CPU): int64 [N, H, W, C]."""
+def run_onnx(model: onnx.ModelProto, x_ir: np.ndarray, *,
+             progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Run an :func:`export_onnx` model in onnxruntime (CPU): int64 [N, H, W, C].
+
+    ``progress(k)`` is called after every chunk of ``k`` samples.
+    """
     import onnxruntime as ort  # heavy import, only needed here
 
     props = {p.key: p.value for p in model.metadata_props}
@@ -76,8 +82,11 @@ def run_onnx(model: onnx.ModelProto, x_ir: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(model.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
     x = x.astype(np.int64)
-    parts = [session.run([OUTPUT_NAME], {INPUT_NAME: x[i : i + _CHUNK]})[0]
-             for i in range(0, len(x), _CHUNK)]
+    parts = []
+    for start in range(0, len(x), _CHUNK):
+        parts.append(session.run([OUTPUT_NAME], {INPUT_NAME: x[start : start + _CHUNK]})[0])
+        if progress is not None:
+            progress(len(parts[-1]))
     out = np.concatenate(parts) if parts else np.zeros((0, int(np.prod(out_shape))), np.int64)
     return out.reshape((len(x),) + out_shape)
 

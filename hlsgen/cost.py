@@ -1,0 +1,679 @@
+"""hlsgen's cost model: the hardware plan of the generated Verilog, its exact schedule, and a
+LUT/FF/BRAM prediction -- fast enough for the genetic search (no synthesis tool inside).
+
+The Verilog emitter (:mod:`hlsgen.emit.rtl`) renders exactly the :class:`HardwarePlan` built
+here, so widths, pipeline registers, line-buffer rows and FIFO depths cannot disagree between
+the estimate and the hardware.  The architecture and the timing rules are written down in
+``docs/hardware.md``; in short, with ``S = ceil(L / N)`` pipeline stages for a datapath of
+``L`` adder levels and ``N`` levels per stage:
+
+- pixel front (1x1, no padding): beat accepted at ``a`` -> output offered at ``a + S + 2``;
+- window front (line buffer): output ``n`` emitted at ``e[n] = max(e[n-1] + 1, a[trig] + 1)``
+  (``trig`` = last pixel its window reads) -> offered at ``e[n] + S + 3``;
+- vector (Dense) and sum (global AvgPool) fronts: last beat of a frame at ``a`` -> ``a + S + 2``;
+- pair front (Add): pop ``p[k] = max(p[k-1] + 1, a_A[k] + 1, a_B[k] + 1)`` -> ``p[k] + S + 2``;
+- forks are wires.  Line buffers and FIFOs are sized from this schedule so that, with the input
+  offered back to back and the output always ready, no layer ever stalls its producer: the
+  latency is then exact, and so is the interval (the input beats per frame), checked over
+  several streamed frames.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from hlsgen import ir
+from hlsgen.decompose.csd import csd_digits
+from hlsgen.decompose.graph import ShiftAddGraph, bit_width
+from hlsgen.errors import HlsgenError, UnsupportedModelError
+
+__all__ = [
+    "CostModelError",
+    "Front",
+    "Op",
+    "Operand",
+    "Node",
+    "Datapath",
+    "WindowShape",
+    "ModulePlan",
+    "Schedule",
+    "HardwarePlan",
+    "LayerCost",
+    "CostReport",
+    "adder_levels_per_stage",
+    "plan_hardware",
+    "estimate_design",
+    "estimate_plan",
+]
+
+DEFAULT_ADDER_LEVELS = 3  # EmitOptions' default at 200 MHz: ~1.6 ns per carry-chain level
+_FRAMES = 3  # frames streamed by the schedule to check that it repeats every input frame
+
+
+class CostModelError(HlsgenError):
+    """The cost model cannot give an exact figure for this design (it never guesses)."""
+
+
+# -- the datapath netlist ----------------------------------------------------------------
+class Front(enum.Enum):
+    """How a layer gathers the operands of one output pixel."""
+
+    PIXEL = "pixel"  # 1x1 window, no padding: one input beat
+    WINDOW = "window"  # line buffer + sliding window
+    VECTOR = "vector"  # the whole frame (Dense)
+    SUM = "sum"  # per-channel running sum over the frame (global AvgPool)
+    PAIR = "pair"  # one beat from each of two FIFOs (Add)
+
+
+class Op(enum.Enum):
+    INPUT = "input"  # a field of the stage-0 register bus
+    ADD = "add"  # sum of shifted, optionally negated operands plus a constant
+    MAX = "max"  # larger of two operands
+    CLAMP = "clamp"  # arithmetic right shift, then clamp to [lo, hi]: an 8-bit result
+    CONST = "const"
+
+
+@dataclass(frozen=True)
+class Operand:
+    node: int
+    shift: int = 0  # left shift
+    negate: bool = False
+
+
+@dataclass(frozen=True)
+class Node:
+    """One value of a datapath.  ``lo``/``hi``: its exact range; ``level``: adder depth."""
+
+    op: Op
+    level: int
+    lo: int
+    hi: int
+    operands: tuple[Operand, ...] = ()
+    const: int = 0  # ADD: addend; CONST: the value
+    bit: int = 0  # INPUT: lsb of the field in the stage-0 bus
+    bits: int = 8  # INPUT: field width
+    signed: bool = True  # INPUT: field is two's complement (else unsigned)
+    shift: int = 0  # CLAMP: arithmetic right shift of the operand (< 0: left shift)
+    bounds: tuple[int, int] = (0, 0)  # CLAMP: (lo, hi)
+
+    @property
+    def width(self) -> int:
+        return bit_width(self.lo, self.hi)
+
+
+@dataclass(frozen=True, eq=False)
+class Datapath:
+    """Straight-line arithmetic from the stage-0 bus to one 8-bit result per output channel.
+
+    A node of level ``l >= 1`` is computed in stage ``(l - 1) // N``; values crossing a stage
+    boundary are registered.  Output channel ``c`` is the low 8 bits of ``nodes[outputs[c]]``.
+    """
+
+    nodes: tuple[Node, ...]
+    outputs: tuple[int, ...]
+
+    @cached_property
+    def levels(self) -> int:
+        return max((self.nodes[n].level for n in self.outputs), default=0)
+
+    @cached_property
+    def live(self) -> tuple[bool, ...]:
+        live = [False] * len(self.nodes)
+        for n in self.outputs:
+            live[n] = True
+        for n in range(len(self.nodes) - 1, -1, -1):
+            if live[n]:
+                for op in self.nodes[n].operands:
+                    live[op.node] = True
+        return tuple(live)
+
+    def stages(self, per_stage: int) -> int:
+        return -(-self.levels // per_stage)
+
+    def register_stages(self, per_stage: int) -> tuple[tuple[int, ...], ...]:
+        """Per node: the stages (1..S) at which a registered copy of it exists."""
+        last = [-1] * len(self.nodes)  # latest stage a copy is needed at
+        home = [self._home(n, per_stage) for n in range(len(self.nodes))]
+        for n, node in enumerate(self.nodes):
+            if not self.live[n]:
+                continue
+            for op in node.operands:
+                last[op.node] = max(last[op.node], home[n])
+        stages = self.stages(per_stage)
+        for n in self.outputs:
+            last[n] = max(last[n], stages)
+        result = []
+        for n, node in enumerate(self.nodes):
+            if node.op is Op.CONST or last[n] <= home[n]:
+                result.append(())
+            else:
+                result.append(tuple(range(home[n] + 1, last[n] + 1)))
+        return tuple(result)
+
+    def _home(self, n: int, per_stage: int) -> int:
+        """Stage whose combinational logic computes node n (stage-0 registers: 0)."""
+        level = self.nodes[n].level
+        return 0 if level == 0 else (level - 1) // per_stage
+
+
+class _Netlist:
+    def __init__(self):
+        self.nodes: list[Node] = []
+
+    def _push(self, node: Node) -> int:
+        self.nodes.append(node)
+        return len(self.nodes) - 1
+
+    def input(self, bit: int, bits: int, signed: bool) -> int:
+        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        return self._push(Node(Op.INPUT, 0, lo, hi, bit=bit, bits=bits, signed=signed))
+
+    def const(self, value: int) -> int:
+        return self._push(Node(Op.CONST, 0, value, value, const=value))
+
+    def add(self, operands: tuple[Operand, ...], const: int, lo: int, hi: int) -> int:
+        level = 1 + max(self.nodes[op.node].level for op in operands)
+        return self._push(Node(Op.ADD, level, lo, hi, operands=operands, const=const))
+
+    def maximum(self, a: int, b: int) -> int:
+        na, nb = self.nodes[a], self.nodes[b]
+        level = 1 + max(na.level, nb.level)
+        return self._push(Node(Op.MAX, level, max(na.lo, nb.lo), max(na.hi, nb.hi),
+                               operands=(Operand(a), Operand(b))))
+
+    def clamp(self, operand: Operand, shift: int, lo: int, hi: int) -> int:
+        src = self.nodes[operand.node]
+        q_lo = (src.lo << operand.shift) >> shift
+        q_hi = (src.hi << operand.shift) >> shift
+        return self._push(Node(Op.CLAMP, src.level + 1, min(max(q_lo, lo), hi),
+                               max(min(q_hi, hi), lo), operands=(operand,),
+                               shift=shift - operand.shift, bounds=(lo, hi)))
+
+
+@dataclass
+class _Leaf:
+    """A partial sum of a requantization: ``sum(form[v] * v) + const``.  ``term`` is how it
+    enters an adder (a node with a shift and sign); None for a bare constant."""
+
+    term: Operand | None
+    form: dict[int, int]
+    const: int
+
+
+def _requant_tail(net: _Netlist, variables: list[tuple[int, int]], const: int, shift: int,
+                  lo: int, hi: int) -> int:
+    """``clamp((sum(coef * var) + const) >> shift, lo, hi)`` as CSD shift-adds.
+
+    The terms are summed by a balanced tree (depth ``ceil(log2(terms))``); every partial sum
+    is a linear form of independent variables, so its range (and width) is exact.
+    """
+    leaves: list[_Leaf] = []
+    for node, coef in variables:
+        sign = -1 if coef < 0 else 1
+        for bit, digit in csd_digits(abs(coef)):
+            value = sign * digit
+            leaves.append(_Leaf(Operand(node, bit, value < 0), {node: value << bit}, 0))
+    if not leaves:
+        return net.const(min(max(const >> shift, lo), hi))
+    if const:
+        leaves.append(_Leaf(None, {}, const))
+    while len(leaves) > 1:
+        paired = [_combine(net, leaves[i], leaves[i + 1]) for i in range(0, len(leaves) - 1, 2)]
+        if len(leaves) % 2:
+            paired.append(leaves[-1])
+        leaves = paired
+    final = leaves[0]
+    if final.term.negate:  # a lone negated term still needs its adder
+        final = _materialise(net, [final.term], final.form, 0, final.const)
+    return net.clamp(final.term, shift, lo, hi)
+
+
+def _combine(net: _Netlist, x: _Leaf, y: _Leaf) -> _Leaf:
+    form = dict(x.form)
+    for var, coef in y.form.items():
+        form[var] = form.get(var, 0) + coef
+    terms = [leaf.term for leaf in (x, y) if leaf.term is not None]
+    addend = sum(leaf.const for leaf in (x, y) if leaf.term is None)  # a bare constant
+    return _materialise(net, terms, form, addend, x.const + y.const)
+
+
+def _materialise(net: _Netlist, terms: list[Operand], form: dict[int, int], addend: int,
+                 total: int) -> _Leaf:
+    """An adder of ``terms + addend`` whose value is ``form + total`` (exact range)."""
+    lo = hi = total
+    for var, coef in form.items():
+        v = net.nodes[var]
+        lo += min(coef * v.lo, coef * v.hi)
+        hi += max(coef * v.lo, coef * v.hi)
+    node = net.add(tuple(terms), addend, lo, hi)
+    return _Leaf(Operand(node), form, total)
+
+
+def _balanced(net: _Netlist, nodes: list[int], combine) -> int:
+    while len(nodes) > 1:
+        paired = [combine(nodes[i], nodes[i + 1]) for i in range(0, len(nodes) - 1, 2)]
+        if len(nodes) % 2:
+            paired.append(nodes[-1])
+        nodes = paired
+    return nodes[0]
+
+
+@lru_cache(maxsize=4096)
+def _graph_ranges(graph: ShiftAddGraph, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (min, max) of every node when every input lies in [lo, hi] (int64 fast path)."""
+    n = graph.n_inputs
+    count = n + graph.adder_count
+    bound = max(abs(lo), abs(hi), 1)
+    magnitude = [1.0] * n  # upper bound of sum |coefficients| per node
+    for add in graph.adders:
+        magnitude.append(magnitude[add.a.node] * 2.0 ** add.a.shift
+                         + magnitude[add.b.node] * 2.0 ** add.b.shift)
+    if max(magnitude, default=0.0) * bound >= 2.0 ** 61:
+        ranges = graph.node_ranges(lo, hi)  # exact Python integers
+        return (np.array([r[0] for r in ranges], dtype=object),
+                np.array([r[1] for r in ranges], dtype=object))
+    forms = np.zeros((count, n), dtype=np.int64)
+    forms[np.arange(n), np.arange(n)] = 1
+    for k, add in enumerate(graph.adders):
+        a = forms[add.a.node] << add.a.shift
+        b = forms[add.b.node] << add.b.shift
+        forms[n + k] = (-a if add.a.negate else a) + (-b if add.b.negate else b)
+    pos = np.where(forms > 0, forms, 0).sum(axis=1)
+    neg = np.where(forms < 0, forms, 0).sum(axis=1)
+    return pos * lo + neg * hi, pos * hi + neg * lo
+
+
+def _matrix_datapath(net: _Netlist, graphs, locate, in_range, layer, rowsums, zp_in,
+                     out: ir.Tensor) -> list[int]:
+    """Conv / Dense: shift-add graphs on the raw inputs, then bias and requantization.
+
+    The input zero point is folded into the bias (``acc = bias - zp * rowsum(E) + E @ x``),
+    so the graphs read raw 8-bit values and a padded position simply holds ``zp``.
+    """
+    rq = layer.requant
+    outputs: list[int] = []
+    for g, graph in enumerate(graphs):
+        lows, highs = _graph_ranges(graph, *in_range)
+        signed = in_range[0] < 0
+        ids = [net.input(locate(g, i), 8, signed) for i in range(graph.n_inputs)]
+        for k, add in enumerate(graph.adders):
+            operands = tuple(Operand(ids[op.node], op.shift, op.negate) for op in (add.a, add.b))
+            ids.append(net.add(operands, 0, int(lows[graph.n_inputs + k]),
+                               int(highs[graph.n_inputs + k])))
+        for tap in graph.outputs:
+            o = len(outputs)
+            m, s = int(rq.multiplier[o]), int(rq.shift[o])
+            bias = int(layer.bias[o]) - zp_in * int(rowsums[o])
+            const = m * bias + (1 << (s - 1)) + (int(rq.zero_point) << s)
+            variables = []
+            if tap.node is not None and m:
+                coef = (-m if tap.negate else m) << tap.shift
+                variables.append((ids[tap.node], coef))
+            outputs.append(_requant_tail(net, variables, const, s, int(rq.lo), int(rq.hi)))
+    return outputs
+
+
+# -- layers as modules -------------------------------------------------------------------
+@dataclass(frozen=True)
+class WindowShape:
+    h: int
+    w: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    pt: int
+    pl: int
+    pb: int
+    pr: int
+
+    @property
+    def ho(self) -> int:
+        return (self.h + self.pt + self.pb - self.kh) // self.sh + 1
+
+    @property
+    def wo(self) -> int:
+        return (self.w + self.pl + self.pr - self.kw) // self.sw + 1
+
+    def trigger(self) -> np.ndarray:
+        """Per output pixel (raster): in-frame index of the last input pixel its window reads."""
+        rows = np.minimum(np.arange(self.ho) * self.sh - self.pt + self.kh - 1, self.h - 1)
+        cols = np.minimum(np.arange(self.wo) * self.sw - self.pl + self.kw - 1, self.w - 1)
+        return (rows[:, None] * self.w + cols[None, :]).reshape(-1)
+
+    def oldest_row(self) -> np.ndarray:
+        """Per output pixel: the first input row its window reads."""
+        rows = np.maximum(np.arange(self.ho) * self.sh - self.pt, 0)
+        return np.repeat(rows, self.wo)
+
+
+@dataclass(frozen=True, eq=False)
+class ModulePlan:
+    """One IR layer as a hardware module: front end + datapath + output register slice."""
+
+    layer: ir.Layer
+    index: int
+    front: Front
+    inputs: tuple[ir.Tensor, ...]
+    output: ir.Tensor
+    datapath: Datapath
+    window: WindowShape | None = None  # PIXEL / WINDOW geometry
+    pad: int = 0  # WINDOW: value of a padded position (per channel)
+    sum_bits: int = 0  # SUM: accumulator width per channel
+
+    @property
+    def name(self) -> str:
+        return self.layer.name
+
+    @property
+    def in_beats(self) -> int:
+        h, w, _ = self.inputs[0].shape
+        return h * w
+
+
+def _module(layer: ir.Layer, index: int, graph: ir.Graph, impls) -> ModulePlan:
+    inputs = tuple(graph.tensor(t) for t in layer.inputs)
+    src, out = inputs[0], graph.tensor(layer.output)
+    h, w, cin = src.shape
+    in_range = (src.dtype.qmin, src.dtype.qmax)
+    net = _Netlist()
+    if isinstance(layer, ir.Dense):
+        rowsums = layer.weight.sum(axis=1)
+        outs = _matrix_datapath(net, _graphs(layer, impls, 1), lambda g, i: 8 * i, in_range,
+                                layer, rowsums, src.zero_point, out)
+        return ModulePlan(layer, index, Front.VECTOR, inputs, out, Datapath(tuple(net.nodes),
+                                                                             tuple(outs)))
+    if isinstance(layer, ir.Add):
+        a, b = inputs
+        rq = layer.requant
+        outs = []
+        for c in range(out.shape[2]):
+            na = net.input(8 * c, 8, a.dtype.signed)
+            nb = net.input(8 * a.shape[2] + 8 * c, 8, b.dtype.signed)
+            m, s = int(rq.multiplier[c]), int(rq.shift[c])
+            ma, mb = int(layer.mult_a[c]) * m, int(layer.mult_b[c]) * m
+            const = (-a.zero_point * ma - b.zero_point * mb + (1 << (s - 1))
+                     + (int(rq.zero_point) << s))
+            outs.append(_requant_tail(net, [(na, ma), (nb, mb)], const, s, int(rq.lo),
+                                      int(rq.hi)))
+        return ModulePlan(layer, index, Front.PAIR, inputs, out,
+                          Datapath(tuple(net.nodes), tuple(outs)))
+
+    pads = getattr(layer, "pads", (0, 0, 0, 0))
+    shape = WindowShape(h, w, *layer.kernel, *layer.stride, *pads)
+    _check_window(layer, index, graph, shape)
+    if isinstance(layer, ir.AvgPool) and layer.kernel == (h, w):
+        return _global_pool(layer, index, inputs, out, net)
+    front = Front.PIXEL if (shape.kh, shape.kw) == (1, 1) and not any(pads) else Front.WINDOW
+    taps = shape.kh * shape.kw
+    pad = src.zero_point
+    if isinstance(layer, ir.Conv):
+        cig = cin // layer.groups
+        kw = shape.kw
+
+        def locate(g: int, i: int) -> int:
+            k, ci = divmod(i, cig)  # k = kh * KW + kw
+            return 8 * (k * cin + g * cig + ci)
+
+        outs = _matrix_datapath(net, _graphs(layer, impls, layer.groups), locate, in_range,
+                                layer, layer.weight.reshape(layer.weight.shape[0], -1).sum(1),
+                                src.zero_point, out)
+        del kw
+    elif isinstance(layer, ir.MaxPool):
+        pad = src.dtype.qmin  # never wins against a real pixel
+        outs = [_balanced(net, [net.input(8 * (k * cin + c), 8, src.dtype.signed)
+                                for k in range(taps)], net.maximum) for c in range(cin)]
+    else:  # windowed AvgPool
+        rq = layer.requant
+        outs = []
+        for c in range(cin):
+            leaves = [net.input(8 * (k * cin + c), 8, src.dtype.signed) for k in range(taps)]
+            total = _balanced(net, leaves, lambda x, y: _sum2(net, x, y))
+            m, s = int(rq.multiplier[c]), int(rq.shift[c])
+            const = -m * taps * src.zero_point + (1 << (s - 1)) + (int(rq.zero_point) << s)
+            outs.append(_requant_tail(net, [(total, m)], const, s, int(rq.lo), int(rq.hi)))
+    return ModulePlan(layer, index, front, inputs, out, Datapath(tuple(net.nodes), tuple(outs)),
+                      window=shape, pad=pad)
+
+
+def _sum2(net: _Netlist, x: int, y: int) -> int:
+    a, b = net.nodes[x], net.nodes[y]
+    return net.add((Operand(x), Operand(y)), 0, a.lo + b.lo, a.hi + b.hi)
+
+
+def _global_pool(layer: ir.AvgPool, index, inputs, out, net: _Netlist) -> ModulePlan:
+    src = inputs[0]
+    h, w, c = src.shape
+    lo, hi = h * w * src.dtype.qmin, h * w * src.dtype.qmax
+    bits = max(9, bit_width(lo, hi))
+    rq = layer.requant
+    outs = []
+    for ch in range(c):
+        total = net.input(bits * ch, bits, True)
+        net.nodes[total] = Node(Op.INPUT, 0, lo, hi, bit=bits * ch, bits=bits, signed=True)
+        m, s = int(rq.multiplier[ch]), int(rq.shift[ch])
+        const = -m * h * w * src.zero_point + (1 << (s - 1)) + (int(rq.zero_point) << s)
+        outs.append(_requant_tail(net, [(total, m)], const, s, int(rq.lo), int(rq.hi)))
+    return ModulePlan(layer, index, Front.SUM, inputs, out,
+                      Datapath(tuple(net.nodes), tuple(outs)), sum_bits=bits)
+
+
+def _graphs(layer, impls, count: int) -> tuple[ShiftAddGraph, ...]:
+    impl = impls.get(layer.name)
+    if impl is None:
+        raise KeyError(f"design has no shift-add graphs for weight layer {layer.name!r}")
+    graphs = tuple(impl.graphs)
+    if len(graphs) != count:
+        raise AssertionError(f"layer {layer.name!r}: {len(graphs)} graphs, expected {count}")
+    return graphs
+
+
+def _check_window(layer, index: int, graph: ir.Graph, s: WindowShape) -> None:
+    why = None
+    if s.pt >= s.kh or s.pb >= s.kh or s.pl >= s.kw or s.pr >= s.kw:
+        why = (f"padding {(s.pt, s.pl, s.pb, s.pr)} is not smaller than the kernel "
+               f"{(s.kh, s.kw)}, so some window would read padding only")
+    elif s.ho < 1 or s.wo < 1:
+        why = f"kernel {(s.kh, s.kw)} is larger than the padded input"
+    if why:
+        raise UnsupportedModelError(graph.name, [(index, layer.name, layer.kind.value,
+                                                  why + "; the streaming hardware needs "
+                                                  "every window to touch the frame")])
+
+
+# -- the schedule ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Schedule:
+    """Exact cycle timing with the input offered back to back and the output always ready.
+
+    ``layer_latency``: from the layer's first input beat to its last output beat (frame 0).
+    ``rows``: line-buffer row slots per WINDOW layer; ``fifo_depths``: (a, b) per Add.
+    """
+
+    latency_cycles: int
+    interval_cycles: int
+    layer_latency: dict[str, int]
+    rows: dict[str, int]
+    fifo_depths: dict[str, tuple[int, int]]
+
+
+def _serial(ready: np.ndarray) -> np.ndarray:
+    """``x[n] = max(x[n-1] + 1, ready[n])``: one event per cycle, in order."""
+    steps = np.arange(ready.shape[0], dtype=np.int64)
+    return steps + np.maximum.accumulate(ready - steps)
+
+
+def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages: int,
+                  sizes: dict) -> np.ndarray:
+    """Output offer times of ``m`` for ``frames`` frames of input offer times ``arrivals``."""
+    a = arrivals[0]
+    beats = m.in_beats
+    if m.front is Front.PIXEL:
+        s = m.window
+        rows, cols = np.divmod(np.arange(beats), s.w)
+        keep = ((rows % s.sh == 0) & (rows // s.sh < s.ho) & (cols % s.sw == 0)
+                & (cols // s.sw < s.wo))
+        return a[np.tile(keep, frames)] + stages + 2
+    if m.front in (Front.VECTOR, Front.SUM):
+        return a[beats - 1 :: beats] + stages + 2
+    if m.front is Front.PAIR:
+        b = arrivals[1]
+        pops = _serial(np.maximum(a, b) + 1)
+        depths = tuple(max(2, int(np.max(np.arange(x.shape[0])
+                                          - np.searchsorted(pops, x, side="left"))) + 1)
+                       for x in (a, b))
+        sizes[m.name] = tuple(max(d, old) for d, old in zip(depths, sizes.get(m.name, (0, 0))))
+        return pops + stages + 2
+    # WINDOW
+    s = m.window
+    per = s.ho * s.wo
+    offsets = np.repeat(np.arange(frames, dtype=np.int64) * beats, per)
+    emits = _serial(a[np.tile(s.trigger(), frames) + offsets] + 1)
+    # Row slots: the writer never blocks if it stays < R rows ahead of the oldest row of the
+    # emitter's current output (the first output not yet emitted when the beat arrives).
+    current = np.searchsorted(emits, a, side="left")
+    oldest_in = np.tile(s.oldest_row(), frames) + np.repeat(np.arange(frames) * s.h, per)
+    oldest = np.append(oldest_in, frames * s.h)[current]
+    rows = np.arange(a.shape[0]) // s.w
+    need = int(np.max(rows - oldest)) + 1
+    sizes[m.name] = max(s.kh, need, sizes.get(m.name, 0))
+    return emits + stages + 3
+
+
+def _work(m: ModulePlan) -> int:
+    """Cycles per frame a module needs at least (one output, or one pop, per cycle)."""
+    if m.front is Front.WINDOW:
+        return m.window.ho * m.window.wo
+    return m.in_beats
+
+
+def _schedule(modules: tuple[ModulePlan, ...], graph: ir.Graph, per_stage: int) -> Schedule:
+    h, w, _ = graph.tensor(graph.input).shape
+    period = h * w
+    work = max(_work(m) for m in modules)
+    if work > period:  # some layer cannot keep pace with the input
+        slow = max(modules, key=_work)
+        raise CostModelError(
+            f"layer {slow.name!r} needs {work} cycles per frame but the input delivers a frame "
+            f"every {period} beats: it would stall its producers and the cost model cannot "
+            "time that exactly; reduce its padding (an output larger than its input) or "
+            "stride the layers before it")
+    rows: dict[str, int] = {}
+    fifos: dict[str, tuple[int, int]] = {}
+    times = {graph.input: np.arange(_FRAMES * period, dtype=np.int64)}
+    first: dict[str, int] = {}
+    for m in modules:
+        arrivals = [times[t] for t in m.layer.inputs]
+        sizes = fifos if m.front is Front.PAIR else rows
+        times[m.layer.output] = _module_times(m, arrivals, _FRAMES, m.datapath.stages(per_stage),
+                                              sizes)
+        first[m.name] = int(min(x[0] for x in arrivals))
+    for name, t in times.items():
+        n = t.shape[0] // _FRAMES
+        if not np.array_equal(t[2 * n :] - t[n : 2 * n], np.full(n, period)):
+            raise CostModelError(
+                f"tensor {name!r}: the schedule does not repeat every {period} cycles; "
+                "the cost model cannot time this design exactly")
+    out = times[graph.output]
+    per_frame = out.shape[0] // _FRAMES
+    layer_latency = {}
+    for m in modules:
+        t = times[m.layer.output]
+        layer_latency[m.name] = int(t[t.shape[0] // _FRAMES - 1]) - first[m.name]
+    return Schedule(int(out[per_frame - 1] - times[graph.input][0]), period, layer_latency,
+                    rows, fifos)
+
+
+# -- the plan ----------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class HardwarePlan:
+    """Everything the Verilog emitter renders: modules in graph order, forks, schedule."""
+
+    graph: ir.Graph
+    modules: tuple[ModulePlan, ...]
+    per_stage: int  # adder levels between pipeline registers
+    schedule: Schedule
+
+    def stages(self, module: ModulePlan) -> int:
+        return module.datapath.stages(self.per_stage)
+
+    def consumers(self, tensor: str) -> list[str]:
+        """Layer names reading ``tensor`` (plus ``""`` for the top output port)."""
+        names = [m.name for m in self.modules if tensor in m.layer.inputs]
+        return names + ([""] if tensor == self.graph.output else [])
+
+
+def adder_levels_per_stage(options) -> int:
+    """Adder levels between pipeline registers from emit options (duck-typed; None: default)."""
+    if options is None:
+        return DEFAULT_ADDER_LEVELS
+    levels = getattr(options, "adder_levels_per_stage", None)
+    if levels is None:
+        levels = getattr(options, "pipeline", None) or DEFAULT_ADDER_LEVELS
+    return int(levels)
+
+
+def plan_hardware(design, options=None) -> HardwarePlan:
+    """The hardware of a :class:`hlsgen.design.Design` (``.graph`` and ``.impls``)."""
+    graph = design.graph
+    per_stage = adder_levels_per_stage(options)
+    modules = tuple(_cached_module(layer, i, graph, design.impls.get(layer.name))
+                    for i, layer in enumerate(graph.layers))
+    return HardwarePlan(graph, modules, per_stage, _schedule(modules, graph, per_stage))
+
+
+_MODULE_CACHE: dict = {}
+
+
+def _cached_module(layer, index, graph, impl) -> ModulePlan:
+    # The GA evaluates many designs sharing layers: key on the (immutable) IR objects.
+    tensors = tuple(graph.tensor(t) for t in (*layer.inputs, layer.output))
+    key = (id(layer), index, tuple(id(t) for t in tensors), id(impl))
+    hit = _MODULE_CACHE.get(key)
+    if hit is not None and hit[0] is layer and hit[1] is impl:
+        return hit[2]
+    module = _module(layer, index, graph, {layer.name: impl} if impl else {})
+    if len(_MODULE_CACHE) > 2048:
+        _MODULE_CACHE.clear()
+    _MODULE_CACHE[key] = (layer, impl, module, tensors)
+    return module
+
+
+# -- resources ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LayerCost:
+    name: str
+    front: str
+    luts: int
+    ffs: int
+    dsps: int
+    brams: int  # RAMB36 equivalents
+    stages: int
+    latency_cycles: int
+
+
+@dataclass(frozen=True)
+class CostReport:
+    layers: tuple[LayerCost, ...]
+    luts: int
+    ffs: int
+    dsps: int
+    brams: int
+    latency_cycles: int
+    interval_cycles: int
+
+
+def estimate_design(design, options=None) -> CostReport:
+    """LUT/FF/DSP/BRAM and exact latency/interval of the Verilog for ``design``."""
+    return estimate_plan(plan_hardware(design, options))
+
+
+def estimate_plan(plan: HardwarePlan) -> CostReport:
+    from hlsgen.cost_model_resources import module_resources  # noqa: F401  (placeholder)
+
+    raise NotImplementedError

