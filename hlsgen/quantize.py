@@ -30,6 +30,7 @@ from hlsgen.errors import QuantizationError
 from hlsgen.frontend.lowered import (LAdd, LAvgPool, LConv, LDense, LLayer, LMaxPool,
                                      LoweredGraph, QParams)
 from hlsgen.frontend.probe import source_activations
+from hlsgen.frontend.synthetic import data_free_ranges
 
 __all__ = [
     "MULTIPLIER_BITS",
@@ -64,8 +65,6 @@ def quantize(lowered: LoweredGraph, model: onnx.ModelProto,
             notes.append(f"activation ranges: min/max over {len(calibration)} calibration "
                          "samples")
         elif data_free_input_range is not None:
-            from hlsgen.frontend.synthetic import data_free_ranges
-
             ranges = data_free_ranges(model, lowered, missing, data_free_input_range)
             lo, hi = data_free_input_range
             notes.append(f"activation ranges: data-free estimate for inputs in [{lo:g}, {hi:g}]")

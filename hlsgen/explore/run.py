@@ -18,6 +18,7 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.errors import HlsgenError
+from hlsgen.explore.costing import pipeline_choices
 from hlsgen.explore.devices import Budget
 from hlsgen.explore.pareto import (design_json, front_csv, front_json, pareto_front,
                                    plot_front)
@@ -85,6 +86,7 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
     problem = build_problem(graph, data, max_accuracy_drop=options.max_accuracy_drop,
                             budget=budget, clock_mhz=options.clock_mhz, cost_fn=cost_fn,
                             ladder=options.ladder,
+                            pipeline_choices=pipeline_choices(options.clock_mhz),
                             progress=progress.ladder if progress else None)
     fingerprint = fingerprint_of(
         graph=_graph_digest(graph), data=_array_digest(data.x_ir), kind=data.kind,

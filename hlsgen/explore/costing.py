@@ -1,0 +1,19 @@
+"""The search's view of hlsgen's cost model: a design plus per-layer pipelining -> resources
+and exact latency, and the pipelining choices the target clock allows."""
+
+from __future__ import annotations
+
+from hlsgen.cost import CostReport, estimate_design
+from hlsgen.emit.common import EmitOptions
+
+__all__ = ["explore_cost", "pipeline_choices"]
+
+
+def explore_cost(design, pipeline: dict[str, int], clock_mhz: float) -> CostReport:
+    options = EmitOptions(clock_mhz=clock_mhz, layer_pipeline=tuple(sorted(pipeline.items())))
+    return estimate_design(design, options)
+
+
+def pipeline_choices(clock_mhz: float) -> tuple[int, ...]:
+    """Adder levels between registers from 1 up to what the clock period allows."""
+    return tuple(range(1, EmitOptions(clock_mhz=clock_mhz).adder_levels() + 1))

@@ -1,0 +1,136 @@
+"""The GA plumbing on tiny networks: constraints, infeasible case, resume, determinism, backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from hlsgen.cli import main
+from hlsgen.explore.costing import explore_cost
+from hlsgen.explore.devices import Budget, budget_for, device
+from hlsgen.explore.problem import evaluate_genome, fitness
+from hlsgen.explore.run import ExploreOptions, explore, make_eval_data
+from tests.factory import random_graph, random_input
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "digits_cnn.onnx"
+EXAMPLE_DATA = REPO / "examples" / "digits_test.npz"
+EXAMPLE_CAL = REPO / "examples" / "digits_calib.npz"
+
+BIG = Budget(10**9, 10**9, 0, 10**6, "test")
+FAST = dict(population=6, generations=3, workers=1, ladder=("exact", "terms:2", "po2"))
+
+
+def _tiny_problem_inputs(seed=3, labelled=True):
+    graph = random_graph(seed, layers=("conv", "dwconv", "dense"))
+    x = random_input(graph, 48, seed)
+    exact = make_eval_data(graph, x, None, 0)
+    labels = exact.reference_pred.copy() if labelled else None
+    if labels is not None:
+        labels[:4] = (labels[:4] + 1) % 2  # a few "wrong" labels so top-1 < 100
+    return graph, make_eval_data(graph, x, labels, 0)
+
+
+def test_every_feasible_design_meets_the_constraints(tmp_path):
+    graph, data = _tiny_problem_inputs()
+    options = ExploreOptions(max_accuracy_drop=2.0, **FAST)
+    result = explore(graph, data, BIG, options, tmp_path, cost_fn=explore_cost)
+    assert result.evaluations, "the search evaluated nothing"
+    for e in result.evaluations:
+        assert e.feasible == (e.accuracy_drop <= 2.0 + 1e-9 and e.luts <= BIG.luts
+                              and e.dsps <= BIG.dsps)
+    exact = result.baselines["exact"]
+    assert exact.feasible and exact.accuracy_drop == 0.0
+    assert result.chosen is not None
+    assert fitness(result.chosen) == max(fitness(e) for e in result.evaluations if e.feasible)
+    # the front holds only feasible, mutually non-dominated designs
+    for a in result.front:
+        assert a.feasible
+        for b in result.front:
+            assert not (b.luts <= a.luts and b.latency_cycles <= a.latency_cycles
+                        and b.metric >= a.metric and (b.luts, b.latency_cycles, b.metric)
+                        != (a.luts, a.latency_cycles, a.metric))
+
+
+def test_evaluation_matches_a_direct_run_of_the_design():
+    """Prefix caching must not change results: compare with the reference executor."""
+    from hlsgen.reference import execute
+
+    graph, data = _tiny_problem_inputs(seed=5)
+    options = ExploreOptions(**FAST)
+    from hlsgen.explore.problem import build_problem
+
+    problem = build_problem(graph, data, max_accuracy_drop=1.0, budget=BIG,
+                            clock_mhz=options.clock_mhz, cost_fn=explore_cost,
+                            ladder=options.ladder)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        genome = tuple(int(rng.integers(0, n)) for n in problem.gene_space)
+        e = evaluate_genome(problem, genome)
+        design, _ = problem.design(genome)
+        pred = np.argmax(execute(design.graph, data.x_ir).reshape(len(data.x_ir), -1), axis=1)
+        assert e.metric == 100.0 * float(np.mean(pred == data.labels))
+
+
+def test_infeasible_budget_reports_closest_designs(tmp_path, capsys):
+    code = main(["explore", str(EXAMPLE), "-o", str(tmp_path / "x"), "--data", str(EXAMPLE_DATA),
+                 "--calibration", str(EXAMPLE_CAL), "--limit", "60", "--lut-budget", "10",
+                 "--ff-budget", "10", "--dsp-budget", "0", "--bram-budget", "0",
+                 "--population", "4", "--generations", "1", "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert "no design meets every constraint" in err
+    assert "fails luts" in err
+
+
+def _cli_explore(outdir: Path, *extra: str) -> int:
+    return main(["explore", str(EXAMPLE), "-o", str(outdir), "--data", str(EXAMPLE_DATA),
+                 "--calibration", str(EXAMPLE_CAL), "--limit", "120", "--population", "6",
+                 "--seed", "7", "--device", "xc7z020", *extra])
+
+
+def test_same_seed_same_design_and_resume_gives_the_same_result(tmp_path):
+    assert _cli_explore(tmp_path / "a", "--generations", "3", "--workers", "1") == 0
+    assert _cli_explore(tmp_path / "b", "--generations", "3", "--workers", "2") == 0
+    # interrupted after 1 generation, then resumed to 3
+    assert _cli_explore(tmp_path / "c", "--generations", "1", "--workers", "1") == 0
+    assert _cli_explore(tmp_path / "c", "--generations", "3", "--workers", "1",
+                        "--resume") == 0
+    design = (tmp_path / "a" / "design.json").read_bytes()
+    assert (tmp_path / "b" / "design.json").read_bytes() == design
+    assert (tmp_path / "c" / "design.json").read_bytes() == design
+    assert (tmp_path / "a" / "pareto.csv").read_bytes() == (tmp_path / "c" / "pareto.csv"
+                                                             ).read_bytes()
+    chosen = json.loads(design)
+    assert set(chosen["methods"]) and set(chosen["pipeline"]) == set(chosen["methods"])
+    assert (tmp_path / "a" / "pareto.png").stat().st_size > 0
+
+
+def test_device_table():
+    assert device("xc7z020clg400-1").luts == 53_200
+    for name in ("xc7z020", "xc7a100t", "xc7a200t", "xczu3eg", "xczu7ev", "xczu9eg", "xcku115",
+                 "xcvu9p"):
+        b = budget_for(device(name))
+        assert 0 < b.luts < device(name).luts
+
+
+def test_bad_options_are_reported(tmp_path, capsys):
+    code = main(["explore", str(EXAMPLE), "-o", str(tmp_path), "--device", "xc9999",
+                 "--calibration", str(EXAMPLE_CAL)])
+    assert code == 2
+    assert "unknown device 'xc9999'" in capsys.readouterr().err
+
+
+def test_dask_local_cluster_gives_the_same_evaluations(tmp_path):
+    import distributed  # a dev dependency: this test always runs
+    graph, data = _tiny_problem_inputs(seed=11)
+    options = ExploreOptions(**FAST)
+    local = explore(graph, data, BIG, options, tmp_path / "local", cost_fn=explore_cost)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        remote_options = ExploreOptions(**{**FAST, "workers": 1}, scheduler=cluster.scheduler_address)
+        remote = explore(graph, data, BIG, remote_options, tmp_path / "dask",
+                         cost_fn=explore_cost)
+    assert [e.genome for e in remote.evaluations] == [e.genome for e in local.evaluations]
+    assert remote.chosen == local.chosen
