@@ -493,6 +493,7 @@ class Schedule:
 
     ``layer_latency``: from the layer's first input beat to its last output beat (frame 0).
     ``rows``: line-buffer row slots per WINDOW layer; ``fifo_depths``: (a, b) per Add.
+    ``paced``: the top admits a frame only every ``interval_cycles`` (more than its beats).
     """
 
     latency_cycles: int
@@ -500,6 +501,7 @@ class Schedule:
     layer_latency: dict[str, int]
     rows: dict[str, int]
     fifo_depths: dict[str, tuple[int, int]]
+    paced: bool = False
 
 
 def _serial(ready: np.ndarray) -> np.ndarray:
@@ -554,39 +556,37 @@ def _work(m: ModulePlan) -> int:
 
 def _schedule(modules: tuple[ModulePlan, ...], graph: ir.Graph, per_stage: int) -> Schedule:
     h, w, _ = graph.tensor(graph.input).shape
-    period = h * w
-    work = max(_work(m) for m in modules)
-    if work > period:  # some layer cannot keep pace with the input
-        slow = max(modules, key=_work)
-        raise CostModelError(
-            f"layer {slow.name!r} needs {work} cycles per frame but the input delivers a frame "
-            f"every {period} beats: it would stall its producers and the cost model cannot "
-            "time that exactly; reduce its padding (an output larger than its input) or "
-            "stride the layers before it")
+    beats = h * w
+    # A layer with more outputs than the input has beats per frame (padding wider than the
+    # kernel needs) cannot keep pace with a back-to-back input; the top then admits a new
+    # frame only every `period` cycles (hlsgen_top's input pacer), so nothing ever stalls.
+    period = max([beats] + [_work(m) for m in modules])
+    frames = _FRAMES
     rows: dict[str, int] = {}
     fifos: dict[str, tuple[int, int]] = {}
-    times = {graph.input: np.arange(_FRAMES * period, dtype=np.int64)}
+    times = {graph.input: (np.arange(beats, dtype=np.int64)[None, :]
+                           + period * np.arange(frames, dtype=np.int64)[:, None]).reshape(-1)}
     first: dict[str, int] = {}
     for m in modules:
         arrivals = [times[t] for t in m.layer.inputs]
         sizes = fifos if m.front is Front.PAIR else rows
-        times[m.layer.output] = _module_times(m, arrivals, _FRAMES, m.datapath.stages(per_stage),
+        times[m.layer.output] = _module_times(m, arrivals, frames, m.datapath.stages(per_stage),
                                               sizes)
         first[m.name] = int(min(x[0] for x in arrivals))
     for name, t in times.items():
-        n = t.shape[0] // _FRAMES
+        n = t.shape[0] // frames
         if not np.array_equal(t[2 * n :] - t[n : 2 * n], np.full(n, period)):
             raise CostModelError(
                 f"tensor {name!r}: the schedule does not repeat every {period} cycles; "
                 "the cost model cannot time this design exactly")
     out = times[graph.output]
-    per_frame = out.shape[0] // _FRAMES
+    per_frame = out.shape[0] // frames
     layer_latency = {}
     for m in modules:
         t = times[m.layer.output]
-        layer_latency[m.name] = int(t[t.shape[0] // _FRAMES - 1]) - first[m.name]
-    return Schedule(int(out[per_frame - 1] - times[graph.input][0]), period, layer_latency,
-                    rows, fifos)
+        layer_latency[m.name] = int(t[t.shape[0] // frames - 1]) - first[m.name]
+    return Schedule(int(out[per_frame - 1] - times[graph.input][0]), period,
+                    layer_latency, rows, fifos, paced=period > beats)
 
 
 # -- the plan ----------------------------------------------------------------------------

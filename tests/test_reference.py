@@ -189,6 +189,16 @@ def test_return_all_and_shapes():
     assert np.array_equal(execute(graph, x), every[graph.output])
 
 
+def test_run_layer_steps_through_the_graph_like_execute():
+    graph = random_graph(12, signed=None)
+    x = random_input(graph, 5, 3)
+    every = execute(graph, x, return_all=True)
+    values = {name: v.reshape(5, -1, v.shape[-1]) for name, v in every.items()}
+    for layer in graph.layers:
+        out = executor_module.run_layer(graph, layer, values)
+        assert np.array_equal(out, values[layer.output]), layer.name
+
+
 def test_chunking_does_not_change_results(monkeypatch):
     graph = random_graph(3, signed=None)
     x = random_input(graph, 9, 1)

@@ -11,7 +11,9 @@ import numpy as np
 
 from hlsgen.decompose.builder import GraphBuilder, Term
 from hlsgen.decompose.csd import csd_digits
+from hlsgen.decompose.cse import eliminate_common_subexpressions
 from hlsgen.decompose.graph import ShiftAddGraph
+from hlsgen.decompose.transpose import transpose_graph
 
 __all__ = ["decompose_exact", "csd_rows"]
 
@@ -33,15 +35,20 @@ def csd_rows(matrix: np.ndarray) -> list[list[Term]]:
     return rows
 
 
-def decompose_exact(matrix: np.ndarray, share: bool = True) -> ShiftAddGraph:
-    """Exact shift-add graph of an integer matrix [rows, cols] (int64 entries)."""
+def decompose_exact(matrix: np.ndarray, share: bool = True, transpose: bool | None = False
+                    ) -> ShiftAddGraph:
+    """Exact shift-add graph of an integer matrix [rows, cols] (int64 entries).
+
+    ``transpose=True`` solves ``matrix.T`` and transposes the graph back.
+    """
     matrix = np.asarray(matrix)
     if matrix.ndim != 2:
         raise ValueError(f"expected a 2-D matrix, got shape {matrix.shape}")
+    if transpose:
+        return transpose_graph(decompose_exact(matrix.T, share, False))
     builder = GraphBuilder(matrix.shape[1])
-    rows = csd_rows(matrix)
     if share:
-        from hlsgen.decompose.cse import eliminate_common_subexpressions
-
-        rows = eliminate_common_subexpressions(builder, rows)
+        rows = eliminate_common_subexpressions(builder, matrix)
+    else:
+        rows = csd_rows(matrix)
     return builder.finish([builder.tree(terms) for terms in rows])

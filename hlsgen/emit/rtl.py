@@ -276,7 +276,12 @@ def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
     out_link = links[(graph.output, "")]
     h, w, c = graph.tensor(graph.output).shape
     hi, wi, ci = graph.tensor(graph.input).shape
-    return dict(top=TOP_NAME, graph=graph.name, streams=streams, forks=forks,
+    pace = None
+    if plan.schedule.paced:
+        pace = dict(beat_bits=_clog2(hi * wi), last_beat=hi * wi - 1,
+                    since_bits=bit_width(0, plan.schedule.interval_cycles))
+    return dict(top=TOP_NAME, graph=graph.name, streams=streams, forks=forks, pace=pace,
+                in_beats=hi * wi,
                 instances=instances, input=f"t_{identifier(graph.input)}", in_bits=8 * ci,
                 out_bits=8 * c, output=out_link, out_beats=h * w,
                 count_bits=_clog2(h * w + 1), in_shape=(hi, wi, ci), out_shape=(h, w, c),

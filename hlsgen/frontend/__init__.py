@@ -45,8 +45,8 @@ def import_model(
     """
     from hlsgen.quantize import quantize  # quantize reads the lowered types defined here
 
-    model = as_model(path_or_model)
-    view = build_view(model)
+    model, name = as_model(path_or_model)
+    view = build_view(model, name)
     check_model(view)
     lowered = lower(view)
     return quantize(lowered, model, calibration, data_free_input_range)

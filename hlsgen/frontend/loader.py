@@ -6,6 +6,7 @@ file, what is wrong with it and what to do, so the CLI never shows a traceback f
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import onnx
@@ -13,7 +14,7 @@ from google.protobuf.message import DecodeError
 
 from hlsgen.errors import ModelLoadError
 
-__all__ = ["load_onnx", "as_model", "with_shapes", "model_name"]
+__all__ = ["load_onnx", "as_model", "with_shapes", "model_name", "name_from_path"]
 
 
 def load_onnx(path: str | Path) -> onnx.ModelProto:
@@ -46,13 +47,20 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
     return model
 
 
-def as_model(path_or_model) -> onnx.ModelProto:
-    """A ModelProto from a path or a ModelProto (which is used as is, never modified)."""
+def as_model(path_or_model) -> tuple[onnx.ModelProto, str]:
+    """(model, name) from a path or a ModelProto (which is used as is, never modified)."""
     if isinstance(path_or_model, onnx.ModelProto):
-        return path_or_model
+        return path_or_model, model_name(path_or_model)
     if isinstance(path_or_model, (str, Path)):
-        return load_onnx(path_or_model)
+        return load_onnx(path_or_model), name_from_path(path_or_model)
     raise TypeError(f"expected a path or onnx.ModelProto, got {type(path_or_model).__name__}")
+
+
+def name_from_path(path: str | Path) -> str:
+    """A model's name from its file: the stem, or the folder for the generic 'model.onnx'."""
+    path = Path(path).resolve()
+    stem = path.stem if path.stem != "model" or not path.parent.name else path.parent.name
+    return re.sub(r"\W", "_", stem) or "model"
 
 
 def with_shapes(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -16,25 +16,22 @@ import numpy as np
 import onnx
 
 from hlsgen.errors import UnsupportedModelError
-from hlsgen.frontend import layout
+from hlsgen.frontend import layers, layout
 from hlsgen.frontend.fold import ConstValue, attributes, layout_shape
-from hlsgen.frontend.lowered import (NO_CLAMP, LAdd, LAvgPool, LBias, LConv, LDense, LLayer,
-                                     LMaxPool, LoweredGraph, LTensor, LWeight, QParams)
-from hlsgen.frontend.qdq import QdqError, channel_vector, node_qparams, same_qparams
+from hlsgen.frontend.lowered import (LAdd, LConv, LLayer, LMaxPool, LoweredGraph, LTensor,
+                                     QParams, layer_inputs)
+from hlsgen.frontend.qdq import QdqError, node_qparams, same_qparams
 from hlsgen.frontend.view import ModelView, product
 from hlsgen.ir import LayerKind
 
 __all__ = ["lower"]
-
-_LAYOUT_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
-
 
 def lower(view: ModelView) -> LoweredGraph:
     """The lowered graph of a model that passed :func:`.support.check_model`."""
     return _Lowering(view).run()
 
 
-class _Unsupported(Exception):
+class _Unsupported(layers.NodeProblem):
     """Raised inside a handler; becomes an UnsupportedModelError naming the node."""
 
 
@@ -56,6 +53,7 @@ class _Act:
     tensor: _Tensor | None = None
     pending: LLayer | None = None  # output field unset until materialized
     shape: tuple[int, int, int] | None = None  # IR shape of the pending output
+    start: int = 0  # position (in topological order) of the node that started the layer
 
 
 _DROPPED = object()  # the value of Softmax and everything after it
@@ -66,7 +64,8 @@ class _Lowering:
         self.view = view
         self.values: dict[str, object] = dict(view.consts)
         self.tensors: dict[str, _Tensor] = {}
-        self.layers: list[LLayer] = []
+        self.layers: list[tuple[int, LLayer]] = []  # (start, layer) in materialization order
+        self.step = 0
         self.notes: list[str] = []
         self.logits: _Act | None = None
         self.perm: np.ndarray | None = None
@@ -79,7 +78,7 @@ class _Lowering:
 
     # -- driver ----------------------------------------------------------------------------
     def run(self) -> LoweredGraph:
-        for index in self.view.order:
+        for self.step, index in enumerate(self.view.order):
             if self.view.node_is_const(index):
                 continue
             node = self.view.nodes[index]
@@ -88,7 +87,7 @@ class _Lowering:
                     self._dropped(node)
                 else:
                     getattr(self, "_op_" + node.op_type)(node, attributes(node))
-            except (_Unsupported, QdqError) as err:
+            except (layers.NodeProblem, QdqError) as err:
                 name = node.name or f"{node.op_type}_{index}"
                 raise UnsupportedModelError(self.view.name, [(index, name, node.op_type,
                                                               str(err))]) from None
@@ -102,19 +101,22 @@ class _Lowering:
             raise UnsupportedModelError(self.view.name, [(
                 -1, self.view.inputs[0], "input",
                 "the model input reaches no Conv, pooling or dense layer")])
-        flat = self._ir_map(act).reshape(-1)
-        if act.tensor is self.input or not np.array_equal(flat, np.arange(act.tensor.shape[0]
-                                                                        * act.tensor.shape[1]
-                                                                        * act.tensor.shape[2])):
+        size = int(np.prod(act.tensor.shape))
+        if act.tensor is self.input or not np.array_equal(self._ir_map(act).reshape(-1),
+                                                          np.arange(size)):
+            index = self.view.producer.get(out_name, -1)
+            node = self.view.nodes[index] if index >= 0 else None
             raise UnsupportedModelError(self.view.name, [(
-                self.view.producer.get(out_name, -1), out_name, "output",
-                "the model output is not the plain output of a layer (e.g. an NCHW feature "
-                "map, which the IR stores as HWC); end the model with a Flatten of a 1x1 "
-                "map or a dense layer")])
-        layers = _prune(self.layers, act.tensor.name)
-        layers = tuple(replace(layer, name=f"{_prefix(layer)}{i}")
-                       for i, layer in enumerate(layers))
-        used = {self.input.name} | {layer.output for layer in layers}
+                index, node.name if node else out_name, node.op_type if node else "output",
+                f"the model output '{out_name}' is not in the IR's channels-last order (e.g. "
+                "an NCHW feature map); end the model with a dense layer, a Flatten of a 1x1 "
+                "map or a Transpose to NHWC")])
+        # ONNX node order, not materialization order, so that a float model and its int8
+        # twin name their layers alike (a start node follows the layers it reads from)
+        kept = _prune([layer for _, layer in sorted(self.layers, key=lambda p: p[0])],
+                      act.tensor.name)
+        kept = tuple(replace(layer, name=f"{_prefix(layer)}{i}") for i, layer in enumerate(kept))
+        used = {self.input.name} | {layer.output for layer in kept}
         tensors = {t.name: LTensor(t.name, t.shape, t.qparams)
                    for t in self.tensors.values() if t.name in used}
         elem = self.view.elem_types[self.view.inputs[0]]
@@ -123,7 +125,7 @@ class _Lowering:
             input=self.input.name,
             output=act.tensor.name,
             tensors=tensors,
-            layers=layers,
+            layers=kept,
             input_permutation=self.perm,
             output_source=act.tensor.name,
             source_input_dtype=np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem)).name,
@@ -137,6 +139,11 @@ class _Lowering:
         if not isinstance(value, ConstValue):
             raise _Unsupported(f"{what} '{name}' is not a constant")
         return value
+
+    def _optional_const(self, node, position: int, what: str) -> ConstValue | None:
+        if len(node.input) > position and node.input[position]:
+            return self._const(node.input[position], what)
+        return None
 
     def _take(self, name: str, extend: bool = False) -> _Act:
         """The activation ``name``; a pending layer stays pending only when ``extend`` asks
@@ -161,7 +168,7 @@ class _Lowering:
             qparams = qparams or source
         tensor = _Tensor(name, act.shape, qparams)
         self.tensors[name] = tensor
-        self.layers.append(layer)
+        self.layers.append((act.start, layer))
         done = _Act(act.map, tensor)
         self.values[key] = done
         return done
@@ -214,8 +221,11 @@ class _Lowering:
                                f"'{act.tensor.name}' exactly once")
         return index
 
-    def _pending(self, out: str, layer: LLayer, ir_shape, onnx_map: np.ndarray) -> None:
-        self.values[out] = _Act(onnx_map, None, layer, ir_shape)
+    def _pending(self, out: str, layer: LLayer, ir_shape, onnx_map: np.ndarray,
+                 start: int | None = None) -> None:
+        """``out`` holds ``layer``, pending; ``start`` is kept when a node folds into it."""
+        self.values[out] = _Act(onnx_map, None, layer, ir_shape,
+                                self.step if start is None else start)
 
     # -- quantization nodes ----------------------------------------------------------------
     def _op_QuantizeLinear(self, node, attrs):
@@ -249,7 +259,7 @@ class _Lowering:
         self.values[node.output[0]] = act
 
     def _rename(self, tensor: _Tensor, name: str) -> None:
-        if any(tensor.name in _inputs(layer) for layer in self.layers):
+        if any(tensor.name in layer_inputs(layer) for _, layer in self.layers):
             raise _Unsupported(f"'{tensor.name}' is read both quantized and unquantized")
         del self.tensors[tensor.name]
         tensor.name = name
@@ -259,34 +269,20 @@ class _Lowering:
     def _op_Conv(self, node, attrs):
         name, out = node.input[0], node.output[0]
         tensor = self._spatial(name, self._take(name))
-        weight = self._const(node.input[1], "weight")
-        rank = weight.value.ndim - 2
-        if rank == 1:  # [Cout, Cin/g, K] -> IR [Cout, 1, K, Cin/g]
-            weight = weight.apply(lambda a: a.transpose(0, 2, 1)[:, None])
-        else:  # [Cout, Cin/g, KH, KW] -> IR [Cout, KH, KW, Cin/g]
-            weight = weight.apply(lambda a: a.transpose(0, 2, 3, 1))
-        cout, kh, kw, _ = weight.value.shape
-        stride = tuple(int(s) for s in attrs.get("strides", [1] * rank))
-        stride = (1, stride[0]) if rank == 1 else stride
-        pads = layout.conv_pads(attrs, tensor.shape[:2], (kh, kw), stride, rank)
-        ir_out = self._out_shape(out, tensor.shape, (kh, kw), stride, pads, cout)
-        bias = self._bias(node.input[2] if len(node.input) > 2 and node.input[2] else None,
-                          cout)
-        layer = LConv("", (node.name,), tensor.name, "", _weight(weight, 0), bias, stride,
-                      pads, int(attrs.get("group", 1)))
-        self._pending(out, layer, ir_out, layout.nchw_view(ir_out, rank + 2))
+        bias = self._optional_const(node, 2, "bias")
+        out_onnx = self.view.static_shape(out)
+        layer, ir_out = layers.conv_layer(node.name, tensor.name, tensor.shape,
+                                          self._const(node.input[1], "weight"), bias, attrs,
+                                          out_onnx)
+        self._pending(out, layer, ir_out, layout.nchw_view(ir_out, len(out_onnx)))
 
     def _op_Gemm(self, node, attrs):
         weight = self._const(node.input[1], "weight")
         if attrs.get("transB", 0):
             weight = weight.apply(lambda a: a.T)
-        alpha, beta = float(attrs.get("alpha", 1.0)), float(attrs.get("beta", 1.0))
-        bias = None
-        if len(node.input) > 2 and node.input[2]:
-            c = self._const(node.input[2], "bias")
-            n_out = weight.value.shape[1]
-            bias = c.apply(lambda a: np.broadcast_to(a, (1, n_out)).reshape(n_out).copy())
-        self._dense(node, weight, bias, alpha, beta)
+        bias = self._optional_const(node, 2, "bias")
+        self._dense(node, weight, bias, float(attrs.get("alpha", 1.0)),
+                    float(attrs.get("beta", 1.0)))
 
     def _op_MatMul(self, node, attrs):
         self._dense(node, self._const(node.input[1], "weight"), None, 1.0, 1.0)
@@ -294,82 +290,44 @@ class _Lowering:
     def _dense(self, node, weight: ConstValue, bias: ConstValue | None, alpha, beta):
         name, out = node.input[0], node.output[0]
         act = self._take(name)
-        index = self._vector(name, act)
-        if weight.value.ndim != 2 or weight.value.shape[0] != len(index):
-            raise _Unsupported(f"weight shape {list(weight.value.shape)} does not match the "
-                               f"input length {len(index)}")
-        n_out = weight.value.shape[1]
-
-        def to_ir(a: np.ndarray) -> np.ndarray:  # [N, O] -> [O, N] in IR column order
-            full = np.zeros((n_out, len(index)), dtype=a.dtype)
-            full[:, index] = a.T
-            return full
-
-        lw = _weight(weight.apply(to_ir), 0)
-        if alpha != 1.0:
-            lw = LWeight(lw.real * alpha, lw.q, None if lw.scale is None else lw.scale * alpha)
-        lb = self._bias_value(bias, n_out, beta)
-        layer = LDense("", (node.name,), act.tensor.name, "", lw, lb)
-        out_shape = self.view.static_shape(out)
+        layer = layers.dense_layer(node.name, act.tensor.name, self._vector(name, act), weight,
+                                   bias, alpha, beta)
+        n_out = layer.weight.real.shape[0]
         self._pending(out, layer, (1, 1, n_out),
-                      np.arange(n_out, dtype=np.int64).reshape(out_shape))
+                      np.arange(n_out, dtype=np.int64).reshape(self.view.static_shape(out)))
 
     def _op_MaxPool(self, node, attrs):
-        self._pool(node, attrs, max_pool=True)
+        self._pool(node, attrs)
 
-    def _op_AveragePool(self, node, attrs):
-        self._pool(node, attrs, max_pool=False)
+    _op_AveragePool = _op_MaxPool
 
-    def _op_GlobalAveragePool(self, node, attrs):
-        name = node.input[0]
-        tensor = self._spatial(name, self._take(name))
-        h, w, c = tensor.shape
-        layer = LAvgPool("", (node.name,), tensor.name, "", (h, w), (h, w))
-        rank = len(self.view.static_shape(name))
-        self._pending(node.output[0], layer, (1, 1, c), layout.nchw_view((1, 1, c), rank))
-
-    def _pool(self, node, attrs, max_pool: bool):
+    def _pool(self, node, attrs):
         name, out = node.input[0], node.output[0]
         tensor = self._spatial(name, self._take(name))
-        rank = len(self.view.static_shape(name)) - 2
-        kernel = tuple(int(k) for k in attrs["kernel_shape"])
-        stride = tuple(int(s) for s in attrs.get("strides", [1] * rank))
-        kernel, stride = ((1,) + kernel, (1,) + stride) if rank == 1 else (kernel, stride)
-        pads = layout.conv_pads(attrs, tensor.shape[:2], kernel, stride, rank)
-        c = tensor.shape[2]
-        if max_pool:  # ceil_mode == extra bottom/right padding that never wins a max
-            want = layout.spatial_ir_shape(self.view.static_shape(out))
-            top, left, bottom, right = pads
-            bottom = max(bottom, (want[0] - 1) * stride[0] + kernel[0] - tensor.shape[0] - top)
-            right = max(right, (want[1] - 1) * stride[1] + kernel[1] - tensor.shape[1] - left)
-            pads = (top, left, bottom, right)
-            ir_out = self._out_shape(out, tensor.shape, kernel, stride, pads, c)
-            layer = LMaxPool("", (node.name,), tensor.name, "", kernel, stride, pads)
+        out_onnx = self.view.static_shape(out)
+        if node.op_type == "GlobalAveragePool":
+            layer, ir_out = layers.global_pool_layer(node.name, tensor.name, tensor.shape)
         else:
-            ir_out = self._out_shape(out, tensor.shape, kernel, stride, (0, 0, 0, 0), c)
-            layer = LAvgPool("", (node.name,), tensor.name, "", kernel, stride)
-        self._pending(out, layer, ir_out, layout.nchw_view(ir_out, rank + 2))
+            layer, ir_out = layers.pool_layer(node.op_type, node.name, tensor.name,
+                                              tensor.shape, attrs, out_onnx)
+        self._pending(out, layer, ir_out, layout.nchw_view(ir_out, len(out_onnx)))
 
-    def _out_shape(self, out, in_shape, kernel, stride, pads, channels):
-        h = (in_shape[0] + pads[0] + pads[2] - kernel[0]) // stride[0] + 1
-        w = (in_shape[1] + pads[1] + pads[3] - kernel[1]) // stride[1] + 1
-        onnx_shape = self.view.static_shape(out)
-        if layout.spatial_ir_shape(onnx_shape) != (h, w, channels):
-            raise _Unsupported(f"output shape {list(onnx_shape)} does not follow from kernel "
-                               f"{kernel}, stride {stride}, pads {pads} (unsupported padding "
-                               "mode?)")
-        return (h, w, channels)
+    _op_GlobalAveragePool = _pool
 
     def _op_Add(self, node, attrs):
         a, b = node.input[0], node.input[1]
-        if isinstance(self.values.get(a), ConstValue) or isinstance(self.values.get(b),
-                                                                   ConstValue):
-            const_name, act_name = (a, b) if isinstance(self.values.get(a), ConstValue) else (b, a)
-            self._add_bias(node, act_name, self.values[const_name])
+        consts = [isinstance(self.values.get(i), ConstValue) for i in (a, b)]
+        if any(consts):  # the bias of the layer before
+            const_name, act_name = (a, b) if consts[0] else (b, a)
+            act = self._take(act_name, extend=True)
+            layer = layers.with_bias(act.pending, self.values[const_name],
+                                     self.view.static_shape(node.output[0]), node.name)
+            self._pending(node.output[0], layer, act.shape, act.map, act.start)
             return
         act_a, act_b = self._take(a), self._take(b)
         if self._open_input(act_a) or self._open_input(act_b):
-            raise _Unsupported("adds the model input directly; only layer outputs can be added")
+            raise _Unsupported("adds the model input before any layer has read it; hlsgen "
+                               "cannot choose its layout")
         map_a, map_b = self._ir_map(act_a), self._ir_map(act_b)
         if act_a.tensor.shape != act_b.tensor.shape or not np.array_equal(map_a, map_b):
             raise _Unsupported(f"'{a}' and '{b}' are laid out differently (or broadcast); the "
@@ -379,57 +337,12 @@ class _Lowering:
         layer = LAdd("", (node.name,), act_a.tensor.name, act_b.tensor.name, "")
         self._pending(node.output[0], layer, act_a.tensor.shape, map_a)
 
-    def _add_bias(self, node, act_name: str, const: ConstValue):
-        act = self._take(act_name, extend=True)
-        layer = act.pending
-        if not isinstance(layer, (LConv, LDense)) or layer.clamp != NO_CLAMP:
-            raise _Unsupported("an Add of a constant is supported only as the bias of the Conv, "
-                               "Gemm or MatMul right before it (and before its activation)")
-        out_shape = self.view.static_shape(node.output[0])
-        axis = 1 if isinstance(layer, LConv) else len(out_shape) - 1
-        try:
-            full = const.apply(lambda v: np.broadcast_to(v, out_shape))
-            vec = ConstValue(*(None if arr is None else channel_vector(arr, axis, "bias")
-                               for arr in (full.value, full.q, full.scale, full.zero_point)))
-        except ValueError:
-            raise _Unsupported(f"the constant {list(const.value.shape)} is not one bias value "
-                               "per output channel") from None
-        old = layer.bias
-        if not old.real.any() and old.q is None:
-            bias = _bias_of(vec)
-        else:  # two biases: keep the real sum, quantize it later
-            bias = LBias(old.real + vec.value)
-        self._pending(node.output[0], replace(layer, bias=bias, source=layer.source +
-                                              (node.name,)), act.shape, act.map)
-
-    def _bias(self, name: str | None, n_out: int) -> LBias:
-        return self._bias_value(None if name is None else self._const(name, "bias"), n_out, 1.0)
-
-    def _bias_value(self, const: ConstValue | None, n_out: int, beta: float) -> LBias:
-        if const is None:
-            return LBias(np.zeros(n_out))
-        vec = const.apply(lambda a: a.reshape(-1))
-        if vec.value.size != n_out:
-            raise _Unsupported(f"bias has {vec.value.size} values for {n_out} outputs")
-        bias = _bias_of(vec)
-        return bias if beta == 1.0 else LBias(bias.real * beta)
-
     def _op_BatchNormalization(self, node, attrs):
         act = self._take(node.input[0], extend=True)
-        layer = act.pending
-        if not isinstance(layer, (LConv, LDense)) or layer.clamp != NO_CLAMP:
-            raise _Unsupported("BatchNormalization is supported only right after a Conv, Gemm "
-                               "or MatMul (it is folded into its weights)")
-        if layer.weight.q is not None:
-            raise _Unsupported("cannot fold BatchNormalization into already quantized weights")
-        gamma, beta, mean, var = (self._const(i, "BatchNormalization parameter").value
-                                  .astype(np.float64).reshape(-1) for i in node.input[1:5])
-        factor = gamma / np.sqrt(var + float(attrs.get("epsilon", 1e-5)))
-        weight = layer.weight.real * factor.reshape((-1,) + (1,) * (layer.weight.real.ndim - 1))
-        bias = (layer.bias.real - mean) * factor + beta
-        layer = replace(layer, weight=LWeight(weight), bias=LBias(bias),
-                        source=layer.source + (node.name,))
-        self._pending(node.output[0], layer, act.shape, act.map)
+        params = [self._const(i, "BatchNormalization parameter").value for i in node.input[1:5]]
+        layer = layers.with_batchnorm(act.pending, params, float(attrs.get("epsilon", 1e-5)),
+                                      node.name)
+        self._pending(node.output[0], layer, act.shape, act.map, act.start)
 
     # -- activations -----------------------------------------------------------------------
     def _op_Relu(self, node, attrs):
@@ -438,7 +351,7 @@ class _Lowering:
     def _op_LeakyRelu(self, node, attrs):
         if float(attrs.get("alpha", 0.01)) == 1.0:  # the identity
             self._op_Identity(node, attrs)
-        else:
+        else:  # alpha == 0 (the checker rejects the rest)
             self._clamp(node, 0.0, np.inf)
 
     def _op_Clip(self, node, attrs):
@@ -451,14 +364,8 @@ class _Lowering:
 
     def _clamp(self, node, lo: float, hi: float):
         act = self._take(node.input[0], extend=True)
-        layer = act.pending
-        if layer is None or isinstance(layer, LMaxPool):
-            raise _Unsupported(f"{node.op_type} is supported only right after a Conv, Gemm/"
-                               "MatMul, AveragePool or Add whose output it alone reads (it "
-                               "becomes that layer's clamp)")
-        clamp = (max(layer.clamp[0], lo), min(layer.clamp[1], hi))
-        layer = replace(layer, clamp=clamp, source=layer.source + (node.name,))
-        self._pending(node.output[0], layer, act.shape, act.map)
+        layer = layers.with_clamp(act.pending, lo, hi, node.op_type, node.name)
+        self._pending(node.output[0], layer, act.shape, act.map, act.start)
 
     def _op_Softmax(self, node, attrs):
         self.logits = self._take(node.input[0])
@@ -504,33 +411,13 @@ class _Lowering:
 
 
 # -- helpers --------------------------------------------------------------------------------
-def _weight(const: ConstValue, axis: int) -> LWeight:
-    """IR-ordered weights; a dequantized constant keeps its integers (zero point folded:
-    the IR weight is any integer, so a non-zero weight zero point costs nothing)."""
-    if not const.quantized:
-        return LWeight(const.value.astype(np.float64))
-    scale = channel_vector(const.scale, axis, "weight scale").astype(np.float64)
-    return LWeight(const.value.astype(np.float64), const.q - const.zero_point, scale)
-
-
-def _bias_of(vec: ConstValue) -> LBias:
-    if not vec.quantized:
-        return LBias(vec.value.astype(np.float64))
-    return LBias(vec.value.astype(np.float64), vec.q - vec.zero_point,
-                 vec.scale.astype(np.float64))
-
-
-def _inputs(layer: LLayer) -> tuple[str, ...]:
-    return (layer.input_a, layer.input_b) if isinstance(layer, LAdd) else (layer.input,)
-
-
 def _prune(layers: list[LLayer], output: str) -> list[LLayer]:
     """The layers the output depends on (dead branches of the ONNX graph are dropped)."""
     needed, kept = {output}, []
     for layer in reversed(layers):
         if layer.output in needed:
             kept.append(layer)
-            needed.update(_inputs(layer))
+            needed.update(layer_inputs(layer))
     return kept[::-1]
 
 

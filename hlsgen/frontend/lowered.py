@@ -29,6 +29,7 @@ __all__ = [
     "LLayer",
     "LoweredGraph",
     "NO_CLAMP",
+    "layer_inputs",
 ]
 
 NO_CLAMP = (-np.inf, np.inf)
@@ -127,16 +128,12 @@ class LAdd:
     clamp: tuple[float, float] = NO_CLAMP
     kind: LayerKind = field(default=LayerKind.ADD, init=False)
 
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        return (self.input_a, self.input_b)
-
 
 LLayer = Union[LConv, LDense, LMaxPool, LAvgPool, LAdd]
 
 
 def layer_inputs(layer: LLayer) -> tuple[str, ...]:
-    return layer.inputs if isinstance(layer, LAdd) else (layer.input,)
+    return (layer.input_a, layer.input_b) if isinstance(layer, LAdd) else (layer.input,)
 
 
 @dataclass(frozen=True, eq=False)

@@ -64,6 +64,8 @@ class NodeInfo:
     macs: int  # multiply-accumulates per inference
     supported: bool
     why: str  # why not supported ("" when supported)
+    constant_inputs: tuple[bool, ...] = ()  # per input: a weight or other stored constant
+    folded: bool = False  # every output is a constant (a weight on its way to a layer)
 
 
 def node_infos(view: ModelView) -> list[NodeInfo]:
@@ -81,6 +83,8 @@ def node_infos(view: ModelView) -> list[NodeInfo]:
             macs=_macs(view, node),
             supported=not why,
             why=why,
+            constant_inputs=tuple(bool(i) and view.is_const(i) for i in node.input),
+            folded=view.node_is_const(index),
         ))
     return infos
 
@@ -91,8 +95,8 @@ def check_model(view: ModelView) -> None:
                 for info in node_infos(view) if not info.supported]
     if not MIN_OPSET <= view.opset <= MAX_OPSET:
         problems.insert(0, (-1, view.name, "opset",
-                            f"opset {view.opset} is outside the supported {MIN_OPSET}..{MAX_OPSET}; "
-                            "convert it with onnx.version_converter"))
+                            f"opset {view.opset} is outside the supported "
+                            f"{MIN_OPSET}..{MAX_OPSET}; convert it with onnx.version_converter"))
     if problems:
         raise UnsupportedModelError(view.name, problems)
 

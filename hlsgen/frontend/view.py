@@ -52,8 +52,9 @@ class ModelView:
         return shape
 
 
-def build_view(model: onnx.ModelProto) -> ModelView:
-    name = model_name(model)
+def build_view(model: onnx.ModelProto, name: str | None = None) -> ModelView:
+    """The view of ``model``; ``name`` (default: the graph's name) labels every message."""
+    name = name or model_name(model)
     inferred = with_shapes(model)
     graph = inferred.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)

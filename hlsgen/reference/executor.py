@@ -16,7 +16,8 @@ from hlsgen import ir
 from hlsgen.errors import DataError, QuantizationError
 from hlsgen.reference.windows import output_hw, window_pixels
 
-__all__ = ["execute", "quantize_input", "quantize_linear", "requantize", "EXACT_FLOAT_LIMIT"]
+__all__ = ["execute", "run_layer", "quantize_input", "quantize_linear", "requantize",
+           "EXACT_FLOAT_LIMIT"]
 
 EXACT_FLOAT_LIMIT = 1 << 53  # every integer below this is a float64, so are sums below it
 _EXACT_FLOAT32_LIMIT = 1 << 24  # the same for float32 (twice the GEMM speed, half the memory)
@@ -107,13 +108,19 @@ def requantize(acc: np.ndarray, requant: ir.Requant, where: str) -> np.ndarray:
     return np.minimum(y, requant.hi, out=y)
 
 
+def run_layer(graph: ir.Graph, layer: ir.Layer, values: dict[str, np.ndarray]) -> np.ndarray:
+    """One layer on int64 activations ``values[name]`` of shape [N, H*W, C]; returns the
+    output as int64 [N, Ho*Wo, Cout] (no chunking: callers bound N themselves)."""
+    return _LAYER_FUNCS[layer.kind](graph, layer, values)
+
+
 # -- layers ---------------------------------------------------------------------------------
 def _run(graph: ir.Graph, x: np.ndarray, keep_all: bool) -> dict[str, np.ndarray]:
     h, w, c = graph.tensor(graph.input).shape
     values = {graph.input: x.reshape(x.shape[0], h * w, c)}
     last_use = _last_use(graph)
     for index, layer in enumerate(graph.layers):
-        values[layer.output] = _LAYER_FUNCS[layer.kind](graph, layer, values)
+        values[layer.output] = run_layer(graph, layer, values)
         if not keep_all:  # free what no later layer reads
             for name in [t for t in values if last_use.get(t, -1) <= index]:
                 if name != layer.output:

@@ -1,0 +1,227 @@
+"""HLS C++ emission: g++ C simulation of random tiny networks equals the numpy reference.
+
+Each case emits a design's ``hls/`` files, compiles them with g++ and the real Xilinx ap_int
+headers (from the hls4ml wheel, or ``$XILINX_HLS``), runs the generated C testbench on random
+frames and requires exit status 0: every output integer equal to ``hlsgen.reference.execute``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factory import random_graph, random_input
+from hlsgen import ir
+from hlsgen.decompose.graph import bit_width
+from hlsgen.design import apply_design
+from hlsgen.emit import common
+from hlsgen.emit.hls import c_literal, emit_hls
+from hlsgen.emit.project import vector_text
+from hlsgen.emit.writer import write_tree
+from hlsgen.reference import execute
+
+
+def ap_include() -> Path | None:
+    if os.environ.get("XILINX_HLS"):
+        return Path(os.environ["XILINX_HLS"]) / "include"
+    spec = importlib.util.find_spec("hls4ml")
+    if spec is None:
+        return None
+    return Path(spec.submodule_search_locations[0]) / "templates" / "vivado" / "ap_types"
+
+
+AP_INCLUDE = ap_include()
+needs_gxx = pytest.mark.skipif(
+    shutil.which("g++") is None or AP_INCLUDE is None or not (AP_INCLUDE / "ap_int.h").is_file(),
+    reason="g++ and the ap_int headers (hls4ml wheel or $XILINX_HLS) are needed for C simulation")
+
+
+def run_csim(files: dict, x: np.ndarray, expected: np.ndarray, where: Path,
+             opt: str = "-O0") -> subprocess.CompletedProcess:
+    """Write the HLS files and vectors, compile the testbench, run it; return the run."""
+    tree = dict(files)
+    tree["tb/input.txt"] = vector_text(x)
+    tree["tb/expected.txt"] = vector_text(expected)
+    root = write_tree(where / "project", tree)
+    hls = root / "hls"
+    binary = root / "csim"
+    # -O0: these designs are tiny and compile time dominates; `make csim` (-O2) is tested in
+    # test_generate.py.
+    subprocess.run(["g++", "-std=c++17", opt, f"-I{hls}", f"-I{AP_INCLUDE}",
+                    f"-I{hls / 'csim_compat'}", str(hls / "hlsgen_top.cpp"),
+                    str(hls / "tb_hlsgen_top.cpp"), "-o", str(binary)],
+                   check=True, capture_output=True, text=True)
+    return subprocess.run([str(binary), str(root / "tb" / "input.txt"),
+                           str(root / "tb" / "expected.txt")], capture_output=True, text=True)
+
+
+def check_design(design, where: Path, frames: int = 6, seed: int = 0) -> None:
+    x = random_input(design.graph, frames, seed)
+    expected = np.asarray(execute(design.graph, x)).reshape(frames, -1)
+    result = run_csim(emit_hls(design), x, expected, where)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"csim: {frames} frames, 0 mismatches" in result.stdout
+
+
+# -- exactness ---------------------------------------------------------------------------
+@needs_gxx
+@settings(max_examples=4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**20),
+       layers=st.sampled_from([
+           ("conv", "dwconv", "maxpool", "avgpool", "add", "dense"),
+           ("conv", "add", "conv", "avgpool"),
+           ("dwconv", "maxpool", "conv", "dense"),
+       ]))
+def test_random_network_csim_matches_reference(tmp_path_factory, seed, layers):
+    graph = random_graph(seed, layers, signed=None)
+    check_design(apply_design(graph, "exact"), tmp_path_factory.mktemp("csim"), seed=seed)
+
+
+@needs_gxx
+@pytest.mark.parametrize("method", ["po2", "lcc"])
+def test_approximate_methods_with_wide_weights_csim(tmp_path, method):
+    # 20-bit weights give ~40-bit requantization products and 64-bit literals.
+    graph = random_graph(7, ("conv", "dwconv", "add", "avgpool", "dense"), weight_bits=20,
+                         signed=None)
+    check_design(apply_design(graph, method), tmp_path, seed=7)
+
+
+@needs_gxx
+def test_csim_reports_a_wrong_expected_value(tmp_path):
+    graph = random_graph(3, ("conv", "dense"))
+    design = apply_design(graph, "exact")
+    x = random_input(graph, 3, 1)
+    expected = np.asarray(execute(graph, x)).reshape(3, -1).copy()
+    expected[1, 0] += 1
+    result = run_csim(emit_hls(design), x, expected, tmp_path)
+    assert result.returncode == 1
+    assert "frame 1 pixel 0 channel 0" in result.stderr
+    assert "csim: 3 frames, 1 mismatches" in result.stdout
+
+
+# -- text properties ---------------------------------------------------------------------
+def kernel_files(files: dict) -> dict:
+    """The synthesizable sources: everything in hls/ but the testbench and the csim shim."""
+    return {path: text for path, text in files.items()
+            if path.endswith((".h", ".cpp")) and "tb_" not in path and "csim_compat" not in path}
+
+
+def test_kernels_contain_no_multiplication():
+    graph = random_graph(11, ("conv", "dwconv", "maxpool", "avgpool", "add", "dense"),
+                         weight_bits=12)
+    kernels = kernel_files(emit_hls(apply_design(graph, "exact")))
+    assert len(kernels) == 2 + len(graph.layers) + 1  # top .h/.cpp, layers, one fork
+    for path, text in kernels.items():
+        assert "*" not in text, path
+
+
+def test_emission_is_deterministic():
+    graph = random_graph(5)
+    first = emit_hls(apply_design(graph, "exact"))
+    second = emit_hls(apply_design(random_graph(5), "exact"))
+    assert first == second
+
+
+def test_adder_widths_are_the_planned_exact_widths():
+    graph = random_graph(2, ("conv", "dense"))
+    design = apply_design(graph, "exact")
+    plan = common.plan_design(design)
+    conv = plan.layers[0]
+    block = conv.blocks[0]
+    lo, hi = conv.centred.lo, conv.centred.hi
+    text = emit_hls(design)[f"hls/{conv.ident}.h"]
+    declared = {name: width for width, name in re.findall(r"const ap_int<(\d+)> (b0_n\d+) =", text)}
+    assert declared, "no shift-add nodes emitted"
+    for name, width in declared.items():
+        node = int(name.split("_n")[1])
+        form = block.graph.node_forms[node]
+        # the exact range of a linear form over the box [lo, hi]^n
+        low = sum(int(c) * (lo if c > 0 else hi) for c in form)
+        high = sum(int(c) * (hi if c > 0 else lo) for c in form)
+        assert int(width) == bit_width(low, high), name
+
+
+def test_top_declares_streams_with_planned_depths():
+    graph = random_graph(4, ("conv", "add", "dense"))
+    design = apply_design(graph, "exact")
+    plan = common.plan_design(design)
+    top = emit_hls(design)["hls/hlsgen_top.cpp"]
+    for stream in plan.streams:
+        assert f"#pragma HLS STREAM variable={stream.ident} depth={stream.depth}" in top
+    assert "#pragma HLS DATAFLOW" in top
+    assert "#pragma HLS INTERFACE mode=ap_ctrl_none port=return" in top
+
+
+def test_c_literal():
+    assert c_literal(5) == "5"
+    assert c_literal(-(1 << 31) + 1) == "-2147483647"
+    assert c_literal(1 << 31) == "2147483648LL"
+    assert c_literal(-(1 << 40)) == "-1099511627776LL"
+    with pytest.raises(AssertionError):
+        c_literal(1 << 63)
+
+
+# -- residual FIFO sizing ----------------------------------------------------------------
+def _residual_graph(width: int) -> ir.Graph:
+    """x (4 x width x 1) -> conv 3x3 pad 1 -> add(conv, x): one fork, two branches."""
+    t = {name: ir.Tensor(name, (4, width, 1), ir.DType.INT8, 0.1, 0) for name in "xcy"}
+    rq = ir.Requant(np.array([1]), np.array([4]), 0, -128, 127)
+    conv = ir.Conv("conv", ("c",), "x", "c", np.ones((1, 3, 3, 1), np.int64),
+                   np.zeros(1, np.int64), (1, 1), (1, 1, 1, 1), 1, rq)
+    add = ir.Add("add", ("a",), "c", "x", "y", np.array([1]), np.array([1]),
+                 ir.Requant(np.array([1]), np.array([1]), 0, -128, 127))
+    return ir.Graph("res", "x", "y", t, (conv, add), np.arange(4 * width), "y")
+
+
+@pytest.mark.parametrize("width", [3, 7])
+def test_residual_fifo_holds_the_window_lag(width):
+    graph = _residual_graph(width)
+    plan = common.plan_design(apply_design(graph, "exact"))
+    (fork,) = plan.forks
+    to_conv, to_add = (plan.stream(s) for s in fork.out_streams)
+    # Output (0, 0) of a 3x3 'same' conv is due once input row 1 column 1 is in: width + 2
+    # beats, while the identity branch needs 1; the lag width + 1 is the largest (the last
+    # column's window is clipped).  Slack covers the conv branch and the Add itself.
+    assert to_add.consumer == plan.layer("add").ident
+    assert to_add.depth == width + 1 + 2 * common.FIFO_SLACK_PER_LAYER
+    assert to_conv.depth == common.FIFO_SLACK_PER_LAYER
+
+
+def test_window_beats_needed_counts_only_real_pixels():
+    # 2x3 input, 2x2 kernel, stride 1, pads (1, 0, 0, 0): output (0, 0) is due at padded
+    # row 1 (real row 0), column 1 -> 2 beats; (1, 1) at real row 1, column 2 -> 6 beats.
+    window = common.Window(2, 3, 2, 2, 1, 1, 1, 0, 0, 0)
+    assert (window.out_h, window.out_w) == (2, 2)
+    assert window.beats_needed().tolist() == [2, 3, 5, 6]
+
+
+def test_plan_rejects_graphs_that_do_not_compute_the_weights():
+    graph = random_graph(2, ("conv", "dense"))
+    design = apply_design(graph, "exact")
+    wrong = apply_design(random_graph(3, ("conv", "dense")), "exact")
+    graphs = {name: impl.graphs for name, impl in wrong.impls.items()}
+    with pytest.raises(AssertionError, match="does not compute the IR weight|graphs for"):
+        common.plan_graph(design.graph, graphs, {}, common.EmitOptions())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(part="xc7z020 clg400"), "not an FPGA part"),
+    (dict(clock_mhz=0), "out of range"),
+    (dict(pipeline=0), "integer >= 1"),
+    (dict(layer_pipeline=(("conv0", 0),)), "integer >= 1"),
+])
+def test_emit_options_reject_bad_values(kwargs, message):
+    from hlsgen.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        common.EmitOptions(**kwargs)
