@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(column, justify="left" if column == "model" else "right")
     for row in rows:
         table.add_row(*(str(row[c]) for c in COLUMNS))
-    Console().print(table)
+    Console(width=max(160, Console().width)).print(table)
     if args.out is not None:
         args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
         with args.out.with_suffix(".csv").open("w", newline="") as handle:
