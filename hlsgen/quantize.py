@@ -57,7 +57,11 @@ def quantize(lowered: LoweredGraph, model: onnx.ModelProto,
     missing = _needs_range(lowered)
     notes = list(lowered.notes)
     ranges: Ranges = {}
-    if missing:
+    if not missing:
+        notes.append("quantization: the model's own QuantizeLinear/DequantizeLinear parameters")
+    else:
+        notes.append("quantization chosen by hlsgen where the model fixes none: per-channel "
+                     "symmetric int8 weights, asymmetric int8 activations")
         if calibration is not None:
             ranges = calibration_ranges(model, lowered, missing, calibration)
             notes.append(f"activation ranges: min/max over {len(calibration)} calibration "
@@ -68,9 +72,10 @@ def quantize(lowered: LoweredGraph, model: onnx.ModelProto,
             notes.append(f"activation ranges: data-free estimate for inputs in [{lo:g}, {hi:g}]")
         else:
             raise QuantizationError(
-                f"{lowered.name}: {len(missing)} tensor(s) have no quantization parameters "
-                f"(e.g. '{missing[0]}'): the model is not fully int8-quantized; pass "
-                "calibration samples or a data-free input range (e.g. --input-range 0 255)")
+                f"{lowered.name}: {len(missing)} activation tensor(s) have no quantization "
+                f"parameters (e.g. '{missing[0]}'), as in a float model; pass calibration "
+                "samples (--calibration) or the input value range for a data-free import "
+                "(e.g. --input-range 0 255)")
     qparams = _all_qparams(lowered, ranges)
     tensors = {name: ir.Tensor(name, t.shape, qparams[name].dtype, qparams[name].scale,
                                qparams[name].zero_point)

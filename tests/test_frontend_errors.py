@@ -181,7 +181,7 @@ def test_float_model_needs_calibration_or_range():
     b = GraphBuilder()
     x = b.input("x", [1, 4])
     model = b.build(b.op("Gemm", [x, b.const(weight(4, 3))]))
-    with pytest.raises(QuantizationError, match="calibration samples or a data-free input"):
+    with pytest.raises(QuantizationError, match="pass calibration samples .* data-free"):
         import_model(model)
     with pytest.raises(QuantizationError, match="empty"):
         import_model(model, data_free_input_range=(1.0, 1.0))

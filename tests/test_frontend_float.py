@@ -19,6 +19,7 @@ from hlsgen.frontend.lower import lower
 from hlsgen.frontend.view import build_view
 from hlsgen.ir import LayerKind
 from hlsgen.reference import execute, quantize_input
+from hlsgen.verify_ir import verify
 
 MAX_STEPS = 4  # output quantization steps the 8-bit model may be off by
 
@@ -30,6 +31,7 @@ def normal(rng, *shape, scale=0.5) -> np.ndarray:
 def steps_off(model, x) -> tuple[float, object]:
     """Largest |int - float| error of the model output, in output quantization steps."""
     graph = import_model(model, calibration=x)
+    verify(graph)
     out = graph.tensor(graph.output)
     ours = (execute(graph, quantize_input(graph, x)) - out.zero_point) * out.scale
     ref = ort_run(model, x, [graph.output_source])[graph.output_source]

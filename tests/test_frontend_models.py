@@ -15,6 +15,7 @@ from hlsgen.frontend import import_model
 from hlsgen.ir import LayerKind
 from hlsgen.reference import execute, quantize_input
 from hlsgen.reference.source import run_source
+from hlsgen.verify_ir import verify
 
 CALIBRATION, EVALUATION = 50, 100
 # the input value range a user states for the data-free import
@@ -26,6 +27,7 @@ def top1_pair(name, **import_args) -> tuple[float, float, object]:
     path, x, y = real_model(name, CALIBRATION + EVALUATION)
     graph = import_model(path, **{k: (x[:CALIBRATION] if v is True else v)
                                   for k, v in import_args.items()})
+    verify(graph)
     x, y = x[CALIBRATION:], y[CALIBRATION:]
     ours = execute(graph, quantize_input(graph, x)).reshape(len(x), -1)
     ref = run_source(path, graph, x)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from onnx_builders import GraphBuilder, layer_outputs_vs_ort
 
 from hlsgen.frontend import import_model
 from hlsgen.ir import DType, LayerKind
+from hlsgen.verify_ir import verify
 
 S_IN = 0.5  # activation scale in front of a layer
 S_OUT = 0.125  # after it: s_in * s_w / s_out = 1 or 2 with s_w in {0.25, 0.5}
@@ -48,6 +51,7 @@ def hwc(b: GraphBuilder, q: str, rank: int = 4) -> str:
 
 def assert_exact(model, x, kinds=None):
     graph = import_model(model)
+    verify(graph)
     if kinds is not None:
         assert [layer.kind for layer in graph.layers] == kinds
     for name, (ours, theirs) in layer_outputs_vs_ort(graph, model, x).items():
@@ -272,3 +276,39 @@ def test_uint8_activations_and_weight_zero_point():
     assert graph.tensor(graph.input).dtype is DType.UINT8
     assert graph.tensor(q).dtype is DType.UINT8
     assert np.array_equal(graph.layers[0].weight, (w - 128).transpose(0, 2, 3, 1))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_conv_and_pool_configurations(data):
+    """Random kernel / stride / padding / groups / rank / input layout, each exact."""
+    rank = data.draw(st.sampled_from([1, 2]), "rank")
+    groups = data.draw(st.sampled_from([1, 2]), "groups")
+    cin, cout = 2 * groups, 2 * groups * data.draw(st.integers(1, 2), "cout multiple")
+    size = [data.draw(st.integers(3, 7), "size") for _ in range(rank)]
+    kernel = [data.draw(st.integers(1, 3), "kernel") for _ in range(rank)]
+    stride = [data.draw(st.integers(1, 2), "stride") for _ in range(rank)]
+    auto_pad = data.draw(st.sampled_from(["NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+    attrs = dict(strides=stride, auto_pad=auto_pad)
+    if auto_pad == "NOTSET":
+        attrs["pads"] = [data.draw(st.integers(0, k - 1), "pad") for k in kernel * 2]
+    nhwc = data.draw(st.booleans(), "nhwc input")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), "seed"))
+
+    b = GraphBuilder()
+    shape = [1] + size + [cin] if nhwc else [1, cin] + size
+    x = b.input("x", shape, np.int8)
+    if nhwc:
+        x = b.op("Transpose", [x], perm=[0, rank + 1] + list(range(1, rank + 1)))
+    y = qconv(b, b.dequant(x, S_IN, 1), cin, cout, kernel, rng, groups=groups, **attrs)
+    q, dq = b.requant(b.op("Relu", [y]), S_OUT, -20)
+    if auto_pad == "NOTSET":
+        out = [(n + attrs["pads"][i] + attrs["pads"][i + rank] - k) // st_ + 1
+               for i, (n, k, st_) in enumerate(zip(size, kernel, stride))]
+    elif auto_pad == "VALID":
+        out = [(n - k) // st_ + 1 for n, k, st_ in zip(size, kernel, stride)]
+    else:
+        out = [-(-n // st_) for n, st_ in zip(size, stride)]
+    if min(out) >= 2 and data.draw(st.booleans(), "then max pool"):
+        q = b.quant(b.op("MaxPool", [dq], kernel_shape=[2] * rank, ceil_mode=1), S_OUT, -20)
+    assert_exact(b.build(hwc(b, q, rank + 2), np.int8), samples(rng, shape))

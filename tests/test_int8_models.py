@@ -18,6 +18,7 @@ from hlsgen.frontend import import_model
 from hlsgen.ir import DType, LayerKind
 from hlsgen.reference import execute, quantize_input
 from hlsgen.reference.source import run_source
+from hlsgen.verify_ir import verify
 
 SAMPLES = 100
 
@@ -37,6 +38,7 @@ def test_real_int8_model_layer_by_layer(name):
     path, x, y = real_model(name, SAMPLES)
     model = onnx.load(path)
     graph = import_model(path)
+    verify(graph)
     pairs = isolated_layer_outputs(graph, model, x)
     total = sum(ours.size for ours, _ in pairs.values())
     assert assert_within_one_lsb(pairs) <= total * 1e-3
@@ -97,6 +99,7 @@ def onnxruntime_quantized(tmp_path, activation_type, per_channel):
 def test_onnxruntime_quantized_model(tmp_path, activation_type, per_channel):
     model, x = onnxruntime_quantized(tmp_path, activation_type, per_channel)
     graph = import_model(model)
+    verify(graph)
     dtype = DType.INT8 if activation_type == "QInt8" else DType.UINT8
     assert {t.dtype for t in graph.tensors.values()} == {dtype}
     assert [layer.kind for layer in graph.layers] == [

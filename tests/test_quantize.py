@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from onnx_builders import GraphBuilder
 
-from hlsgen.errors import QuantizationError
+from hlsgen.errors import DataError, QuantizationError
 from hlsgen.frontend import import_model
 from hlsgen.frontend.lowered import QParams
 from hlsgen.ir import DType
@@ -106,6 +106,8 @@ def test_calibration_and_data_free_are_deterministic():
     assert any("data-free" in note for note in b.notes)
 
 
-def test_calibration_needs_samples():
+def test_calibration_needs_fitting_samples():
     with pytest.raises(QuantizationError, match="no samples"):
         import_model(small_float_model(), calibration=np.zeros((0, 2, 6, 6), np.float32))
+    with pytest.raises(DataError, match="does not fit model input 'x'"):
+        import_model(small_float_model(), calibration=np.zeros((3, 2, 6, 5), np.float32))

@@ -15,16 +15,16 @@ Bookkeeping, chosen so layers with hundreds of rows and columns take seconds:
 * input-input patterns have exact dense counts, decremented when digits are consumed (they
   never gain occurrences: substitutions only add terms of new nodes), and the best one is an
   ``argmax``;
-* a pattern involving a created node is pushed on a heap with its count when its terms
-  appear; later substitutions can only consume terms, so the pushed count stays an upper bound,
-  and it is re-counted when it reaches the top (lazy greedy: exact, since nothing below an
-  upper bound that is itself the true count can beat it).
+* patterns involving a created node have exact counts in two C-backed ``Counter``s (pairs
+  gained, pairs lost), fed with vectorised pattern keys, and sit on a max-heap whose stale
+  entries are re-queued with their current count when they surface.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
+from typing import Iterable
 
 import numpy as np
 
@@ -68,47 +68,59 @@ class _Engine:
         self.n, self.rows = n, rows
         table = {int(v): csd_digits(int(v)) for v in np.unique(matrix)}
         self.bits = 1 + max((pos for digits in table.values() for pos, _ in digits), default=0)
-        self.width = self.bits + 2  # created terms sit at the lower shift of their pair
-        self.capacity = n + max(16, n)
-        self.by_node = np.zeros((self.capacity, rows, self.width), dtype=np.int8)
-        self.by_row = np.zeros((rows, self.capacity, self.width), dtype=np.int8)
+        self.by_node = np.zeros((n, rows, self.bits), dtype=np.int8)  # input digits
+        self.by_row = np.zeros((rows, n, self.bits), dtype=np.int8)  # the same, row-major
         for value, digits in table.items():
             r, c = np.nonzero(matrix == value)
             for pos, sign in digits:
                 self.by_node[c, r, pos] = sign
                 self.by_row[r, c, pos] = sign
+        # terms of created nodes: per row {(node, shift): sign}, per node {row: {shift: sign}}
+        self.row_created: list[dict[tuple[int, int], int]] = [{} for _ in range(rows)]
+        self.node_created: dict[int, dict[int, dict[int, int]]] = {}
         self.span = 2 * self.bits - 1
-        self.counts = np.zeros(n * n * self.span * 2, dtype=np.int32)
+        self.counts = np.zeros(n * n * self.span * 2, dtype=np.int32)  # input-input pairs
+        self.gained: Counter[int] = Counter()  # pairs with a created node, ever formed
+        self.lost: Counter[int] = Counter()  # ... and since broken up
         self.heap: list[tuple[int, int, int]] = []
-        self.present: set[int] = set()  # created nodes that occur in some row
         self._count_input_pairs()
 
     # -- storage -------------------------------------------------------------------------------
-    def _ensure(self, node: int, shift: int) -> None:
-        capacity, width = self.capacity, self.width
-        while node >= capacity:
-            capacity *= 2
-        while shift >= width:
-            width += 4
-        if (capacity, width) == (self.capacity, self.width):
-            return
-        by_node = np.zeros((capacity, self.rows, width), dtype=np.int8)
-        by_node[: self.capacity, :, : self.width] = self.by_node
-        self.by_node = by_node
-        self.by_row = np.ascontiguousarray(by_node.transpose(1, 0, 2))
-        self.capacity, self.width = capacity, width
+    def _term(self, row: int, node: int, shift: int) -> int:
+        """Sign of the term (node << shift) in a row, 0 if absent."""
+        if node < self.n:
+            return int(self.by_row[row, node, shift]) if 0 <= shift < self.bits else 0
+        return self.row_created[row].get((node, shift), 0)
 
     def _set(self, row: int, node: int, shift: int, sign: int) -> None:
-        self.by_node[node, row, shift] = sign
-        self.by_row[row, node, shift] = sign
+        if node < self.n:
+            self.by_node[node, row, shift] = sign
+            self.by_row[row, node, shift] = sign
+            return
+        per_row = self.node_created.setdefault(node, {}).setdefault(row, {})
+        if sign:
+            self.row_created[row][(node, shift)] = sign
+            per_row[shift] = sign
+        else:
+            del self.row_created[row][(node, shift)]
+            del per_row[shift]
+            if not per_row:
+                del self.node_created[node][row]
 
     def _row_terms(self, row: int, inputs_only: bool = False):
-        block = self.by_row[row, : self.n, : self.bits] if inputs_only else self.by_row[row]
-        node, bit = np.nonzero(block)
-        return node, bit, block[node, bit].astype(np.int64)
+        """(node, shift, sign) int64 arrays of a row's terms, inputs first."""
+        node, bit = np.nonzero(self.by_row[row])
+        sign = self.by_row[row, node, bit].astype(np.int64)
+        created = self.row_created[row]
+        if inputs_only or not created:
+            return node, bit, sign
+        extra = np.array([(n, sh, g) for (n, sh), g in created.items()], dtype=np.int64)
+        return (np.concatenate([node, extra[:, 0]]), np.concatenate([bit, extra[:, 1]]),
+                np.concatenate([sign, extra[:, 2]]))
 
-    # -- input-input patterns: exact dense counts ----------------------------------------------
+    # -- pattern counts ------------------------------------------------------------------------
     def _flat(self, a, b, d, negative):
+        """Index of an input-input pattern in ``counts``."""
         return ((a * self.n + b) * self.span + d + (self.bits - 1)) * 2 + negative
 
     def _count_input_pairs(self) -> None:
@@ -131,6 +143,88 @@ class _Engine:
                 self.counts += np.bincount(flat, minlength=self.counts.size).astype(np.int32)
                 pending, size = [], 0
 
+    def _gather(self, rows: list[int]):
+        """Every term of the given rows: (row position in ``rows``, node, shift, sign) arrays,
+        grouped by row, plus each row's [start, end) segment."""
+        where, node, bit = np.nonzero(self.by_row[rows])
+        sign = self.by_row[np.asarray(rows)[where], node, bit].astype(np.int64)
+        extra = [(i, n, sh, g) for i, row in enumerate(rows)
+                 for (n, sh), g in self.row_created[row].items()]
+        if extra:
+            table = np.array(extra, dtype=np.int64)
+            where = np.concatenate([where, table[:, 0]])
+            node = np.concatenate([node, table[:, 1]])
+            bit = np.concatenate([bit, table[:, 2]])
+            sign = np.concatenate([sign, table[:, 3]])
+            order = np.argsort(where, kind="stable")
+            where, node, bit, sign = where[order], node[order], bit[order], sign[order]
+        ends = np.searchsorted(where, np.arange(len(rows)), side="right")
+        starts = np.concatenate([[0], ends[:-1]])
+        return where, node, bit, sign, starts, ends
+
+    def _pair_keys(self, marked: dict[int, list[tuple[int, int, int]]]):
+        """Canonical (a, b, d, negative) of every pair in the given rows that holds a marked
+        term (each such pair once)."""
+        rows = list(marked)
+        where, node, bit, sign, starts, ends = self._gather(rows)
+        is_marked = np.zeros(len(node), dtype=bool)
+        for i, row in enumerate(rows):
+            seg = slice(starts[i], ends[i])
+            for tn, ts, _ in marked[row]:
+                is_marked[seg] |= (node[seg] == tn) & (bit[seg] == ts)
+        source = np.flatnonzero(is_marked)
+        lengths = ends[where[source]] - starts[where[source]]
+        total = int(lengths.sum())
+        # ragged arange: every position q of the source's row, for every source p
+        p = np.repeat(source, lengths)
+        q = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(
+            starts[where[source]], lengths)
+        keep = (q != p) & (~is_marked[q] | (q > p))
+        p, q = p[keep], q[keep]
+        return _canonical(node[p], bit[p], sign[p], node[q], bit[q], sign[q])
+
+    def _forget(self, removals: dict[int, list[tuple[int, int, int]]]) -> None:
+        """Count as lost every pair holding a term about to be removed (still stored)."""
+        a, b, d, neg = self._pair_keys(removals)
+        inputs = b < self.n  # a <= b, so both are inputs
+        if inputs.any():
+            np.subtract.at(self.counts, self._flat(a[inputs], b[inputs], d[inputs],
+                                                    neg[inputs]), 1)
+        created = ~inputs
+        if created.any():
+            self.lost.update(_pack(a[created], b[created], d[created],
+                                   neg[created].astype(np.int64)).tolist())
+
+    def _learn(self, additions: dict[int, list[tuple[int, int, int]]], fresh: bool) -> None:
+        """Count the pairs formed by created-node terms just added (stored), and queue them.
+
+        When the node is new (``fresh``) these pairs are all its patterns' occurrences, so
+        the local counts are the counts; otherwise each pattern's running total is used.
+        """
+        if not additions:
+            return
+        a, b, d, neg = self._pair_keys(additions)
+        keys = _pack(a, b, d, neg.astype(np.int64))
+        self.gained.update(keys.tolist())
+        unique, local = np.unique(keys, return_counts=True)
+        if fresh:
+            for key, count in zip(unique[local >= 2].tolist(), local[local >= 2].tolist()):
+                self._push(key, count)
+            return
+        for key in unique.tolist():
+            count = self._count(key)
+            if count >= 2:
+                self._push(key, count)
+
+    def _count(self, key: int) -> int:
+        return self.gained[key] - self.lost[key]
+
+    # -- the greedy loop -----------------------------------------------------------------------
+    def _push(self, key: int, count: int) -> None:
+        a, b, _, _ = _unpack(key)
+        depth = 1 + max(self.builder.depth(a), self.builder.depth(b))
+        heapq.heappush(self.heap, (-count, depth, key))
+
     def _best_input_pattern(self) -> tuple[int, int]:
         """(count, key) of the most frequent input-input pattern (first in key order)."""
         flat = int(np.argmax(self.counts))
@@ -140,156 +234,108 @@ class _Engine:
         a, b = divmod(rest, self.n)
         return count, _pack(a, b, d - (self.bits - 1), negative)
 
-    def _forget_input_pairs(self, row: int, gone: np.ndarray) -> None:
-        """Decrement the counts of every input pair that held a just-removed digit.
-
-        ``gone`` is [k, 3] (node, bit, sign) of the input digits removed from ``row``.
-        """
-        node, bit, sign = self._row_terms(row, inputs_only=True)  # what remains
-        g_node, g_bit, g_sign = gone[:, 0], gone[:, 1], gone[:, 2]
-        parts = []
-        if len(node):
-            k = len(gone)
-            a, b, d, neg = _canonical(np.repeat(g_node, len(node)), np.repeat(g_bit, len(node)),
-                                      np.repeat(g_sign, len(node)), np.tile(node, k),
-                                      np.tile(bit, k), np.tile(sign, k))
-            parts.append(self._flat(a, b, d, neg))
-        if len(gone) > 1:
-            i, j = np.triu_indices(len(gone), 1)
-            a, b, d, neg = _canonical(g_node[i], g_bit[i], g_sign[i], g_node[j], g_bit[j],
-                                      g_sign[j])
-            parts.append(self._flat(a, b, d, neg))
-        if parts:
-            np.subtract.at(self.counts, np.concatenate(parts), 1)
-
-    # -- the greedy loop -----------------------------------------------------------------------
-    def _push(self, key: int, count: int) -> None:
-        a, b, _, _ = _unpack(key)
-        depth = 1 + max(self.builder.depth(a), self.builder.depth(b))
-        heapq.heappush(self.heap, (-count, depth, key))
-
-    def _best_created_pattern(self):
-        """(count, depth, key, occurrences) of the best pattern with a created node, or None."""
+    def _best_created_pattern(self) -> tuple[int, int]:
+        """(count, key) of the most frequent pattern with a created node ((0, -1) if none)."""
         while self.heap:
-            negative, depth, key = self.heap[0]
-            found = self._occurrences(*_unpack(key))
-            if len(found[0]) == -negative:
-                return -negative, depth, key, found
+            negative, _, key = self.heap[0]
+            count = self._count(key)
+            if count == -negative:
+                return count, key
             heapq.heappop(self.heap)
-            if len(found[0]) >= 2:
-                self._push(key, len(found[0]))
-        return None
+            if count >= 2:
+                self._push(key, count)
+        return 0, -1
 
     def run(self) -> None:
         while True:
             count, key = self._best_input_pattern()
-            created = self._best_created_pattern()
+            created_count, created_key = self._best_created_pattern()
             # input patterns have depth 1, the shallowest possible: they win ties
-            if created is not None and created[0] > count:
+            if created_count > count:
                 heapq.heappop(self.heap)
-                found = created[3]
-                key = created[2]
-            elif count >= 2:
-                found = self._occurrences(*_unpack(key))
-            else:
+                key = created_key
+            elif count < 2:
                 return
-            if len(found[0]) < 2:  # counted occurrences overlapped: unusable
-                a, b, d, s = _unpack(key)
+            a, b, d, s = _unpack(key)
+            found = self._occurrences(a, b, d, s)
+            if len(found) < 2:  # the counted pairs overlap (x<<t, x<<t+d, x<<t+2d): unusable
                 if b < self.n:
                     self.counts[self._flat(a, b, d, s < 0)] = 0
                 continue
-            self._substitute(*_unpack(key), found)
+            self._substitute(a, b, d, s, found)
 
     # -- occurrences and substitution ----------------------------------------------------------
-    def _occurrences(self, a: int, b: int, d: int, s: int):
-        """Rows, first-term shifts and first-term signs of every non-overlapping occurrence."""
-        lo, hi = max(0, -d), min(self.width, self.width - d)
-        first = self.by_node[a, :, lo:hi]
-        second = self.by_node[b, :, lo + d:hi + d]
-        rows, offsets = np.nonzero((first != 0) & (second == s * first))
-        signs = first[rows, offsets].astype(np.int64)
-        shifts = offsets + lo
-        if a == b and len(rows) > 1:  # (x << t) +- (x << t+d) chains: t, t+d, t+2d, ...
-            keep, used = [], set()
-            for i, (r, t) in enumerate(zip(rows.tolist(), shifts.tolist())):
-                if (r, t) not in used and (r, t + d) not in used:
-                    used.update(((r, t), (r, t + d)))
-                    keep.append(i)
-            rows, shifts, signs = rows[keep], shifts[keep], signs[keep]
-        return rows, shifts, signs
+    def _occurrences(self, a: int, b: int, d: int, s: int) -> list[tuple[int, int, int]]:
+        """(row, first-term shift, first-term sign) of every non-overlapping occurrence."""
+        if b >= self.n:
+            found = []
+            for row, shifts in sorted(self.node_created.get(b, {}).items()):
+                found.extend(sorted((row, shift - d, sign * s) for shift, sign in shifts.items()
+                                    if self._term(row, a, shift - d) == sign * s))
+        else:
+            lo, hi = max(0, -d), min(self.bits, self.bits - d)
+            first = self.by_node[a, :, lo:hi]
+            second = self.by_node[b, :, lo + d:hi + d]
+            rows, offsets = np.nonzero((first != 0) & (second == s * first))
+            found = list(zip(rows.tolist(), (offsets + lo).tolist(),
+                             first[rows, offsets].tolist()))
+        return _drop_overlaps(found, d) if a == b else found
 
     def _substitute(self, a: int, b: int, d: int, s: int, found) -> None:
-        rows, shifts, signs = found
         low = min(0, d)
         made = self.builder.add(Term(a, -low, 1), Term(b, d - low, s))
-        fresh = made.node not in self.present
-        self._ensure(made.node, int(shifts.max()) + low + made.shift + 1)
+        fresh = made.node not in self.node_created
         removed: dict[int, list[tuple[int, int, int]]] = {}
-        for r, t, g in zip(rows.tolist(), shifts.tolist(), signs.tolist()):
-            for node, shift, sign in ((a, t, g), (b, t + d, g * s)):
-                self._set(r, node, shift, 0)
-                if node < self.n:
-                    removed.setdefault(r, []).append((node, shift, sign))
+        for row, t, sign in found:
+            removed.setdefault(row, []).extend(((a, t, sign), (b, t + d, sign * s)))
+        self._forget(removed)
+        for row, terms in removed.items():
+            for node, shift, _ in terms:
+                self._set(row, node, shift, 0)
         added: dict[int, list[tuple[int, int, int]]] = {}
-        for r, t, g in zip(rows.tolist(), shifts.tolist(), signs.tolist()):
-            term = self._insert(r, made.node, t + low + made.shift, g * made.sign)
-            if term is not None:
-                added.setdefault(r, []).append(term)
-                fresh = fresh and term[1] == t + low + made.shift  # no merge happened
-        self.present.add(made.node)
-        for r, gone in removed.items():
-            self._forget_input_pairs(r, np.array(gone, dtype=np.int64))
-        self._push_new_patterns(added, fresh)
+        for row, t, sign in found:
+            shift = t + low + made.shift
+            fresh = self._insert(row, made.node, shift, sign * made.sign, added) and fresh
+        self._learn(added, fresh)
 
-    def _insert(self, row: int, node: int, shift: int, sign: int):
-        """Add a created-node term, merging x + x = x << 1 and x - x = 0; returns the term
-        finally added (None if it cancelled)."""
+    def _insert(self, row: int, node: int, shift: int, sign: int, added) -> bool:
+        """Add a created-node term, merging x + x = x << 1 and x - x = 0.  Returns False if
+        a merge happened (the node's pattern counts then need their running totals)."""
+        merged = False
         while True:
-            self._ensure(node, shift + 1)
-            other = int(self.by_row[row, node, shift])
+            other = self._term(row, node, shift)
             if other == 0:
                 self._set(row, node, shift, sign)
-                return (node, shift, sign)
+                added.setdefault(row, []).append((node, shift, sign))
+                return not merged
+            merged = True
+            pending = added.get(row, [])
+            if (node, shift, other) in pending:  # added in this very step: not counted yet
+                pending.remove((node, shift, other))
+            else:
+                self._forget({row: [(node, shift, other)]})
             self._set(row, node, shift, 0)
             if other != sign:
-                return None
+                return False
             shift += 1
-
-    def _push_new_patterns(self, added, fresh: bool) -> None:
-        """Push every pattern formed by a just-added term with its count.
-
-        A fresh node occurs only in these rows, so pairs counted here bound each pattern's
-        count from above; otherwise (the adder existed, or a merge made the term) every
-        pattern is counted over all rows.
-        """
-        local: Counter[int] = Counter()
-        for row, terms in added.items():
-            node, bit, sign = self._row_terms(row)
-            new = np.array(terms, dtype=np.int64)
-            for index, (tn, ts, tg) in enumerate(terms):
-                # skip the term itself and earlier new terms (that pair was counted there)
-                skip = np.zeros(len(node), dtype=bool)
-                for en, es, _ in new[: index + 1].tolist():
-                    skip |= (node == en) & (bit == es)
-                keep = ~skip
-                if not keep.any():
-                    continue
-                a, b, d, neg = _canonical(np.full(keep.sum(), tn), np.full(keep.sum(), ts),
-                                          np.full(keep.sum(), tg), node[keep], bit[keep],
-                                          sign[keep])
-                local.update(_pack(a, b, d, neg.astype(np.int64)).tolist())
-        for key, count in local.items():
-            if not fresh:
-                count = len(self._occurrences(*_unpack(key))[0])
-            if count >= 2:
-                self._push(key, count)
 
     def remaining(self) -> list[list[Term]]:
         result = []
         for row in range(self.rows):
             node, bit, sign = self._row_terms(row)
-            result.append([Term(int(n), int(t), int(g)) for n, t, g in zip(node, bit, sign)])
+            order = np.lexsort((bit, node))
+            result.append([Term(int(node[i]), int(bit[i]), int(sign[i])) for i in order])
         return result
+
+
+def _drop_overlaps(found: list[tuple[int, int, int]], d: int) -> list[tuple[int, int, int]]:
+    """(x << t) +- (x << t+d) can chain (t, t+d, t+2d, ...): keep disjoint occurrences only."""
+    kept, used = [], set()
+    for row, t, sign in found:
+        if (row, t) not in used and (row, t + d) not in used:
+            used.update(((row, t), (row, t + d)))
+            kept.append((row, t, sign))
+    return kept
 
 
 def eliminate_common_subexpressions(builder: GraphBuilder, matrix: np.ndarray

@@ -13,6 +13,8 @@ layouts, QDQ parameters) and :func:`hlsgen.quantize.quantize` (what the model le
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 
@@ -25,9 +27,10 @@ from hlsgen.frontend.view import build_view
 __all__ = ["load_onnx", "inspect_model", "import_model", "NodeInfo"]
 
 
-def inspect_model(model: onnx.ModelProto) -> list[NodeInfo]:
-    """Every node with shapes, parameters, MACs and whether hlsgen supports it."""
-    return node_infos(build_view(model))
+def inspect_model(model: onnx.ModelProto | str | Path) -> list[NodeInfo]:
+    """Every node (file order) with shapes, parameters, MACs and whether hlsgen supports it."""
+    model, name = as_model(model)
+    return node_infos(build_view(model, name))
 
 
 def import_model(

@@ -15,7 +15,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-__all__ = ["ConstValue", "FOLDABLE_OPS", "fold_node", "layout_shape", "attributes"]
+__all__ = ["ConstValue", "FOLDABLE_OPS", "fold_node", "layout_shape", "attributes",
+           "initializer_value"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,7 +101,8 @@ def layout_shape(op: str, shape: tuple[int, ...], attrs: dict, inputs: list) -> 
         axes = {a % rank for a in axes}
         return tuple(d for i, d in enumerate(shape) if i not in axes)
     if op == "Unsqueeze":
-        axes = sorted(a % (rank + len(_axes(attrs, inputs))) for a in _axes(attrs, inputs))
+        axes = _axes(attrs, inputs) or []
+        axes = sorted(a % (rank + len(axes)) for a in axes)
         out = list(shape)
         for a in axes:
             out.insert(a, 1)

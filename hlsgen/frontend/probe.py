@@ -8,6 +8,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from hlsgen.errors import DataError
+
 __all__ = ["SourceRunner", "source_activations", "MAX_IR_VERSION"]
 
 MAX_IR_VERSION = 10  # onnxruntime 1.31 rejects newer IR versions written by onnx 1.23
@@ -38,7 +40,12 @@ class SourceRunner:
 
     def run(self, row: np.ndarray) -> dict[str, np.ndarray]:
         """The tensors for one sample (any array with the input's number of elements)."""
-        x = np.asarray(row).astype(self.dtype).reshape(self.shape)
+        row = np.asarray(row)
+        if row.size != int(np.prod(self.shape)):
+            raise DataError(f"a sample of shape {row.shape} does not fit model input "
+                            f"'{self.source.name}' of shape {self.shape}; pass samples in the "
+                            "model's own input layout, one per row")
+        x = row.astype(self.dtype).reshape(self.shape)
         values = dict(zip(self.fetch, self.session.run(self.fetch, {self.source.name: x})))
         if self.source.name in self.names:
             values[self.source.name] = x

@@ -141,6 +141,9 @@ def _shape_problems(view: ModelView, node: onnx.NodeProto) -> list[str]:
             dims = ", ".join(str(d) for d in shape)
             whys.append(f"dynamic shape: '{name}' is [{dims}]; fix every dimension (e.g. "
                         "python -m onnxruntime.tools.make_dynamic_shape_fixed)")
+        elif 0 in shape:
+            whys.append(f"'{name}' is empty (shape {list(shape)}); check the kernel and "
+                        "padding")
         elif name in view.inputs and shape and shape[0] != 1:
             whys.append(f"'{name}' has batch size {shape[0]}; hlsgen needs batch 1")
     return whys[:2]
