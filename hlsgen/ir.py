@@ -32,7 +32,10 @@ exactly as :class:`Requant` with multiplier 1.
               lo, hi)
 
 ``>>`` is an arithmetic (floor) shift, so rounding is *round half up* (towards +inf); ``lo``
-and ``hi`` fold ReLU / ReLU6 / the output type's range.  Every product by a constant here is
+and ``hi`` fold ReLU / ReLU6 / the output type's range.  With ``rounding=HALF_EVEN`` (what ONNX
+QuantizeLinear does, used for int8 QDQ models so that exact ties match onnxruntime) the
+rounding term is ``(1 << (shift - 1)) - 1 + ((v >> shift) & 1)`` for ``v = acc * multiplier``:
+ties go to the even neighbour, everything else is unchanged.  Every product by a constant here is
 meant to be emitted as shifts and adds.
 
 Approximated designs stay in this IR: replacing ``weight`` by an effective integer matrix
@@ -52,6 +55,7 @@ __all__ = [
     "DType",
     "Tensor",
     "Requant",
+    "Rounding",
     "Conv",
     "Dense",
     "MaxPool",
@@ -84,6 +88,13 @@ class DType(enum.Enum):
         return self is DType.INT8
 
 
+class Rounding(enum.Enum):
+    """How :class:`Requant` rounds ``v / 2**shift``."""
+
+    HALF_UP = "half_up"  # floor(v / 2**s + 1/2)
+    HALF_EVEN = "half_even"  # ties to the even integer, as ONNX QuantizeLinear
+
+
 @dataclass(frozen=True)
 class Tensor:
     """An activation: ``shape`` is (H, W, C); real value = scale * (q - zero_point)."""
@@ -113,6 +124,7 @@ class Requant:
     zero_point: int
     lo: int
     hi: int
+    rounding: Rounding = Rounding.HALF_UP
 
     @property
     def channels(self) -> int:

@@ -80,7 +80,10 @@ def quantize(lowered: LoweredGraph, model: onnx.ModelProto,
     tensors = {name: ir.Tensor(name, t.shape, qparams[name].dtype, qparams[name].scale,
                                qparams[name].zero_point)
                for name, t in lowered.tensors.items()}
-    layers = tuple(_ir_layer(layer, tensors) for layer in lowered.layers)
+    # A QDQ model's integer semantics are onnxruntime's: QuantizeLinear rounds ties to even.
+    # Where hlsgen picks the quantization itself, the cheaper half-up rounding is used.
+    rounding = ir.Rounding.HALF_EVEN if not missing else ir.Rounding.HALF_UP
+    layers = tuple(_ir_layer(layer, tensors, rounding) for layer in lowered.layers)
     return ir.Graph(
         name=lowered.name,
         input=lowered.input,
@@ -205,7 +208,8 @@ def clamp_bounds(clamp: tuple[float, float], out: QParams) -> tuple[int, int]:
 
 
 # -- layers ---------------------------------------------------------------------------------
-def _ir_layer(layer: LLayer, tensors: dict[str, ir.Tensor]) -> ir.Layer:
+def _ir_layer(layer: LLayer, tensors: dict[str, ir.Tensor], rounding: ir.Rounding
+              ) -> ir.Layer:
     if isinstance(layer, LMaxPool):
         return ir.MaxPool(layer.name, layer.source, layer.input, layer.output, layer.kernel,
                           layer.stride, layer.pads)
@@ -218,7 +222,8 @@ def _ir_layer(layer: LLayer, tensors: dict[str, ir.Tensor]) -> ir.Layer:
         channels = out.shape[2]
         reals = [np.full(channels, a.scale / out.scale), np.full(channels, b.scale / out.scale)]
         (mult_a, mult_b), shift = _common_shift(reals, MULTIPLIER_BITS, where)
-        requant = ir.Requant(np.ones(channels, dtype=np.int64), shift, out.zero_point, lo, hi)
+        requant = ir.Requant(np.ones(channels, dtype=np.int64), shift, out.zero_point, lo, hi,
+                             rounding)
         return ir.Add(layer.name, layer.source, layer.input_a, layer.input_b, layer.output,
                       mult_a, mult_b, requant)
     src = tensors[layer.input]
@@ -227,12 +232,13 @@ def _ir_layer(layer: LLayer, tensors: dict[str, ir.Tensor]) -> ir.Layer:
         real = np.full(out.shape[2], src.scale / (out.scale * count))
         mult, shift = fixed_point(real, MULTIPLIER_BITS, where)
         return ir.AvgPool(layer.name, layer.source, layer.input, layer.output, layer.kernel,
-                          layer.stride, ir.Requant(mult, shift, out.zero_point, lo, hi))
+                          layer.stride, ir.Requant(mult, shift, out.zero_point, lo, hi,
+                                                   rounding))
     weight, w_scale = _layer_weights(layer)
     acc_scale = src.scale * w_scale
     bias = _layer_bias(layer, acc_scale)
     mult, shift = fixed_point(acc_scale / out.scale, MULTIPLIER_BITS, where)
-    requant = ir.Requant(mult, shift, out.zero_point, lo, hi)
+    requant = ir.Requant(mult, shift, out.zero_point, lo, hi, rounding)
     if isinstance(layer, LConv):
         return ir.Conv(layer.name, layer.source, layer.input, layer.output, weight, bias,
                        layer.stride, layer.pads, layer.groups, requant)

@@ -10,6 +10,7 @@ that outputs use a good part of the 8-bit range.  Everything is a pure function 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -33,13 +34,16 @@ def random_graph(
     max_hw: int = 6,
     weight_bits: int = 8,
     nchw: bool = False,
+    rounding: str = "half_up",
 ) -> ir.Graph:
     """A random valid graph applying ``layers`` in order.
 
     ``signed``: True -> every activation int8, False -> uint8, None -> a random type per
     tensor.  ``weight_bits`` sets the weight range (use 12..40 to mimic approximated designs,
     whose requant shifts then grow to ~40).  ``nchw`` makes ``input_permutation`` that of a
-    source model whose input is laid out (C, H, W) instead of (H, W, C).
+    source model whose input is laid out (C, H, W) instead of (H, W, C).  ``rounding``:
+    "half_up", "half_even" or "mixed" (a random mode per requantization, drawn from a
+    separate generator so the graph's structure and numbers do not change).
     """
     if not layers:
         raise ValueError("random_graph needs at least one layer")
@@ -49,7 +53,25 @@ def random_graph(
     builder = _Builder(np.random.default_rng(seed), signed, max_channels, max_hw, weight_bits)
     for index, kind in enumerate(layers):
         getattr(builder, f"add_{kind}")(f"{_PREFIX[kind]}{index}")
-    return builder.graph(f"random{seed}", nchw)
+    graph = builder.graph(f"random{seed}", nchw)
+    return _with_rounding(graph, rounding, seed)
+
+
+def _with_rounding(graph: ir.Graph, rounding: str, seed: int) -> ir.Graph:
+    modes = {"half_up": [ir.Rounding.HALF_UP], "half_even": [ir.Rounding.HALF_EVEN],
+             "mixed": [ir.Rounding.HALF_UP, ir.Rounding.HALF_EVEN]}[rounding]
+    if modes == [ir.Rounding.HALF_UP]:
+        return graph
+    rng = np.random.default_rng(seed + 7919)
+    layers = []
+    for layer in graph.layers:
+        requant = getattr(layer, "requant", None)
+        if requant is not None:
+            mode = modes[int(rng.integers(0, len(modes)))]
+            layer = dataclasses.replace(layer, requant=dataclasses.replace(requant,
+                                                                           rounding=mode))
+        layers.append(layer)
+    return dataclasses.replace(graph, layers=tuple(layers))
 
 
 def random_input(graph: ir.Graph, n: int, seed: int) -> np.ndarray:

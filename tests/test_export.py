@@ -27,7 +27,7 @@ def _assert_export_matches(graph: ir.Graph, x: np.ndarray) -> None:
 @given(seed=st.integers(0, 2**31 - 1), signed=st.sampled_from([True, False, None]),
        weight_bits=st.sampled_from([2, 8, 12, 20, 40]), max_channels=st.sampled_from([3, 8]))
 def test_export_matches_executor_on_random_graphs(seed, signed, weight_bits, max_channels):
-    graph = random_graph(seed, signed=signed, weight_bits=weight_bits,
+    graph = random_graph(seed, signed=signed, weight_bits=weight_bits, rounding="mixed",
                          max_channels=max_channels, max_hw=8)
     _assert_export_matches(graph, random_input(graph, 5, seed))
 

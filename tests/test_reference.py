@@ -366,3 +366,22 @@ def test_verify_lists_all_problems_at_once():
         verify(replace(graph, layers=(bad_conv, bad_dense)))
     assert len(err.value.problems) == 2
     assert "conv0" in str(err.value) and "dense1" in str(err.value)
+
+
+def test_half_even_rounding_sends_ties_to_the_even_neighbour():
+    from hlsgen.reference.executor import requantize
+
+    acc = np.array([[-7, -6, -5, -3, -2, -1, 0, 1, 2, 3, 5, 6, 7]], dtype=np.int64).T
+    ones = np.ones(1, np.int64)
+    half_even = ir.Requant(ones, ones, 0, -128, 127, ir.Rounding.HALF_EVEN)
+    half_up = ir.Requant(ones, ones, 0, -128, 127)
+    # acc / 2: ties at every odd acc
+    assert requantize(acc, half_even, "t")[:, 0].tolist() == [-4, -3, -2, -2, -1, 0, 0, 0, 1,
+                                                              2, 2, 3, 4]
+    assert requantize(acc, half_up, "t")[:, 0].tolist() == [-3, -3, -2, -1, -1, 0, 0, 1, 1,
+                                                            2, 3, 3, 4]
+    # non-ties are rounded to nearest by both: acc / 4 with acc = 5 -> 1, 7 -> 2
+    shift2 = np.full(1, 2, np.int64)
+    rq = ir.Requant(ones, shift2, 0, -128, 127, ir.Rounding.HALF_EVEN)
+    assert requantize(np.array([[5], [7], [6], [10], [-6]], np.int64), rq, "t")[:, 0].tolist() \
+        == [1, 2, 2, 2, -2]

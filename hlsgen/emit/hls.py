@@ -20,7 +20,6 @@ from hlsgen.emit.common import (
     AddPlan,
     AvgPoolPlan,
     BlockPlan,
-    ConstMult,
     ConvPlan,
     DensePlan,
     DesignPlan,
@@ -42,7 +41,7 @@ _TEMPLATES = {
     AddPlan: "layer_add.h.j2",
     ForkPlan: "fork.h.j2",
 }
-_STATIC = ("csim_compat/ap_axi_sdata.h",)
+_STATIC = ("hlsgen_ops.h", "csim_compat/ap_axi_sdata.h")
 
 
 def emit_hls(design, options: EmitOptions | None = None) -> dict[str, str]:
@@ -112,10 +111,13 @@ def _period(options: EmitOptions) -> str:
 
 # -- prepared code -------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Operand:
+class _Op:
+    """``const ap_int<width> name = func<width>(args);`` with a primitive of hlsgen_ops.h."""
+
     name: str
-    shift: int
-    negate: bool
+    width: int
+    func: str
+    args: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -126,32 +128,25 @@ class _Input:
 
 
 @dataclass(frozen=True)
-class _Adder:
-    name: str
-    width: int
-    operands: tuple[_Operand, ...]
-
-
-@dataclass(frozen=True)
 class _Block:
     index: int
     adder_count: int
     inputs: tuple[_Input, ...]
-    adders: tuple[_Adder, ...]
+    ops: tuple[_Op, ...]
 
 
 @dataclass(frozen=True)
 class _Channel:
-    """One output channel: ``acc_name = sum(tap) + bias`` then ``requant``."""
+    """One output channel: ``ops`` end with ``result``, stored in beat bits [msb:lsb]."""
 
     index: int
+    comment: str
+    ops: tuple[_Op, ...]
+    result: str
+    msb: int
+    lsb: int
+    acc_width: int  # pooling: width of the window sum, named acc_name
     acc_name: str
-    tap: tuple[_Operand, ...]
-    product: tuple[_Operand, ...]
-    requant: Requant
-    term_a: tuple[_Operand, ...] = ()  # Add only
-    term_b: tuple[_Operand, ...] = ()
-    add: object = None  # Add only: the AddChannel
 
 
 @dataclass(frozen=True)
@@ -196,13 +191,64 @@ class _Geometry:
     is_global: bool
 
 
-def _operands(terms, name: str, width: int) -> tuple[_Operand, ...]:
-    # A term shifted by the whole result width or more is 0 modulo 2**width: leave it out.
-    return tuple(_Operand(name, t.shift, t.negate) for t in terms if t.shift < width)
+_Term = tuple  # (operand name, left shift, negate)
 
 
-def _const_mult(name: str, mult: ConstMult, width: int) -> tuple[_Operand, ...]:
-    return _operands(mult.terms, name, width)
+def _pair(name: str, width: int, a: _Term, b: _Term) -> _Op:
+    (na, sa, nega), (nb, sb, negb) = a, b
+    if nega and negb:
+        return _Op(name, width, "hlsgen_nadd", (na, str(sa), nb, str(sb)))
+    if nega:  # -a + b == b - a
+        return _Op(name, width, "hlsgen_sub", (nb, str(sb), na, str(sa)))
+    return _Op(name, width, "hlsgen_sub" if negb else "hlsgen_add", (na, str(sa), nb, str(sb)))
+
+
+def _sum_ops(name: str, width: int, terms) -> list[_Op]:
+    """Ops computing ``sum(+-(operand << shift))`` into ``name`` (a chain for > 2 terms).
+
+    A term shifted by the whole width or more is 0 modulo ``2**width``: it is left out.
+    """
+    terms = [(n, int(s), bool(neg)) for n, s, neg in terms if s < width]
+    if not terms:
+        return [_Op(name, width, "hlsgen_zero", ())]
+    if len(terms) == 1:
+        n, s, neg = terms[0]
+        return [_Op(name, width, "hlsgen_minus" if neg else "hlsgen_shl", (n, str(s)))]
+    ops = []
+    partial = terms[0]
+    for k, term in enumerate(terms[1:], start=1):
+        target = name if k == len(terms) - 1 else f"{name}_{k}"
+        ops.append(_pair(target, width, partial, term))
+        partial = (target, 0, False)
+    return ops
+
+
+def _requant_ops(acc: str, rq: Requant) -> list[_Op]:
+    """acc -> clamp(((acc * multiplier) + round) >> shift) + zero point, lo, hi)."""
+    ops = _sum_ops(f"{acc}_prod", rq.product.width,
+                   [(acc, t.shift, t.negate) for t in rq.multiplier.terms])
+    ops += [
+        _Op(f"{acc}_round", rq.rounded.width, "hlsgen_offset",
+            (f"{acc}_prod", c_literal(rq.round))),
+        _Op(f"{acc}_shift", rq.shifted.width, "hlsgen_shr",
+            (f"{acc}_round", str(rq.effective_shift))),
+        _Op(f"{acc}_zp", rq.clamp_width, "hlsgen_offset",
+            (f"{acc}_shift", c_literal(rq.zero_point))),
+        _Op(f"{acc}_y", rq.clamp_width, "hlsgen_clamp",
+            (f"{acc}_zp", c_literal(rq.lo), c_literal(rq.hi))),
+    ]
+    return ops
+
+
+def _channel(name: str, comment: str, ops: list[_Op], rq: Requant, acc_width: int = 0
+             ) -> _Channel:
+    return _Channel(rq.channel, comment, tuple(ops + _requant_ops(name, rq)), f"{name}_y",
+                    rq.msb, rq.lsb, acc_width, name)
+
+
+def _requant_comment(rq: Requant) -> str:
+    return (f"requantize x{rq.multiplier.value} >> {rq.shift}, zero point {rq.zero_point}, "
+            f"clamp [{rq.lo}, {rq.hi}]")
 
 
 def _node_name(block: int, node: int) -> str:
@@ -225,52 +271,46 @@ def _live_nodes(block: BlockPlan) -> set[int]:
     return live
 
 
-def _block(block: BlockPlan, dense_width: int | None) -> _Block:
+def _block(block: BlockPlan, dense: bool) -> _Block:
     graph, widths = block.graph, block.node_widths
     live = _live_nodes(block)
     inputs = []
     for j, src in enumerate(block.inputs):
         if j in live:
-            index = (src.beat, src.channel) if dense_width is not None else (
-                src.row, src.col, src.channel)
+            index = (src.beat, src.channel) if dense else (src.row, src.col, src.channel)
             inputs.append(_Input(_node_name(block.index, j), widths[j], index))
-    adders = []
+    ops: list[_Op] = []
     for i, adder in enumerate(graph.adders):
         node = graph.n_inputs + i
-        if node not in live:
-            continue
-        width = widths[node]
-        ops = tuple(_Operand(_node_name(block.index, op.node), op.shift, op.negate)
-                    for op in (adder.a, adder.b) if op.shift < width)
-        adders.append(_Adder(_node_name(block.index, node), width, ops))
-    return _Block(block.index, graph.adder_count, tuple(inputs), tuple(adders))
+        if node in live:
+            terms = [(_node_name(block.index, op.node), op.shift, op.negate)
+                     for op in (adder.a, adder.b)]
+            ops += _sum_ops(_node_name(block.index, node), widths[node], terms)
+    return _Block(block.index, graph.adder_count, tuple(inputs), tuple(ops))
 
 
-def _channels(plan, requants) -> tuple[_Channel, ...]:
+def _matrix_channels(plan) -> tuple[_Channel, ...]:
+    """Conv / Dense: acc = row of the shift-add graph + bias, then requantization."""
     channels = []
-    for tap, rq in zip(plan.taps, requants):
+    for tap, rq in zip(plan.taps, plan.requant):
         acc = f"c{rq.channel}_acc"
         t = tap.tap
-        ops = () if t.node is None else _operands(
-            [t], _node_name(tap.block, t.node), rq.acc.width)
-        channels.append(_Channel(rq.channel, acc, ops, _const_mult(acc, rq.multiplier,
-                                                                     rq.product.width), rq))
+        terms = [] if t.node is None else [(_node_name(tap.block, t.node), t.shift, t.negate)]
+        ops = _sum_ops(f"{acc}_row", rq.acc.width, terms)
+        ops.append(_Op(acc, rq.acc.width, "hlsgen_offset", (f"{acc}_row", c_literal(rq.bias))))
+        channels.append(_channel(acc, f"bias {rq.bias}, {_requant_comment(rq)}", ops, rq))
     return tuple(channels)
 
 
-def _pool_channels(requants) -> tuple[_Channel, ...]:
-    return tuple(_Channel(rq.channel, f"c{rq.channel}_acc", (),
-                          _const_mult(f"c{rq.channel}_acc", rq.multiplier, rq.product.width), rq)
-                 for rq in requants)
+def _pool_channels(plan: AvgPoolPlan) -> tuple[_Channel, ...]:
+    """AvgPool: the template sums the window into acc_name; then requantization."""
+    return tuple(_channel(f"c{rq.channel}_acc", _requant_comment(rq), [], rq, plan.sum.width)
+                 for rq in plan.requant)
 
 
 def _unpack(tensor: TensorPlan, offset: int) -> tuple[_Unpack, ...]:
     return tuple(_Unpack(c, *tensor.channel_bits(c), tensor.signed, offset)
                  for c in range(tensor.channels))
-
-
-def _outputs(tensor: TensorPlan) -> tuple[_Unpack, ...]:
-    return _unpack(tensor, 0)
 
 
 def _geometry(ident: str, window: Window, src: TensorPlan, out: TensorPlan, value_width: int,
@@ -292,24 +332,23 @@ def _geometry(ident: str, window: Window, src: TensorPlan, out: TensorPlan, valu
 def _process_context(p) -> dict:
     src, out = p.inputs[0], p.output
     if isinstance(p, ConvPlan):
-        width = p.centred.width
-        return dict(p=p, g=_geometry(p.ident, p.window, src, out, width, 0),
+        return dict(p=p, g=_geometry(p.ident, p.window, src, out, p.centred.width, 0),
                     unpack=_unpack(src, -src.zero_point),
-                    blocks=[_block(b, None) for b in p.blocks],
-                    channels=_channels(p, p.requant))
+                    blocks=[_block(b, dense=False) for b in p.blocks],
+                    channels=_matrix_channels(p))
     if isinstance(p, DensePlan):
         return dict(p=p, in_bits=src.bits, out_bits=out.bits, beats=src.beats,
                     beats_last=src.beats - 1, in_channels=src.channels,
                     value_width=p.centred.width, unpack=_unpack(src, -src.zero_point),
-                    blocks=[_block(b, src.width) for b in p.blocks],
-                    channels=_channels(p, p.requant))
+                    blocks=[_block(b, dense=True) for b in p.blocks],
+                    channels=_matrix_channels(p))
     if isinstance(p, MaxPoolPlan):
         width = common.Interval(src.qmin, src.qmax).width  # raw values: no zero point
         return dict(p=p, g=_geometry(p.ident, p.window, src, out, width, p.pad_value),
-                    unpack=_unpack(src, 0), outputs=_outputs(out))
+                    unpack=_unpack(src, 0), outputs=_unpack(out, 0))
     if isinstance(p, AvgPoolPlan):
         return dict(p=p, g=_geometry(p.ident, p.window, src, out, p.centred.width, 0),
-                    unpack=_unpack(src, -src.zero_point), channels=_pool_channels(p.requant))
+                    unpack=_unpack(src, -src.zero_point), channels=_pool_channels(p))
     if isinstance(p, AddPlan):
         return _add_context(p)
     if isinstance(p, ForkPlan):
@@ -319,19 +358,19 @@ def _process_context(p) -> dict:
 
 def _add_context(p: AddPlan) -> dict:
     a, b = p.inputs
-    sides = []
-    for name, tensor in (("xa", a), ("xb", b)):
-        sides.append(dict(bits=tensor.bits, width=tensor.centred.width,
-                          unpack=_unpack(tensor, -tensor.zero_point), name=name))
+    sides = [dict(bits=t.bits, width=t.centred.width, unpack=_unpack(t, -t.zero_point))
+             for t in (a, b)]
     channels = []
     for ch in p.channels:
         rq = ch.requant
         acc = f"c{ch.channel}_acc"
-        term_a = _const_mult(f"xa[{ch.channel}]", ch.mult_a, ch.term_a.width)
-        term_b = _const_mult(f"xb[{ch.channel}]", ch.mult_b, ch.term_b.width)
-        tap = (_Operand(f"{acc}_a", 0, False), _Operand(f"{acc}_b", 0, False))
-        channels.append(_Channel(ch.channel, acc, tap,
-                                 _const_mult(acc, rq.multiplier, rq.product.width), rq,
-                                 term_a=term_a, term_b=term_b, add=ch))
+        ops = _sum_ops(f"{acc}_a", ch.term_a.width,
+                       [(f"xa[{ch.channel}]", t.shift, t.negate) for t in ch.mult_a.terms])
+        ops += _sum_ops(f"{acc}_b", ch.term_b.width,
+                        [(f"xb[{ch.channel}]", t.shift, t.negate) for t in ch.mult_b.terms])
+        ops += _sum_ops(acc, rq.acc.width, [(f"{acc}_a", 0, False), (f"{acc}_b", 0, False)])
+        comment = (f"a x{ch.mult_a.value} + b x{ch.mult_b.value}, "
+                   f"{_requant_comment(rq)}")
+        channels.append(_channel(acc, comment, ops, rq))
     return dict(p=p, a=sides[0], b=sides[1], out_bits=p.output.bits, beats=p.output.beats,
                 channels=channels)

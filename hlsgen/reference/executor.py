@@ -96,12 +96,16 @@ def quantize_linear(values: np.ndarray, tensor: ir.Tensor) -> np.ndarray:
 
 
 def requantize(acc: np.ndarray, requant: ir.Requant, where: str) -> np.ndarray:
-    """``clamp(((acc * m) + (1 << (s - 1))) >> s + zp, lo, hi)`` per channel (last axis)."""
+    """``clamp(((acc * m) + (1 << (s - 1))) >> s + zp, lo, hi)`` per channel (last axis);
+    ties to even instead with ``Rounding.HALF_EVEN`` (see :mod:`hlsgen.ir`)."""
     mult = requant.multiplier.astype(np.int64)
     shift = requant.shift.astype(np.int64)
     _check_no_overflow(acc, mult, shift, where)
     y = acc * mult
-    y += np.int64(1) << (shift - 1)
+    if requant.rounding is ir.Rounding.HALF_EVEN:  # ties to even: +1 only when floor is odd
+        y += (np.int64(1) << (shift - 1)) - 1 + ((y >> shift) & 1)
+    else:
+        y += np.int64(1) << (shift - 1)
     y >>= shift
     y += requant.zero_point
     np.maximum(y, requant.lo, out=y)

@@ -147,9 +147,21 @@ class _Builder:
         t = acc
         if not (mult == 1).all():
             t = self.node("Mul", [t, self.const(f"{where}_mult", mult)], f"{where}_scaled")
-        t = self.node("Add", [t, self.const(f"{where}_round", np.int64(1) << (shift - 1))],
-                      f"{where}_rounded")
         divisor = self.const(f"{where}_divisor", np.int64(1) << shift)
+        if requant.rounding is ir.Rounding.HALF_EVEN:
+            # ties to even: the round term is (2**(s-1) - 1) + (floor(t / 2**s) mod 2)
+            low = self.node("Mod", [t, divisor], f"{where}_low", fmod=0)
+            trunc = self.node("Sub", [t, low], f"{where}_trunc")
+            floor = self.node("Div", [trunc, divisor], f"{where}_floor")
+            odd = self.node("Mod", [floor, self.const(f"{where}_two", np.int64(2))],
+                            f"{where}_odd", fmod=0)
+            t = self.node("Add", [t, odd], f"{where}_even")
+            t = self.node("Add", [t, self.const(f"{where}_round",
+                                                (np.int64(1) << (shift - 1)) - 1)],
+                          f"{where}_rounded")
+        else:
+            t = self.node("Add", [t, self.const(f"{where}_round", np.int64(1) << (shift - 1))],
+                          f"{where}_rounded")
         rem = self.node("Mod", [t, divisor], f"{where}_rem", fmod=0)
         t = self.node("Sub", [t, rem], f"{where}_floored")
         t = self.node("Div", [t, divisor], f"{where}_shifted")
