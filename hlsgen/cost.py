@@ -169,9 +169,14 @@ class _Netlist:
         self.nodes.append(node)
         return len(self.nodes) - 1
 
-    def input(self, bit: int, bits: int, signed: bool) -> int:
+    def input(self, bit: int, bits: int, signed: bool, span: tuple[int, int] | None = None) -> int:
         lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        lo, hi = span or (lo, hi)
         return self._push(Node(Op.INPUT, 0, lo, hi, bit=bit, bits=bits, signed=signed))
+
+    def sum2(self, x: int, y: int) -> int:
+        a, b = self.nodes[x], self.nodes[y]
+        return self.add((Operand(x), Operand(y)), 0, a.lo + b.lo, a.hi + b.hi)
 
     def const(self, value: int) -> int:
         return self._push(Node(Op.CONST, 0, value, value, const=value))
@@ -254,7 +259,7 @@ def _materialise(net: _Netlist, terms: list[Operand], form: dict[int, int], adde
     return _Leaf(Operand(node), form, total)
 
 
-def _balanced(net: _Netlist, nodes: list[int], combine) -> int:
+def _balanced(nodes: list[int], combine) -> int:
     while len(nodes) > 1:
         paired = [combine(nodes[i], nodes[i + 1]) for i in range(0, len(nodes) - 1, 2)]
         if len(nodes) % 2:
@@ -288,8 +293,8 @@ def _graph_ranges(graph: ShiftAddGraph, lo: int, hi: int) -> tuple[np.ndarray, n
     return pos * lo + neg * hi, pos * hi + neg * lo
 
 
-def _matrix_datapath(net: _Netlist, graphs, locate, in_range, layer, rowsums, zp_in,
-                     out: ir.Tensor) -> list[int]:
+def _matrix_datapath(net: _Netlist, graphs, locate, in_range, layer, rowsums,
+                     zp_in: int) -> list[int]:
     """Conv / Dense: shift-add graphs on the raw inputs, then bias and requantization.
 
     The input zero point is folded into the bias (``acc = bias - zp * rowsum(E) + E @ x``),
@@ -309,7 +314,7 @@ def _matrix_datapath(net: _Netlist, graphs, locate, in_range, layer, rowsums, zp
             o = len(outputs)
             m, s = int(rq.multiplier[o]), int(rq.shift[o])
             bias = int(layer.bias[o]) - zp_in * int(rowsums[o])
-            const = m * bias + (1 << (s - 1)) + (int(rq.zero_point) << s)
+            const = m * bias + _rounding(s, rq.zero_point)
             variables = []
             if tap.node is not None and m:
                 coef = (-m if tap.negate else m) << tap.shift
@@ -378,89 +383,104 @@ class ModulePlan:
 
 def _module(layer: ir.Layer, index: int, graph: ir.Graph, impls) -> ModulePlan:
     inputs = tuple(graph.tensor(t) for t in layer.inputs)
-    src, out = inputs[0], graph.tensor(layer.output)
-    h, w, cin = src.shape
-    in_range = (src.dtype.qmin, src.dtype.qmax)
-    net = _Netlist()
+    out = graph.tensor(layer.output)
     if isinstance(layer, ir.Dense):
-        rowsums = layer.weight.sum(axis=1)
-        outs = _matrix_datapath(net, _graphs(layer, impls, 1), lambda g, i: 8 * i, in_range,
-                                layer, rowsums, src.zero_point, out)
-        return ModulePlan(layer, index, Front.VECTOR, inputs, out, Datapath(tuple(net.nodes),
-                                                                             tuple(outs)))
+        return _dense_module(layer, index, inputs, out, impls)
     if isinstance(layer, ir.Add):
-        a, b = inputs
-        rq = layer.requant
-        outs = []
-        for c in range(out.shape[2]):
-            na = net.input(8 * c, 8, a.dtype.signed)
-            nb = net.input(8 * a.shape[2] + 8 * c, 8, b.dtype.signed)
-            m, s = int(rq.multiplier[c]), int(rq.shift[c])
-            ma, mb = int(layer.mult_a[c]) * m, int(layer.mult_b[c]) * m
-            const = (-a.zero_point * ma - b.zero_point * mb + (1 << (s - 1))
-                     + (int(rq.zero_point) << s))
-            outs.append(_requant_tail(net, [(na, ma), (nb, mb)], const, s, int(rq.lo),
-                                      int(rq.hi)))
-        return ModulePlan(layer, index, Front.PAIR, inputs, out,
-                          Datapath(tuple(net.nodes), tuple(outs)))
-
-    pads = getattr(layer, "pads", (0, 0, 0, 0))
-    shape = WindowShape(h, w, *layer.kernel, *layer.stride, *pads)
+        return _add_module(layer, index, inputs, out)
+    h, w, _ = inputs[0].shape
+    shape = WindowShape(h, w, *layer.kernel, *layer.stride, *getattr(layer, "pads", (0,) * 4))
     _check_window(layer, index, graph, shape)
     if isinstance(layer, ir.AvgPool) and layer.kernel == (h, w):
-        return _global_pool(layer, index, inputs, out, net)
-    front = Front.PIXEL if (shape.kh, shape.kw) == (1, 1) and not any(pads) else Front.WINDOW
-    taps = shape.kh * shape.kw
-    pad = src.zero_point
-    if isinstance(layer, ir.Conv):
-        cig = cin // layer.groups
-        kw = shape.kw
-
-        def locate(g: int, i: int) -> int:
-            k, ci = divmod(i, cig)  # k = kh * KW + kw
-            return 8 * (k * cin + g * cig + ci)
-
-        outs = _matrix_datapath(net, _graphs(layer, impls, layer.groups), locate, in_range,
-                                layer, layer.weight.reshape(layer.weight.shape[0], -1).sum(1),
-                                src.zero_point, out)
-        del kw
-    elif isinstance(layer, ir.MaxPool):
-        pad = src.dtype.qmin  # never wins against a real pixel
-        outs = [_balanced(net, [net.input(8 * (k * cin + c), 8, src.dtype.signed)
-                                for k in range(taps)], net.maximum) for c in range(cin)]
-    else:  # windowed AvgPool
-        rq = layer.requant
-        outs = []
-        for c in range(cin):
-            leaves = [net.input(8 * (k * cin + c), 8, src.dtype.signed) for k in range(taps)]
-            total = _balanced(net, leaves, lambda x, y: _sum2(net, x, y))
-            m, s = int(rq.multiplier[c]), int(rq.shift[c])
-            const = -m * taps * src.zero_point + (1 << (s - 1)) + (int(rq.zero_point) << s)
-            outs.append(_requant_tail(net, [(total, m)], const, s, int(rq.lo), int(rq.hi)))
-    return ModulePlan(layer, index, front, inputs, out, Datapath(tuple(net.nodes), tuple(outs)),
-                      window=shape, pad=pad)
+        return _global_pool_module(layer, index, inputs, out)
+    return _window_module(layer, index, inputs, out, shape, impls)
 
 
-def _sum2(net: _Netlist, x: int, y: int) -> int:
-    a, b = net.nodes[x], net.nodes[y]
-    return net.add((Operand(x), Operand(y)), 0, a.lo + b.lo, a.hi + b.hi)
+def _dense_module(layer: ir.Dense, index, inputs, out, impls) -> ModulePlan:
+    src = inputs[0]
+    net = _Netlist()
+    outs = _matrix_datapath(net, _graphs(layer, impls, 1), lambda g, i: 8 * i,
+                            (src.dtype.qmin, src.dtype.qmax), layer, layer.weight.sum(axis=1),
+                            src.zero_point)
+    return ModulePlan(layer, index, Front.VECTOR, inputs, out, Datapath(tuple(net.nodes),
+                                                                         tuple(outs)))
 
 
-def _global_pool(layer: ir.AvgPool, index, inputs, out, net: _Netlist) -> ModulePlan:
+def _add_module(layer: ir.Add, index, inputs, out) -> ModulePlan:
+    """``acc = ma * (a - za) + mb * (b - zb)``: both zero points folded into the constant."""
+    a, b = inputs
+    rq = layer.requant
+    net = _Netlist()
+    outs = []
+    for c in range(out.shape[2]):
+        na = net.input(8 * c, 8, a.dtype.signed)
+        nb = net.input(8 * (a.shape[2] + c), 8, b.dtype.signed)
+        m, s = int(rq.multiplier[c]), int(rq.shift[c])
+        ma, mb = int(layer.mult_a[c]) * m, int(layer.mult_b[c]) * m
+        const = -a.zero_point * ma - b.zero_point * mb + _rounding(s, rq.zero_point)
+        outs.append(_requant_tail(net, [(na, ma), (nb, mb)], const, s, int(rq.lo), int(rq.hi)))
+    return ModulePlan(layer, index, Front.PAIR, inputs, out, Datapath(tuple(net.nodes),
+                                                                       tuple(outs)))
+
+
+def _global_pool_module(layer: ir.AvgPool, index, inputs, out) -> ModulePlan:
+    """Global AvgPool: the front end sums each channel over the frame (exact width)."""
     src = inputs[0]
     h, w, c = src.shape
     lo, hi = h * w * src.dtype.qmin, h * w * src.dtype.qmax
     bits = max(9, bit_width(lo, hi))
     rq = layer.requant
+    net = _Netlist()
     outs = []
     for ch in range(c):
-        total = net.input(bits * ch, bits, True)
-        net.nodes[total] = Node(Op.INPUT, 0, lo, hi, bit=bits * ch, bits=bits, signed=True)
+        total = net.input(bits * ch, bits, True, (lo, hi))
         m, s = int(rq.multiplier[ch]), int(rq.shift[ch])
-        const = -m * h * w * src.zero_point + (1 << (s - 1)) + (int(rq.zero_point) << s)
+        const = -m * h * w * src.zero_point + _rounding(s, rq.zero_point)
         outs.append(_requant_tail(net, [(total, m)], const, s, int(rq.lo), int(rq.hi)))
     return ModulePlan(layer, index, Front.SUM, inputs, out,
                       Datapath(tuple(net.nodes), tuple(outs)), sum_bits=bits)
+
+
+def _window_module(layer, index, inputs, out, shape: WindowShape, impls) -> ModulePlan:
+    """Conv, MaxPool, windowed AvgPool: the window bus holds tap k = kh*KW + kw, channel c
+    at bits ``8 * (k * C + c)``."""
+    src = inputs[0]
+    cin = src.shape[2]
+    taps = shape.kh * shape.kw
+    net = _Netlist()
+    pad = src.zero_point  # contributes 0 once the zero point is folded into the bias
+    if isinstance(layer, ir.Conv):
+        cig = cin // layer.groups
+
+        def locate(g: int, i: int) -> int:
+            tap, ci = divmod(i, cig)
+            return 8 * (tap * cin + g * cig + ci)
+
+        rowsums = layer.weight.reshape(layer.weight.shape[0], -1).sum(axis=1)
+        outs = _matrix_datapath(net, _graphs(layer, impls, layer.groups), locate,
+                                (src.dtype.qmin, src.dtype.qmax), layer, rowsums,
+                                src.zero_point)
+    elif isinstance(layer, ir.MaxPool):
+        pad = src.dtype.qmin  # never wins against a real pixel
+        outs = [_balanced([net.input(8 * (k * cin + c), 8, src.dtype.signed)
+                           for k in range(taps)], net.maximum) for c in range(cin)]
+    else:  # windowed AvgPool: sum the window, then requantize once
+        rq = layer.requant
+        outs = []
+        for c in range(cin):
+            leaves = [net.input(8 * (k * cin + c), 8, src.dtype.signed) for k in range(taps)]
+            total = _balanced(leaves, net.sum2)
+            m, s = int(rq.multiplier[c]), int(rq.shift[c])
+            const = -m * taps * src.zero_point + _rounding(s, rq.zero_point)
+            outs.append(_requant_tail(net, [(total, m)], const, s, int(rq.lo), int(rq.hi)))
+    plain = (shape.kh, shape.kw) == (1, 1) and not any((shape.pt, shape.pl, shape.pb, shape.pr))
+    return ModulePlan(layer, index, Front.PIXEL if plain else Front.WINDOW, inputs, out,
+                      Datapath(tuple(net.nodes), tuple(outs)), window=shape, pad=pad)
+
+
+def _rounding(shift: int, zero_point) -> int:
+    """``2**(shift-1)`` (round half up) plus the output zero point, both before ``>> shift``."""
+    return (1 << (shift - 1)) + (int(zero_point) << shift)
 
 
 def _graphs(layer, impls, count: int) -> tuple[ShiftAddGraph, ...]:
@@ -645,16 +665,35 @@ def _cached_module(layer, index, graph, impl) -> ModulePlan:
 
 
 # -- resources ---------------------------------------------------------------------------
+# LUTs and FFs are predicted from structural counts (adder bits that need a carry-chain LUT,
+# register bits that survive constant/unused-bit removal, mux inputs, distributed-RAM bits)
+# times coefficients calibrated against yosys ``synth_xilinx`` (YoWASP 0.70, 7-series,
+# hierarchy kept) -- see docs/hardware.md for the calibration and the measured ratios.
+_LUT_COEFFS = {
+    "adder": 1.0,  # per adder result bit that needs carry logic
+    "max": 1.5,  # per bit of a max (compare + select)
+    "clamp": 1.0,  # per compared bit, plus the 8-bit select
+    "mux": 1.0,  # per LUT6 of the line buffer's row/bank/pad selection
+    "lutram": 1.0,  # per LUT of distributed RAM
+    "control": 1.0,  # counters and handshakes (per-front constants below)
+}
+_FF_COEFFS = {"register": 1.0}
+_CONTROL_LUTS = {Front.PIXEL: 30, Front.WINDOW: 90, Front.VECTOR: 6, Front.SUM: 12,
+                 Front.PAIR: 24}
+
+
 @dataclass(frozen=True)
 class LayerCost:
-    name: str
+    """Predicted resources of one layer's module (front end, datapath, output slice)."""
+
+    name: str  # IR layer name
     front: str
     luts: int
     ffs: int
     dsps: int
-    brams: int  # RAMB36 equivalents
+    brams: float  # RAMB36 equivalents
     stages: int
-    latency_cycles: int
+    latency_cycles: int  # first input beat to last output beat of this layer (frame 0)
 
 
 @dataclass(frozen=True)
@@ -663,9 +702,15 @@ class CostReport:
     luts: int
     ffs: int
     dsps: int
-    brams: int
+    brams: float
     latency_cycles: int
     interval_cycles: int
+
+    def layer(self, name: str) -> LayerCost:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
 
 
 def estimate_design(design, options=None) -> CostReport:
@@ -674,6 +719,145 @@ def estimate_design(design, options=None) -> CostReport:
 
 
 def estimate_plan(plan: HardwarePlan) -> CostReport:
-    from hlsgen.cost_model_resources import module_resources  # noqa: F401  (placeholder)
+    layers = []
+    for m in plan.modules:
+        luts, ffs, brams = _module_resources(plan, m)
+        layers.append(LayerCost(m.name, m.front.value, luts, ffs, 0, brams, plan.stages(m),
+                                plan.schedule.layer_latency[m.name]))
+    luts = sum(x.luts for x in layers)
+    ffs = sum(x.ffs for x in layers)
+    for tensor in [plan.graph.input] + [m.layer.output for m in plan.modules]:
+        readers = len(plan.consumers(tensor))
+        if readers > 1:  # a fork: one 'taken' flag per reader
+            luts += 2 * readers + 2
+            ffs += readers
+    luts += 8 + (24 if plan.schedule.paced else 0)  # TLAST counter, input pacer
+    ffs += bit_width(0, _out_beats(plan)) + (2 * 16 if plan.schedule.paced else 0)
+    return CostReport(tuple(layers), luts, ffs, 0, sum(x.brams for x in layers),
+                      plan.schedule.latency_cycles, plan.schedule.interval_cycles)
 
-    raise NotImplementedError
+
+def _out_beats(plan: HardwarePlan) -> int:
+    h, w, _ = plan.graph.tensor(plan.graph.output).shape
+    return h * w
+
+
+def _module_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[int, int, float]:
+    dp = m.datapath
+    bits = _datapath_bits(dp, plan.per_stage)
+    luts = (_LUT_COEFFS["adder"] * bits["adder"] + _LUT_COEFFS["max"] * bits["max"]
+            + _LUT_COEFFS["clamp"] * bits["clamp"])
+    ffs = bits["register"] + dp.stages(plan.per_stage)
+    front_luts, front_ffs, brams = _front_resources(plan, m)
+    out_bits = 8 * m.output.shape[2]
+    luts += front_luts + out_bits + 4  # skid select
+    ffs += front_ffs + 2 * out_bits + 2  # skid registers
+    return int(round(luts)), int(round(_FF_COEFFS["register"] * ffs)), brams
+
+
+def _trailing_zeros(value: int) -> int:
+    return (value & -value).bit_length() - 1 if value else 1 << 30
+
+
+def _datapath_bits(dp: Datapath, per_stage: int) -> dict[str, int]:
+    """Structural counts: carry-chain bits of adders, bits of max/clamp logic, and register
+    bits of the pipeline -- bits that are known zeros, constant sign bits or never read by a
+    consumer do not count (synthesis removes them)."""
+    nodes, live = dp.nodes, dp.live
+    tz = [0] * len(nodes)
+    for n, node in enumerate(nodes):
+        if node.op is Op.ADD:
+            starts = [tz[o.node] + o.shift for o in node.operands]
+            tz[n] = min(starts + ([_trailing_zeros(node.const)] if node.const else []))
+        elif node.op is Op.MAX:
+            tz[n] = min(tz[o.node] for o in node.operands)
+        elif node.op is Op.CONST:
+            tz[n] = _trailing_zeros(node.const)
+    top = [-1] * len(nodes)  # highest bit any consumer reads
+    low = [1 << 30] * len(nodes)  # lowest bit a register copy must keep
+    for n in dp.outputs:
+        top[n] = max(top[n], min(7, nodes[n].width - 1))
+        low[n] = min(low[n], tz[n])
+    for n in range(len(nodes) - 1, -1, -1):
+        node = nodes[n]
+        if not live[n]:
+            continue
+        for o in node.operands:
+            src = nodes[o.node]
+            if node.op is Op.ADD:
+                top[o.node] = max(top[o.node], min(src.width - 1, node.width - 1 - o.shift))
+                low[o.node] = min(low[o.node], tz[o.node])
+            elif node.op is Op.MAX:
+                top[o.node] = src.width - 1
+                low[o.node] = min(low[o.node], tz[o.node])
+            else:  # CLAMP reads bits [max(shift, 0), width - 1] of its source
+                top[o.node] = src.width - 1
+                low[o.node] = min(low[o.node], max(tz[o.node], min(node.shift, src.width - 1)))
+    counts = {"adder": 0, "max": 0, "clamp": 0, "register": 0}
+    copies = dp.register_stages(per_stage)
+    for n, node in enumerate(nodes):
+        if not live[n] or node.op is Op.CONST:
+            continue
+        hi_bit = top[n]
+        if node.lo >= 0:  # a non-negative value's sign bit is a constant 0
+            hi_bit = min(hi_bit, max(node.hi, 1).bit_length() - 1)
+        if node.op is Op.ADD:
+            starts = sorted([tz[o.node] + o.shift for o in node.operands]
+                            + ([_trailing_zeros(node.const)] if node.const else []))
+            start = starts[1] if len(starts) > 1 else starts[0]
+            counts["adder"] += max(0, hi_bit - start + 1)
+        elif node.op is Op.MAX:
+            counts["max"] += node.width
+        elif node.op is Op.CLAMP:
+            src = nodes[node.operands[0].node]
+            q_lo = (src.lo << node.operands[0].shift) >> (node.shift + node.operands[0].shift)
+            q_hi = (src.hi << node.operands[0].shift) >> (node.shift + node.operands[0].shift)
+            qbits = bit_width(q_lo, q_hi)
+            compares = int(q_lo < node.bounds[0]) + int(q_hi > node.bounds[1])
+            counts["clamp"] += compares * qbits + (8 if compares else 0)
+        width = 8 if node.op is Op.CLAMP else max(0, hi_bit - min(low[n], hi_bit + 1) + 1)
+        counts["register"] += width * len(copies[n])
+    return counts
+
+
+def _lutram_luts(depth: int, width: int) -> int:
+    """LUTs of a distributed RAM (7-series SLICEM): RAM32M = 32 x 6 bits, RAM64M = 64 x 3."""
+    if depth <= 32:
+        return 4 * -(-width // 6)
+    if depth <= 64:
+        return 4 * -(-width // 3)
+    return 4 * width * -(-depth // 128)  # RAM128X1D per bit
+
+
+def _mux_luts(inputs: int) -> int:
+    """LUT6s per bit of an ``inputs``:1 multiplexer (MUXF7/F8 combine four-input slices)."""
+    return 0 if inputs <= 1 else -(-inputs // 4)
+
+
+def _front_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[float, float, float]:
+    """(LUTs, FFs, BRAM36) of the front end, from the primitive's structure."""
+    h, w, c = m.inputs[0].shape
+    pw = 8 * c
+    control = _LUT_COEFFS["control"] * _CONTROL_LUTS[m.front]
+    if m.front is Front.PIXEL:
+        counter = bit_width(0, max(h, w, m.window.sh, m.window.sw) + 1)
+        return control, pw + 1 + 6 * counter, 0.0
+    if m.front is Front.VECTOR:
+        return control, m.in_beats * pw + 1 + bit_width(0, m.in_beats), 0.0
+    if m.front is Front.SUM:
+        return control + c * m.sum_bits, 2 * c * m.sum_bits + 1 + bit_width(0, m.in_beats), 0.0
+    if m.front is Front.PAIR:
+        da, db = plan.schedule.fifo_depths[m.name]
+        wa, wb = 8 * m.inputs[0].shape[2], 8 * m.inputs[1].shape[2]
+        ram = _LUT_COEFFS["lutram"] * (_lutram_luts(da, wa) + _lutram_luts(db, wb))
+        counters = 3 * (bit_width(0, da) + bit_width(0, db))
+        return control + ram, wa + wb + 1 + counters, 0.0
+    s = m.window
+    rows = plan.schedule.rows[m.name]
+    taps = s.kh * s.kw
+    depth = -(-w // s.kw)
+    ram = _LUT_COEFFS["lutram"] * rows * s.kw * _lutram_luts(depth, pw)
+    mux = _LUT_COEFFS["mux"] * (taps * pw * _mux_luts(rows) + taps * pw * _mux_luts(s.kw + 1))
+    counters = 6 * 8 + 3 * bit_width(0, rows + h + s.kh + s.sh)
+    ffs = taps * pw + rows * s.kw * pw + counters + s.kh + s.kw + 4
+    return control + ram + mux, ffs, 0.0

@@ -15,15 +15,17 @@ Bookkeeping, chosen so layers with hundreds of rows and columns take seconds:
 * input-input patterns have exact dense counts, decremented when digits are consumed (they
   never gain occurrences: substitutions only add terms of new nodes), and the best one is an
   ``argmax``;
-* patterns involving a created node have exact counts in two C-backed ``Counter``s (pairs
-  gained, pairs lost), fed with vectorised pattern keys, and sit on a max-heap whose stale
-  entries are re-queued with their current count when they surface.
+* a pattern involving a created node is counted when its terms appear (exact then: the
+  node is new) and every pair broken up later is tallied in a C-backed ``Counter`` fed with
+  vectorised keys, so its count is always known; queued patterns wait in per-count lists
+  and are re-filed when found stale, so only the top count level is ever sorted.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
+from itertools import chain
 from typing import Iterable
 
 import numpy as np
@@ -36,6 +38,8 @@ __all__ = ["eliminate_common_subexpressions"]
 _D_BITS = 8  # relative shifts in [-127, 127]
 _D_OFFSET = 1 << (_D_BITS - 1)
 _NODE_BITS = 32
+_SHIFT_BITS = 8  # a term's shift is below 256
+_LOST_LIMIT = 2_000_000  # entries in the lost-pairs tally before it is pruned
 
 
 def _pack(a, b, d, negative):
@@ -76,13 +80,19 @@ class _Engine:
                 self.by_node[c, r, pos] = sign
                 self.by_row[r, c, pos] = sign
         # terms of created nodes: per row {(node, shift): sign}, per node {row: {shift: sign}}
-        self.row_created: list[dict[tuple[int, int], int]] = [{} for _ in range(rows)]
+        # (node << _SHIFT_BITS | shift keys, so a row's terms convert to arrays at C speed)
+        self.row_created: list[dict[int, int]] = [{} for _ in range(rows)]
         self.node_created: dict[int, dict[int, dict[int, int]]] = {}
         self.span = 2 * self.bits - 1
         self.counts = np.zeros(n * n * self.span * 2, dtype=np.int32)  # input-input pairs
-        self.gained: Counter[int] = Counter()  # pairs with a created node, ever formed
-        self.lost: Counter[int] = Counter()  # ... and since broken up
-        self.heap: list[tuple[int, int, int]] = []
+        # A pattern with a created node is tracked while it occurs at least twice: its count
+        # is tracked[key] - lost[key], lost tallying every pair broken up (pruned now and
+        # then to the tracked keys, so memory stays bounded).
+        self.tracked: dict[int, int] = {}
+        self.lost: Counter[int] = Counter()
+        self.levels: dict[int, list[int]] = {}  # queued created patterns by (stale) count
+        self.ready: list[tuple[int, int]] = []  # (depth, key) heap, all at ready_level
+        self.ready_level = 0
         self._count_input_pairs()
 
     # -- storage -------------------------------------------------------------------------------
@@ -90,7 +100,7 @@ class _Engine:
         """Sign of the term (node << shift) in a row, 0 if absent."""
         if node < self.n:
             return int(self.by_row[row, node, shift]) if 0 <= shift < self.bits else 0
-        return self.row_created[row].get((node, shift), 0)
+        return self.row_created[row].get(node << _SHIFT_BITS | shift, 0)
 
     def _set(self, row: int, node: int, shift: int, sign: int) -> None:
         if node < self.n:
@@ -99,24 +109,34 @@ class _Engine:
             return
         per_row = self.node_created.setdefault(node, {}).setdefault(row, {})
         if sign:
-            self.row_created[row][(node, shift)] = sign
+            self.row_created[row][node << _SHIFT_BITS | shift] = sign
             per_row[shift] = sign
         else:
-            del self.row_created[row][(node, shift)]
+            del self.row_created[row][node << _SHIFT_BITS | shift]
             del per_row[shift]
             if not per_row:
                 del self.node_created[node][row]
+
+    def _created_arrays(self, rows: list[int]):
+        """(row position, node, shift, sign) arrays of the created-node terms of ``rows``."""
+        dicts = [self.row_created[row] for row in rows]
+        sizes = np.array([len(d) for d in dicts], dtype=np.int64)
+        total = int(sizes.sum())
+        packed = np.fromiter(chain.from_iterable(dicts), dtype=np.int64, count=total)
+        sign = np.fromiter(chain.from_iterable(d.values() for d in dicts), dtype=np.int64,
+                           count=total)
+        where = np.repeat(np.arange(len(rows)), sizes)
+        return where, packed >> _SHIFT_BITS, packed & ((1 << _SHIFT_BITS) - 1), sign
 
     def _row_terms(self, row: int, inputs_only: bool = False):
         """(node, shift, sign) int64 arrays of a row's terms, inputs first."""
         node, bit = np.nonzero(self.by_row[row])
         sign = self.by_row[row, node, bit].astype(np.int64)
-        created = self.row_created[row]
-        if inputs_only or not created:
+        if inputs_only or not self.row_created[row]:
             return node, bit, sign
-        extra = np.array([(n, sh, g) for (n, sh), g in created.items()], dtype=np.int64)
-        return (np.concatenate([node, extra[:, 0]]), np.concatenate([bit, extra[:, 1]]),
-                np.concatenate([sign, extra[:, 2]]))
+        _, c_node, c_bit, c_sign = self._created_arrays([row])
+        return (np.concatenate([node, c_node]), np.concatenate([bit, c_bit]),
+                np.concatenate([sign, c_sign]))
 
     # -- pattern counts ------------------------------------------------------------------------
     def _flat(self, a, b, d, negative):
@@ -148,14 +168,12 @@ class _Engine:
         grouped by row, plus each row's [start, end) segment."""
         where, node, bit = np.nonzero(self.by_row[rows])
         sign = self.by_row[np.asarray(rows)[where], node, bit].astype(np.int64)
-        extra = [(i, n, sh, g) for i, row in enumerate(rows)
-                 for (n, sh), g in self.row_created[row].items()]
-        if extra:
-            table = np.array(extra, dtype=np.int64)
-            where = np.concatenate([where, table[:, 0]])
-            node = np.concatenate([node, table[:, 1]])
-            bit = np.concatenate([bit, table[:, 2]])
-            sign = np.concatenate([sign, table[:, 3]])
+        c_where, c_node, c_bit, c_sign = self._created_arrays(rows)
+        if len(c_where):
+            where = np.concatenate([where, c_where])
+            node = np.concatenate([node, c_node])
+            bit = np.concatenate([bit, c_bit])
+            sign = np.concatenate([sign, c_sign])
             order = np.argsort(where, kind="stable")
             where, node, bit, sign = where[order], node[order], bit[order], sign[order]
         ends = np.searchsorted(where, np.arange(len(rows)), side="right")
@@ -194,6 +212,9 @@ class _Engine:
         if created.any():
             self.lost.update(_pack(a[created], b[created], d[created],
                                    neg[created].astype(np.int64)).tolist())
+            if len(self.lost) > _LOST_LIMIT:
+                self.lost = Counter({key: self.lost[key] for key in self.tracked
+                                     if key in self.lost})
 
     def _learn(self, additions: dict[int, list[tuple[int, int, int]]], fresh: bool) -> None:
         """Count the pairs formed by created-node terms just added (stored), and queue them.
@@ -204,26 +225,28 @@ class _Engine:
         if not additions:
             return
         a, b, d, neg = self._pair_keys(additions)
-        keys = _pack(a, b, d, neg.astype(np.int64))
-        self.gained.update(keys.tolist())
-        unique, local = np.unique(keys, return_counts=True)
+        unique, local = np.unique(_pack(a, b, d, neg.astype(np.int64)), return_counts=True)
         if fresh:
-            for key, count in zip(unique[local >= 2].tolist(), local[local >= 2].tolist()):
-                self._push(key, count)
-            return
-        for key in unique.tolist():
-            count = self._count(key)
+            pairs = zip(unique[local >= 2].tolist(), local[local >= 2].tolist())
+        else:
+            pairs = ((key, len(self._occurrences(*_unpack(key)))) for key in unique.tolist())
+        for key, count in pairs:
             if count >= 2:
+                self.tracked[key] = count + self.lost.get(key, 0)
                 self._push(key, count)
+            else:
+                self.tracked.pop(key, None)
 
     def _count(self, key: int) -> int:
-        return self.gained[key] - self.lost[key]
+        base = self.tracked.get(key)
+        count = 0 if base is None else base - self.lost.get(key, 0)
+        if count < 2:
+            self.tracked.pop(key, None)  # can only shrink from here: stop tracking
+        return count
 
     # -- the greedy loop -----------------------------------------------------------------------
     def _push(self, key: int, count: int) -> None:
-        a, b, _, _ = _unpack(key)
-        depth = 1 + max(self.builder.depth(a), self.builder.depth(b))
-        heapq.heappush(self.heap, (-count, depth, key))
+        self.levels.setdefault(count, []).append(key)
 
     def _best_input_pattern(self) -> tuple[int, int]:
         """(count, key) of the most frequent input-input pattern (first in key order)."""
@@ -235,16 +258,42 @@ class _Engine:
         return count, _pack(a, b, d - (self.bits - 1), negative)
 
     def _best_created_pattern(self) -> tuple[int, int]:
-        """(count, key) of the most frequent pattern with a created node ((0, -1) if none)."""
-        while self.heap:
-            negative, _, key = self.heap[0]
+        """(count, key) of the most frequent pattern with a created node ((0, -1) if none).
+
+        Queued keys wait in ``levels[count]`` with the count they had when queued (an upper
+        bound); the top level is checked key by key, keys still at that count go to the
+        ``ready`` heap ordered by (adder depth, key), the others drop to their level.
+        """
+        while True:
+            if not self.ready:
+                self.ready_level = 0
+            while self.levels and not self.levels[max(self.levels)]:
+                del self.levels[max(self.levels)]
+            top = max(self.levels, default=0)
+            if top >= 2 and top >= self.ready_level:
+                if top > self.ready_level:
+                    for _, key in self.ready:
+                        self._push(key, self.ready_level)
+                    self.ready = []
+                for key in self.levels.pop(top):
+                    count = self._count(key)
+                    if count == top:
+                        a, b, _, _ = _unpack(key)
+                        depth = 1 + max(self.builder.depth(a), self.builder.depth(b))
+                        heapq.heappush(self.ready, (depth, key))
+                    elif count >= 2:
+                        self._push(key, count)
+                self.ready_level = top if self.ready else 0
+                continue
+            if not self.ready:
+                return 0, -1
+            key = self.ready[0][1]
             count = self._count(key)
-            if count == -negative:
+            if count == self.ready_level:
                 return count, key
-            heapq.heappop(self.heap)
+            heapq.heappop(self.ready)
             if count >= 2:
                 self._push(key, count)
-        return 0, -1
 
     def run(self) -> None:
         while True:
@@ -252,7 +301,7 @@ class _Engine:
             created_count, created_key = self._best_created_pattern()
             # input patterns have depth 1, the shallowest possible: they win ties
             if created_count > count:
-                heapq.heappop(self.heap)
+                heapq.heappop(self.ready)
                 key = created_key
             elif count < 2:
                 return

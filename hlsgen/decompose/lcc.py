@@ -1,54 +1,65 @@
-"""Linear computation coding (LCC): a real matrix as a product of sparse power-of-two factors.
+"""Linear computation coding (LCC): approximate a real matrix by power-of-two terms that reuse
+already-computed sums, to a target SQNR.
 
-Idea (Müller et al., "Linear computation coding"): cut the columns of the target ``T``
-[rows, cols] into slices of ``slice`` columns.  Within a slice every row is computed in
-*factors* (stages): in each stage a row's partial result is updated to itself plus ``terms-1``
-codewords scaled by signed powers of two, where the codebook holds the slice's inputs and every
-partial result already computed for any row of the slice in an earlier stage.  A stage is one
-sparse factor matrix whose rows have at most ``terms`` signed powers of two; the product of the
-factors approximates the slice.  Because a narrow slice lives in a low-dimensional space, the
-codebook of other rows' sums quickly gets dense there, and a few terms reach a precision that
-per-weight rounding needs many digits for.  The slice results of each row are then summed with
-a minimum-depth tree.
+Two codings share the matching-pursuit core (Müller et al., "Linear computation coding"):
 
-Greedy and deterministic: each stage proposes, for every (row, slice), the best ``terms-1``
-codewords by matching pursuit; proposals are taken in order of decreasing error reduction
-until the whole matrix reaches the target SQNR (or no proposal helps, or ``factors`` stages
-are done).  All arithmetic on the approximation is exact integer arithmetic in units of
-``2**-frac_bits``; the effective matrix is exact by construction.
+``slice=0`` (default) -- *digit coding*: matching pursuit over the codebook of the inputs,
+  globally greedy: the signed power of two that removes the most squared error anywhere in
+  the matrix is added next, until the whole matrix reaches the target SQNR.  Big weights get
+  many terms and small ones few, unlike ``terms:K``.  The chosen terms are then computed by
+  common-subexpression elimination (:mod:`hlsgen.decompose.cse`), which builds the sums
+  that several rows share once and reuses them: the codebook of already-computed sums.
+
+``slice=W`` (W >= 1) -- *factor coding*, LCC as published: the columns are cut into slices of
+  ``W``; within a slice each row is built up in steps, a step adding ``terms - 1`` codewords
+  times signed powers of two, where the codebook holds the slice's inputs and every partial
+  sum already computed for any row of the slice.  A step is a sparse factor whose row holds
+  at most ``terms`` powers of two, so each row is a product of such factors; each row then
+  sums its slices.  The step with the largest error reduction is taken next (lazily
+  re-ranked: codebooks only grow, so steps only get better), up to ``factors`` steps per
+  (row, slice).
+
+On CNN weight matrices at 15-40 dB digit coding needs clearly fewer adders than factor
+coding (row-sharing of digit pairs is worth more than codeword reuse inside a row; see
+docs/decompose.md), hence the default.  Both are deterministic and exact about what they
+compute: the approximation lives in integers in units of ``2**-frac_bits`` and the graph's
+effective matrix is exactly that approximation.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from hlsgen.decompose.builder import GraphBuilder, Term
+from hlsgen.decompose.exact import decompose_exact
 from hlsgen.decompose.graph import ShiftAddGraph
 
-__all__ = ["LccParams", "decompose_lcc", "choose_frac_bits"]
+__all__ = ["LccParams", "decompose_lcc", "choose_frac_bits", "digit_coding"]
 
 
 @dataclass(frozen=True)
 class LccParams:
-    """``slice``: columns per slice; ``terms``: signed powers of two per factor row (>= 2);
-    ``factors``: maximum number of stages; ``sqnr``: target SQNR in dB for the whole matrix;
-    ``fold``: approximate weight * requant scale instead of the integer weight (layer level)."""
+    """``sqnr``: target SQNR in dB of the whole matrix; ``slice``: 0 for digit coding, else
+    columns per slice of factor coding; ``terms``: signed powers of two per factor row (>= 2)
+    and ``factors``: steps per (row, slice), both for factor coding only; ``fold``: approximate
+    weight * requant scale instead of the integer weight (a layer-level choice)."""
 
-    slice: int = 8
+    slice: int = 0
     terms: int = 2
-    factors: int = 8
-    sqnr: float = 40.0
+    factors: int = 16
+    sqnr: float = 30.0
     fold: bool = False
 
 
 def choose_frac_bits(target: np.ndarray, sqnr_db: float, minimum: int = 0) -> int:
     """Fractional bits so that the integer grid is well below the noise the SQNR allows.
 
-    The largest entry of ``target * 2**frac_bits`` gets about ``sqnr/6 + 4`` bits: the target's
-    own rounding noise is then > 20 dB under the requested SQNR.
+    The largest entry of ``target * 2**frac_bits`` gets about ``sqnr/6 + 4`` bits: rounding to
+    that grid alone is then > 20 dB below the requested SQNR.
     """
     peak = float(np.max(np.abs(target))) if target.size else 0.0
     if peak == 0.0:
@@ -57,148 +68,176 @@ def choose_frac_bits(target: np.ndarray, sqnr_db: float, minimum: int = 0) -> in
     return max(minimum, wanted - math.floor(math.log2(peak)))
 
 
-@dataclass
 class _Slice:
-    """Mutable working state of one column slice (private to the algorithm)."""
+    """Codebook and per-row state of one column slice (private working data)."""
 
-    columns: np.ndarray  # global input indices
-    forms: list[np.ndarray]  # codeword vectors over this slice's columns (int64)
-    terms: list[Term]  # the graph term equal to each codeword
-    seen: set[bytes]  # normalised codewords already in the codebook
-    approx: np.ndarray  # [rows, width] int64 current approximation per row
-    approx_term: list[Term | None]  # its term (None while zero)
+    def __init__(self, columns: np.ndarray, target: np.ndarray):
+        width = len(columns)
+        self.columns = columns
+        self.target = target  # [rows, width] scaled target
+        self.approx = np.zeros(target.shape, dtype=np.int64)
+        self.term: list[Term | None] = [None] * target.shape[0]
+        self.steps = [0] * target.shape[0]
+        self.vectors = np.zeros((0, width), dtype=np.int64)
+        self.terms: list[Term] = []
+        self.seen: set[bytes] = set()
+        for i, col in enumerate(columns):
+            unit = np.zeros(width, dtype=np.int64)
+            unit[i] = 1
+            self.add_codeword(unit, Term(int(col), 0, 1))
+
+    def add_codeword(self, vector: np.ndarray, term: Term) -> None:
+        if not vector.any():
+            return
+        # c, -c and c << k give the same scaled codewords: keep one of them
+        common = int(np.bitwise_or.reduce(np.abs(vector)))
+        odd = vector >> ((common & -common).bit_length() - 1)
+        key = (odd if odd[np.flatnonzero(odd)[0]] > 0 else -odd).tobytes()
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.vectors = np.vstack([self.vectors, vector])
+        self.terms.append(term)
+        self._norms = None
+
+    def norms(self) -> np.ndarray:
+        if getattr(self, "_norms", None) is None:
+            self._norms = np.sum(self.vectors.astype(np.float64) ** 2, axis=1)
+        return self._norms
+
+    def best_step(self, row: int, count: int):
+        """Matching pursuit: ``count`` codewords for the row; (gain, [(index, k, sign)], new
+        approximation)."""
+        residual = self.target[row] - self.approx[row]
+        approx = self.approx[row].copy()
+        picks = []
+        gain = 0.0
+        vectors = self.vectors.astype(np.float64)
+        norms = self.norms()
+        for _ in range(count):
+            dots = vectors @ residual
+            step_gain, power = _best_po2_gain(dots, norms)
+            index = int(np.argmax(step_gain))
+            if step_gain[index] <= 1e-12:
+                break
+            sign = 1 if dots[index] > 0 else -1
+            k = int(power[index])
+            picks.append((index, k, sign))
+            delta = self.vectors[index] * (sign << k)
+            approx += delta
+            residual = residual - delta
+            gain += float(step_gain[index])
+        return gain, picks, approx
+
+
+def _best_po2_gain(dots: np.ndarray, norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a coefficient ±2**k (k >= 0) on each codeword: the best error reduction, and k.
+
+    Subtracting ``a * c`` from a residual ``e`` reduces ``|e|**2`` by ``2a<e,c> - a**2 |c|**2``,
+    best at ``a = <e,c> / |c|**2``; the best power of two is one of the two around it.
+    """
+    magnitude = np.abs(dots)
+    ratio = magnitude / norms
+    with np.errstate(divide="ignore"):
+        low = np.floor(np.log2(np.maximum(ratio, 1e-300)))
+    low = np.maximum(low, 0.0)
+    high = low + 1.0
+    gain_low = 2.0 * np.exp2(low) * magnitude - np.exp2(2.0 * low) * norms
+    gain_high = 2.0 * np.exp2(high) * magnitude - np.exp2(2.0 * high) * norms
+    use_high = gain_high > gain_low
+    return np.where(use_high, gain_high, gain_low), np.where(use_high, high, low).astype(int)
 
 
 def decompose_lcc(target: np.ndarray, params: LccParams, frac_bits: int | None = None
                   ) -> ShiftAddGraph:
     """Approximate ``target * 2**frac_bits`` [rows, cols] with a shift-add graph."""
     target = np.asarray(target, dtype=np.float64)
-    rows, cols = target.shape
     if frac_bits is None:
         frac_bits = choose_frac_bits(target, params.sqnr, 1 if params.fold else 0)
     scaled = target * 2.0**frac_bits
-    builder = GraphBuilder(cols)
-    slices = [_new_slice(np.arange(start, min(start + params.slice, cols)), rows)
-              for start in range(0, cols, params.slice)]
-    budget = float(np.sum(scaled**2)) * 10.0 ** (-params.sqnr / 10.0)
-    error = float(np.sum(scaled**2))
-    for _ in range(params.factors):
-        if error <= budget:
-            break
-        proposals = []  # (gain, slice index, row, new terms)
-        for index, sl in enumerate(slices):
-            proposals.extend(_propose(index, sl, scaled[:, sl.columns], params.terms))
-        proposals.sort(key=lambda p: (-p[0], p[1], p[2]))
-        if not proposals:
-            break
-        updated: list[tuple[_Slice, int]] = []
-        for gain, index, row, new_terms, new_vector in proposals:
-            if error <= budget:
-                break
-            sl = slices[index]
-            previous = sl.approx_term[row]
-            parts = ([previous] if previous is not None else []) + new_terms
-            sl.approx_term[row] = _sum_terms(builder, parts)
-            sl.approx[row] = new_vector
-            error -= gain
-            updated.append((sl, row))
-        # Codewords made in this stage become usable from the next stage on (factor order).
-        for sl, row in updated:
-            _add_codeword(sl, sl.approx[row], sl.approx_term[row])
-    outputs = []
-    for row in range(rows):
-        parts = [sl.approx_term[row] for sl in slices if sl.approx_term[row] is not None]
-        outputs.append(builder.tree(parts))
-    return builder.finish(outputs, frac_bits)
+    if params.slice == 0:
+        approx = digit_coding(scaled, params.sqnr)
+        return replace(decompose_exact(approx), frac_bits=frac_bits)
+    return _factor_coding(scaled, params, frac_bits)
 
 
-def _new_slice(columns: np.ndarray, rows: int) -> _Slice:
-    width = len(columns)
-    sl = _Slice(columns, [], [], set(), np.zeros((rows, width), dtype=np.int64), [None] * rows)
-    for i, col in enumerate(columns):
-        unit = np.zeros(width, dtype=np.int64)
-        unit[i] = 1
-        _add_codeword(sl, unit, Term(int(col), 0, 1))
-    return sl
+def digit_coding(scaled: np.ndarray, sqnr_db: float) -> np.ndarray:
+    """Integer matrix approximating ``scaled`` to ``sqnr_db``, built greedily from signed
+    powers of two: always the one term (anywhere) that removes the most squared error.
 
-
-def _add_codeword(sl: _Slice, vector: np.ndarray, term: Term | None) -> None:
-    if term is None or not vector.any():
-        return
-    # c, -c and c << k span the same scaled codewords: keep one of them.
-    odd = vector >> int(_trailing_zeros(vector))
-    lead = odd[np.flatnonzero(odd)[0]]
-    key = (odd if lead > 0 else -odd).tobytes()
-    if key in sl.seen:
-        return
-    sl.seen.add(key)
-    sl.forms.append(vector.copy())
-    sl.terms.append(term)
-
-
-def _trailing_zeros(vector: np.ndarray) -> int:
-    common = 0
-    for value in vector:
-        common |= int(value)
-    return (common & -common).bit_length() - 1
-
-
-def _propose(index: int, sl: _Slice, target: np.ndarray, terms: int):
-    """Best update of every row of the slice by matching pursuit over the current codebook."""
-    codebook = np.array(sl.forms, dtype=np.int64)  # [M, width]
-    norms = np.sum(codebook.astype(np.float64) ** 2, axis=1)
-    residual = target - sl.approx  # [rows, width]
-    vectors = sl.approx.copy()
-    chosen: list[list[Term]] = [[] for _ in range(target.shape[0])]
-    gains = np.zeros(target.shape[0])
-    picks = terms - 1 if sl.approx_term[0] is not None or sl.approx.any() else terms
-    for step in range(terms):
-        active = np.array([(len(chosen[r]) < (terms - 1 if sl.approx_term[r] is not None
-                                              else terms)) for r in range(target.shape[0])])
-        if not active.any():
-            break
-        dots = residual @ codebook.T.astype(np.float64)  # [rows, M]
-        gain, power = _best_po2_gain(dots, norms)
-        best = np.argmax(gain, axis=1)
-        rows_ = np.arange(target.shape[0])
-        best_gain = gain[rows_, best]
-        for r in np.flatnonzero(active & (best_gain > 1e-9)):
-            m = int(best[r])
-            k = int(power[r, m])
-            sign = 1 if dots[r, m] > 0 else -1
-            base = sl.terms[m]
-            chosen[r].append(Term(base.node, base.shift + k, base.sign * sign))
-            step_vector = codebook[m] * (sign << k)
-            vectors[r] += step_vector
-            residual[r] -= step_vector
-            gains[r] += best_gain[r]
-    del picks
-    out = []
-    for r in range(target.shape[0]):
-        if chosen[r]:
-            out.append((float(gains[r]), index, r, chosen[r], vectors[r]))
-    return out
-
-
-def _best_po2_gain(dots: np.ndarray, norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For coefficient ±2**k (k >= 0) on each codeword: the best error reduction and its k.
-
-    Subtracting ``a * c`` from a residual ``e`` reduces ``|e|**2`` by ``2*a*<e,c> - a**2*|c|**2``;
-    the optimum over powers of two is one of the two around ``|<e,c>| / |c|**2``.
+    A term on entry i changes its residual r to r - p, p the power of two nearest to r, and
+    removes r**2 - (r - p)**2 (nothing once |r| <= 1/2).  Ties go to the lower index.
     """
-    magnitude = np.abs(dots)
-    ratio = magnitude / norms
+    flat = np.asarray(scaled, dtype=np.float64).reshape(-1)
+    approx = np.zeros(flat.shape, dtype=np.int64)
+    budget = float(np.sum(flat**2)) * 10.0 ** (-sqnr_db / 10.0)
+    error = float(np.sum(flat**2))
+    step, gain = _best_term(flat)
+    heap = [(-g, i) for i, g in enumerate(gain.tolist()) if g > 0]
+    heapq.heapify(heap)
+    while heap and error > budget:
+        _, i = heapq.heappop(heap)
+        residual = flat[i] - approx[i]
+        step, gain = _best_term(np.array([residual]))
+        approx[i] += int(step[0])
+        error -= float(gain[0])
+        step, gain = _best_term(np.array([flat[i] - approx[i]]))
+        if gain[0] > 0:
+            heapq.heappush(heap, (-float(gain[0]), i))
+    return approx.reshape(np.shape(scaled))
+
+
+def _best_term(residual: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The signed power of two (>= 1 in magnitude) nearest to each residual, and the squared
+    error it removes (0 when no power of two helps, i.e. |residual| <= 1/2)."""
+    magnitude = np.abs(residual)
     with np.errstate(divide="ignore"):
-        low = np.floor(np.log2(np.maximum(ratio, 1e-300)))
-    low = np.maximum(low, 0)
-    high = low + 1
-    gain_low = 2 * np.exp2(low) * magnitude - np.exp2(2 * low) * norms
-    gain_high = 2 * np.exp2(high) * magnitude - np.exp2(2 * high) * norms
-    use_high = gain_high > gain_low
-    return np.where(use_high, gain_high, gain_low), np.where(use_high, high, low).astype(np.int64)
+        low = np.exp2(np.floor(np.log2(np.maximum(magnitude, 1.0))))
+    step = np.where(magnitude - low <= 2.0 * low - magnitude, low, 2.0 * low)
+    gain = np.maximum(magnitude**2 - (magnitude - step) ** 2, 0.0)
+    return np.where(residual < 0, -step, step).astype(np.int64), gain
 
 
-def _sum_terms(builder: GraphBuilder, parts: list[Term]) -> Term:
-    tap = builder.tree(parts)
-    assert tap.node is not None
-    return Term(tap.node, tap.shift, -1 if tap.negate else 1)
+def _factor_coding(scaled: np.ndarray, params: LccParams, frac_bits: int) -> ShiftAddGraph:
+    rows, cols = scaled.shape
+    builder = GraphBuilder(cols)
+    slices = [_Slice(np.arange(start, min(start + params.slice, cols)),
+                     scaled[:, start:start + params.slice])
+              for start in range(0, cols, params.slice)]
+    signal = float(np.sum(scaled**2))
+    budget = signal * 10.0 ** (-params.sqnr / 10.0)
+    error = signal
+    per_step = params.terms - 1
+    heap = []
+    for s, sl in enumerate(slices):
+        for r in range(rows):
+            if sl.target[r].any():
+                gain = sl.best_step(r, per_step)[0]
+                heap.append((-gain, s, r))
+    heapq.heapify(heap)
+    while heap and error > budget:
+        stale, s, r = heapq.heappop(heap)
+        sl = slices[s]
+        gain, picks, approx = sl.best_step(r, per_step)
+        if not picks:
+            continue
+        if heap and gain < -heap[0][0] - 1e-9:  # codebooks grew: re-rank, try the next one
+            heapq.heappush(heap, (-gain, s, r))
+            continue
+        parts = [] if sl.term[r] is None else [sl.term[r]]
+        for index, k, sign in picks:
+            base = sl.terms[index]
+            parts.append(Term(base.node, base.shift + k, base.sign * sign))
+        tap = builder.tree(parts)
+        assert tap.node is not None
+        sl.term[r] = Term(tap.node, tap.shift, -1 if tap.negate else 1)
+        error += float(np.sum((sl.target[r] - approx) ** 2) - np.sum(
+            (sl.target[r] - sl.approx[r]) ** 2))
+        sl.approx[r] = approx
+        sl.steps[r] += 1
+        sl.add_codeword(approx, sl.term[r])
+        if sl.steps[r] < params.factors:
+            heapq.heappush(heap, (-sl.best_step(r, per_step)[0], s, r))
+    outputs = [builder.tree([sl.term[r] for sl in slices if sl.term[r] is not None])
+               for r in range(rows)]
+    return builder.finish(outputs, frac_bits)

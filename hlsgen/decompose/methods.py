@@ -6,8 +6,9 @@ Grammar (strict; anything else is an :class:`~hlsgen.errors.InputError`)::
     po2                           every weight -> nearest signed power of two
     terms:K                       every weight -> at most K signed digits (K >= 1)
     lcc                           linear computation coding, default parameters
-    lcc:key=value[,key=value...]  keys: slice, terms, factors (ints >= 1), sqnr (dB > 0),
-                                  fold (0 or 1); see hlsgen.decompose.lcc.LccParams
+    lcc:key=value[,key=value...]  keys: sqnr (dB > 0), slice (int >= 0), terms (int >= 2),
+                                  factors (int >= 1), fold (0 or 1);
+                                  see hlsgen.decompose.lcc.LccParams
 
 :func:`parse_method` returns a frozen :class:`MethodSpec` whose ``str()`` is the canonical
 spec (keys in a fixed order, defaults omitted), so equal methods compare equal as strings.
@@ -139,10 +140,9 @@ def _parse_lcc_value(spec: str, key: str, value: str):
         if value not in ("0", "1"):
             raise InputError(f"method {spec!r}: fold must be 0 or 1, got {value!r}")
         return value == "1"
-    if not value.isdigit() or int(value) < 1:
-        raise InputError(f"method {spec!r}: {key} must be an integer >= 1, got {value!r}")
-    if key == "terms" and int(value) < 2:
-        raise InputError(f"method {spec!r}: lcc terms must be >= 2 (a sum of S codewords)")
+    least = {"slice": 0, "terms": 2, "factors": 1}[key]
+    if not value.isdigit() or int(value) < least:
+        raise InputError(f"method {spec!r}: {key} must be an integer >= {least}, got {value!r}")
     return int(value)
 
 

@@ -108,6 +108,11 @@ class EmitOptions:
     def clock_period_ns(self) -> float:
         return 1000.0 / self.clock_mhz
 
+    @property
+    def adder_levels_per_stage(self) -> int:
+        """Adder levels between registers for layers without an override."""
+        return self.adder_levels()
+
     def adder_levels(self, layer: str | None = None) -> int:
         """Adder levels between pipeline registers for ``layer``: its override, else
         ``pipeline``, else ~1.6 ns per carry-chain adder level plus routing (7-series)."""

@@ -102,17 +102,16 @@ def _rtl_module():
 
 
 def _cost_report(design, options: EmitOptions):
-    """Predicted resources and latency from ``hlsgen.cost`` (None before it exists)."""
+    """Predicted resources and latency of the Verilog from ``hlsgen.cost``, or the reason why
+    there are none (the cost model raises rather than guess)."""
+    from hlsgen import cost
+
     try:
-        cost = importlib.import_module("hlsgen.cost")
-    except ModuleNotFoundError as err:
-        if err.name == "hlsgen.cost":
-            return None
-        raise
-    estimate = getattr(cost, "estimate_design", None)
-    if estimate is None:
-        return None
-    return estimate(design, dict(options.layer_pipeline) or None, options.clock_mhz)
+        return cost.estimate_design(design, options), None
+    except cost.CostModelError as err:
+        return None, str(err)
+    except NotImplementedError:
+        return None, "this hlsgen build has no resource model yet"
 
 
 @dataclass(frozen=True)
@@ -148,7 +147,7 @@ def _context(plan: DesignPlan, design, vectors: Vectors, info: ProjectInfo, has_
     residual = [s for s in plan.streams
                 if s.depth > common.MIN_FIFO_DEPTH and any(s.producer == f.ident
                                                            for f in plan.forks)]
-    report = _cost_report(design, options)
+    report, no_report = _cost_report(design, options)
     return dict(
         name=plan.name, top=TOP_NAME, version=hlsgen.__version__, part=options.part,
         clock_mhz=f"{options.clock_mhz:g}", period=f"{options.clock_period_ns:.3f}",
@@ -156,5 +155,5 @@ def _context(plan: DesignPlan, design, vectors: Vectors, info: ProjectInfo, has_
         adders=sum(getattr(p, "adder_count", 0) for p in plan.layers),
         forks=[p for p in plan.processes if isinstance(p, ForkPlan)], residual=residual,
         frames=int(vectors.inputs.shape[0]), origin=vectors.origin, info=info,
-        has_rtl=has_rtl, cost=report, levels=options.adder_levels(),
+        has_rtl=has_rtl, cost=report, no_cost=no_report, levels=options.adder_levels(),
     )

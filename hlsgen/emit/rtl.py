@@ -12,7 +12,8 @@ runner every generated project carries in ``tb/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 import hlsgen
 from hlsgen import cost
@@ -45,7 +46,26 @@ def render_rtl(plan: HardwarePlan) -> dict[str, str]:
         version=version, **_top_context(plan, modules))
     for name in PRIMITIVES:
         files[f"rtl/{name}"] = (templates_dir() / "rtl" / "primitives" / name).read_text()
+    files["rtl/hlsgen_cost.json"] = cost_json(plan)
     return files
+
+
+def cost_json(plan: HardwarePlan) -> str:
+    """The cost model's prediction, per Verilog module, for ``hlsgen.verify.estimate``."""
+    report = cost.estimate_plan(plan)
+    layers = {}
+    for m in plan.modules:
+        entry = asdict(report.layer(m.name))
+        layers[module_name(m)] = {"layer": entry.pop("name"), **entry}
+    doc = {
+        "total": {"luts": report.luts, "ffs": report.ffs, "dsps": report.dsps,
+                  "brams": report.brams},
+        "latency_cycles": report.latency_cycles,
+        "interval_cycles": report.interval_cycles,
+        "adder_levels_per_stage": plan.per_stage,
+        "layers": layers,
+    }
+    return json.dumps(doc, indent=2) + "\n"
 
 
 def testbench_files() -> dict[str, str]:

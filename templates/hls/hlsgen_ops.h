@@ -82,7 +82,7 @@ inline ap_int<W> hlsgen_offset(const ap_int<WA>& a, long long c) {
     return x;
 }
 
-// floor(a / 2**s): arithmetic shift right (s < WA)
+// floor(a / 2^s): arithmetic shift right (s < WA)
 template <int W, int WA>
 inline ap_int<W> hlsgen_shr(const ap_int<WA>& a, int s) {
 #pragma HLS INLINE

