@@ -13,6 +13,8 @@ ONNX and the emitters all read the approximated network from ``Design.graph``.
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -98,20 +100,43 @@ def _read_methods_file(path: Path) -> dict[str, str]:
     return data
 
 
-def apply_design(graph: Graph, methods: str | dict[str, str] | Path) -> Design:
-    """Decompose every Conv/Dense layer with its method and rebuild the IR around the graphs."""
+def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: int = 1,
+                 timings: dict[str, float] | None = None) -> Design:
+    """Decompose every Conv/Dense layer with its method and rebuild the IR around the graphs.
+
+    ``methods``: one spec for every layer, a mapping {layer: spec} (unlisted layers: exact)
+    or a JSON file holding that mapping.  ``jobs > 1`` decomposes layers in that many worker
+    processes (the result is identical).  ``timings``, if given, receives each layer's
+    decomposition time in seconds.
+    """
     specs = resolve_methods(graph, methods)
+    layers = weight_layers(graph)
+    if jobs > 1 and len(layers) > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(_timed_decompose, layers, [specs[x.name] for x in layers]))
+    else:
+        results = [_timed_decompose(layer, specs[layer.name]) for layer in layers]
+    decomposed = {layer.name: result for layer, result in zip(layers, results)}
     impls: dict[str, LayerImpl] = {}
     new_layers = []
     for layer in graph.layers:
-        if not isinstance(layer, (Conv, Dense)):
+        if layer.name not in decomposed:
             new_layers.append(layer)
             continue
+        graphs, seconds = decomposed[layer.name]
         spec = specs[layer.name]
-        graphs = decompose_layer(layer, spec)
         impls[layer.name] = LayerImpl(layer.name, str(spec), graphs)
         new_layers.append(approximated_layer(layer, graphs, spec))
+        if timings is not None:
+            timings[layer.name] = seconds
     return Design(replace(graph, layers=tuple(new_layers)), impls)
+
+
+def _timed_decompose(layer: Conv | Dense, spec: MethodSpec
+                     ) -> tuple[tuple[ShiftAddGraph, ...], float]:
+    start = time.perf_counter()
+    graphs = decompose_layer(layer, spec)
+    return graphs, time.perf_counter() - start
 
 
 def approximated_layer(layer: Conv | Dense, graphs: tuple[ShiftAddGraph, ...],

@@ -76,12 +76,35 @@ def _cached_compile(command: list[str]) -> int:
     return status
 
 
-def _build_args(sim: str) -> list[str]:
-    if sim == "verilator":
-        # Width warnings are expected: every adder is declared at its exact width and the
-        # wrap-around of wider partial sums is intended (see docs/hardware.md).
-        return ["-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast"]
-    return []
+def _build_verilator(sources: list[Path], build_dir: Path, waves: bool) -> None:
+    """Verilate and compile the model the way cocotb's runner does, minus one flag.
+
+    The runner passes ``--public-flat-rw``, which makes every one of the design's (tens of
+    thousands of) datapath wires visible through VPI: builds get several times slower and
+    the model slower too.  The testbench only touches the top-level ports, so only
+    ``hlsgen_top``'s signals are made public, through a Verilator control file.
+    """
+    import cocotb_tools.config
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    control = build_dir / "public_top.vlt"
+    control.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP}" -var "*"\n')
+    libs = cocotb_tools.config.libs_dir
+    main_cpp = cocotb_tools.config.share_dir / "lib" / "verilator" / "verilator.cpp"
+    # Width warnings are expected: every adder is declared at its exact width and the
+    # wrap-around of wider partial sums is intended (see docs/hardware.md).
+    command = [
+        "verilator", "-cc", "--exe", "-Mdir", str(build_dir), "--top-module", TOP, "--vpi",
+        "--prefix", "Vtop", "-o", TOP,
+        "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
+        "-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast",
+        "--timescale", "1ns/1ps", *(["--trace"] if waves else []),
+        str(control), str(main_cpp), *map(str, sources),
+    ]
+    subprocess.run(command, check=True)
+    jobs = os.environ.get("HLSGEN_BUILD_JOBS", str(os.cpu_count() or 1))
+    subprocess.run(["make", "-j", jobs, "-C", str(build_dir), "-f", "Vtop.mk",
+                    f"VM_TRACE={int(waves)}"], check=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,12 +149,16 @@ def main(argv: list[str] | None = None) -> int:
 
     runner = get_runner(args.sim)
     started = time.monotonic()
-    runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
-                 build_args=_build_args(args.sim), waves=args.waves, timescale=("1ns", "1ps"))
+    if args.sim == "verilator":
+        _build_verilator(sources, build_dir, args.waves)
+    else:
+        runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
+                     waves=args.waves, timescale=("1ns", "1ps"))
     built = time.monotonic()
     tb = PROJECT / "tb"
     xml = runner.test(
-        test_module="test_hlsgen_top", hdl_toplevel=TOP, build_dir=build_dir, test_dir=tb,
+        test_module="test_hlsgen_top", hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
+        build_dir=build_dir, test_dir=tb,
         results_xml=str(build_dir / "results.xml"), waves=args.waves,
         extra_env={
             "PYTHONPATH": os.pathsep.join([str(tb), os.environ.get("PYTHONPATH", "")]),

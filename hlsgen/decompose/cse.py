@@ -26,7 +26,6 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from itertools import chain
-from typing import Iterable
 
 import numpy as np
 

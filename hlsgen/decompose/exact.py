@@ -13,7 +13,8 @@ lowest depth):
   adder for the link; chains are limited to ``MAX_CHAIN`` links to bound the depth), as
   da4ml's graph-based pre-optimisation does.
 
-Big matrices (many term pairs) only try the formulations the cost driver allows.
+Big matrices (more than ``_PAIR_BUDGET`` term pairs either way round) only try the cheaper
+orientation, with row differences.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ def decompose_exact(matrix: np.ndarray, share: bool = True, transpose: bool | No
         affordable = [t for t in orientations if pairs[t] <= _PAIR_BUDGET]
         orientations = affordable or [min(orientations, key=lambda t: pairs[t])]
     variants = [False, True] if differences is None else [differences]
+    if differences is None and len(orientations) == 1 and transpose is None:
+        variants = [True]  # too big to try everything: row differences usually win
     best = None
     for t in orientations:
         for diff in variants:

@@ -110,8 +110,8 @@ class _Wire:
     width: int
     terms: tuple[_Term, ...] = ()
     const: int = 0
-    msb: int = 0  # INPUT: field bits in the stage-0 bus; CLAMP (right shift): source bits
-    lsb: int = 0
+    hi_bit: int = 0  # INPUT: field bits in the stage-0 bus; CLAMP (right shift): source bits
+    lo_bit: int = 0
     signed: bool = True
     lshift: int = 0  # CLAMP: left shift of the source (when the net shift is negative)
     qwidth: int = 0  # CLAMP: working width of the shifted value
@@ -120,6 +120,14 @@ class _Wire:
     clamp_lo: int = 0
     clamp_hi: int = 0
 
+    @property
+    def msb(self) -> int:
+        return self.width - 1
+
+    @property
+    def qmsb(self) -> int:
+        return self.qwidth - 1
+
 
 @dataclass(frozen=True)
 class _Reg:
@@ -127,6 +135,10 @@ class _Reg:
     width: int
     src: str
     stage: int
+
+    @property
+    def msb(self) -> int:
+        return self.width - 1
 
 
 def _module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
@@ -159,8 +171,9 @@ def _module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
     return dict(
         ident=module_name(m), name=m.name, source=m.layer.source, kind=m.layer.kind.value,
         front=m.front.value, params=_front_params(plan, m), stages=stages,
-        in_bits=[8 * t.shape[2] for t in ins], out_bits=8 * m.output.shape[2],
-        bus_bits=_bus_bits(m), wires=wires, regs=regs,
+        valid_shift="v0" if stages == 1 else f"{{v[{stages - 1}:1], v0}}",
+        in_msbs=[8 * t.shape[2] - 1 for t in ins], out_bits=8 * m.output.shape[2],
+        out_msb=8 * m.output.shape[2] - 1, bus_msb=_bus_bits(m) - 1, wires=wires, regs=regs,
         outputs=list(reversed(outputs)), levels=dp.levels, per_stage=per_stage,
         in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
 
@@ -172,8 +185,8 @@ def _storage_width(node: Node) -> int:
 def _wire(n: int, node: Node, dp, ref) -> _Wire:
     name = f"n{n}"
     if node.op is Op.INPUT:
-        return _Wire("input", name, node.width, msb=node.bit + node.bits - 1, lsb=node.bit,
-                     signed=node.signed)
+        return _Wire("input", name, node.width, hi_bit=node.bit + node.bits - 1,
+                     lo_bit=node.bit, signed=node.signed)
     terms = tuple(_Term(ref(op.node), op.shift, op.negate) for op in node.operands)
     if node.op is Op.ADD:
         return _Wire("add", name, node.width, terms=terms, const=node.const)
@@ -191,7 +204,7 @@ def _wire(n: int, node: Node, dp, ref) -> _Wire:
     else:
         msb, lsb, lshift, qbits = width - 1, 0, -node.shift, width - node.shift
     qwidth = max(qbits, bit_width(min(lo, q_lo), max(hi, q_hi)), 9)
-    return _Wire("clamp", name, 8, terms=terms[:1], msb=msb, lsb=lsb, lshift=lshift,
+    return _Wire("clamp", name, 8, terms=terms[:1], hi_bit=msb, lo_bit=lsb, lshift=lshift,
                  qwidth=qwidth, lo=lo if q_lo < lo else None, hi=hi if q_hi > hi else None,
                  clamp_lo=lo, clamp_hi=hi)
 
@@ -275,7 +288,7 @@ def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
         t = graph.tensor(tensor)
         bits = 8 * t.shape[2]
         base = f"t_{identifier(tensor)}"
-        streams.append(dict(name=base, bits=bits, tensor=tensor))
+        streams.append(dict(name=base, msb=bits - 1, tensor=tensor))
         readers = plan.consumers(tensor)
         if len(readers) == 1:
             links[(tensor, readers[0])] = _Link(f"{base}_data", f"{base}_valid",
@@ -287,7 +300,7 @@ def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
                                             f"{base}_fr[{k}]")
             ports.append(reader or "top output")
         forks.append(dict(name=f"fork_{identifier(tensor)}", base=base, bits=bits,
-                          count=len(readers), readers=ports))
+                          count=len(readers), msb=len(readers) - 1, readers=ports))
     instances = []
     for m, context in zip(plan.modules, modules):
         ins = [links[(t, m.name)] for t in m.layer.inputs]
@@ -298,11 +311,15 @@ def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
     hi, wi, ci = graph.tensor(graph.input).shape
     pace = None
     if plan.schedule.paced:
-        pace = dict(beat_bits=_clog2(hi * wi), last_beat=hi * wi - 1,
-                    since_bits=bit_width(0, plan.schedule.interval_cycles))
+        beat_bits = _clog2(hi * wi)
+        since_bits = bit_width(0, plan.schedule.interval_cycles)
+        pace = dict(beat_bits=beat_bits, beat_msb=beat_bits - 1, last_beat=hi * wi - 1,
+                    since_bits=since_bits, since_msb=since_bits - 1)
     return dict(top=TOP_NAME, graph=graph.name, streams=streams, forks=forks, pace=pace,
                 in_beats=hi * wi,
-                instances=instances, input=f"t_{identifier(graph.input)}", in_bits=8 * ci,
-                out_bits=8 * c, output=out_link, out_beats=h * w,
-                count_bits=_clog2(h * w + 1), in_shape=(hi, wi, ci), out_shape=(h, w, c),
+                instances=instances, input=f"t_{identifier(graph.input)}", in_msb=8 * ci - 1,
+                in_keep_msb=ci - 1, out_msb=8 * c - 1, out_keep_msb=c - 1, out_bytes=c,
+                output=out_link, out_beats=h * w, last_beat=h * w - 1,
+                count_bits=_clog2(h * w + 1), count_msb=_clog2(h * w + 1) - 1,
+                in_shape=(hi, wi, ci), out_shape=(h, w, c),
                 latency=plan.schedule.latency_cycles, interval=plan.schedule.interval_cycles)

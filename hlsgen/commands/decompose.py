@@ -1,0 +1,77 @@
+"""``hlsgen decompose MODEL.onnx --method M``: decompose every Conv/Dense layer into shift-add
+graphs and print, per layer, the size, adders, depth, sum of adder widths and SQNR."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="ONNX model (float or int8 QDQ)")
+    parser.add_argument("--method", default="exact", metavar="M",
+                        help="method for every layer ('exact', 'po2', 'terms:K', 'lcc', "
+                             "'lcc:sqnr=DB,...'; see docs/decompose.md), or a JSON file "
+                             '{"layer": "method"} (unlisted layers: exact); default: exact')
+    parser.add_argument("--calibration", type=Path, metavar="DATA",
+                        help=".npz with x (float models only: calibrates activation ranges)")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the per-layer table and totals as JSON to FILE")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="decompose layers in N worker processes (same result); default 1")
+
+
+def run(args: argparse.Namespace) -> int:
+    from hlsgen.commands.common import load_graph
+    from hlsgen.decompose.report import design_costs, totals
+    from hlsgen.design import apply_design
+    from hlsgen.errors import InputError
+
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be >= 1, got {args.jobs}")
+    methods = args.method
+    if methods.endswith(".json"):
+        methods = Path(methods)
+    start = time.perf_counter()
+    graph = load_graph(args.model, args.calibration)
+    timings: dict[str, float] = {}
+    design = apply_design(graph, methods, jobs=args.jobs, timings=timings)
+    costs = design_costs(graph, design, timings)
+    summary = totals(costs)
+    summary["wall_seconds"] = round(time.perf_counter() - start, 3)
+    _print_table(graph.name, costs, summary)
+    if args.json is not None:
+        data = {"model": graph.name, "method": str(args.method),
+                "layers": [c.to_json() for c in costs], "totals": summary}
+        try:
+            args.json.write_text(json.dumps(data, indent=2) + "\n")
+        except OSError as err:
+            raise InputError(f"cannot write --json file '{args.json}': {err}") from None
+    return 0
+
+
+def _print_table(name: str, costs, summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if Console().is_terminal else 140)
+    table = Table(title=f"{name}: shift-add decomposition", title_justify="left")
+    for column in ("layer", "method", "rows", "cols", "groups", "nonzeros", "adders", "depth",
+                   "sum of widths", "SQNR dB", "seconds"):
+        table.add_column(column, justify="left" if column in ("layer", "method") else "right")
+    for c in costs:
+        sqnr = "exact" if math.isinf(c.sqnr_db) and c.sqnr_db > 0 else f"{c.sqnr_db:.1f}"
+        table.add_row(c.layer, c.method, str(c.rows), str(c.cols), str(c.groups),
+                      str(c.nonzeros), str(c.adders), str(c.depth), str(c.width_sum), sqnr,
+                      f"{c.seconds:.2f}")
+    table.add_section()
+    table.add_row("total", "", "", "", "", str(summary["nonzeros"]), str(summary["adders"]),
+                  str(summary["depth"]), str(summary["width_sum"]), "",
+                  f"{summary['seconds']:.2f}")
+    console.print(table)
+    console.print(f"wall time {summary['wall_seconds']:.1f} s")
