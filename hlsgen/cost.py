@@ -574,7 +574,8 @@ def _work(m: ModulePlan) -> int:
     return m.in_beats
 
 
-def _schedule(modules: tuple[ModulePlan, ...], graph: ir.Graph, per_stage: int) -> Schedule:
+def _schedule(modules: tuple[ModulePlan, ...], graph: ir.Graph,
+              per_stage: dict[str, int]) -> Schedule:
     h, w, _ = graph.tensor(graph.input).shape
     beats = h * w
     # A layer with more outputs than the input has beats per frame (padding wider than the
@@ -590,8 +591,8 @@ def _schedule(modules: tuple[ModulePlan, ...], graph: ir.Graph, per_stage: int) 
     for m in modules:
         arrivals = [times[t] for t in m.layer.inputs]
         sizes = fifos if m.front is Front.PAIR else rows
-        times[m.layer.output] = _module_times(m, arrivals, frames, m.datapath.stages(per_stage),
-                                              sizes)
+        times[m.layer.output] = _module_times(m, arrivals, frames,
+                                              m.datapath.stages(per_stage[m.name]), sizes)
         first[m.name] = int(min(x[0] for x in arrivals))
     for name, t in times.items():
         n = t.shape[0] // frames
@@ -616,11 +617,14 @@ class HardwarePlan:
 
     graph: ir.Graph
     modules: tuple[ModulePlan, ...]
-    per_stage: int  # adder levels between pipeline registers
+    levels: dict[str, int]  # per layer: adder levels between pipeline registers
     schedule: Schedule
 
+    def per_stage(self, module: ModulePlan) -> int:
+        return self.levels[module.name]
+
     def stages(self, module: ModulePlan) -> int:
-        return module.datapath.stages(self.per_stage)
+        return module.datapath.stages(self.levels[module.name])
 
     def consumers(self, tensor: str) -> list[str]:
         """Layer names reading ``tensor`` (plus ``""`` for the top output port)."""
@@ -628,23 +632,24 @@ class HardwarePlan:
         return names + ([""] if tensor == self.graph.output else [])
 
 
-def adder_levels_per_stage(options) -> int:
-    """Adder levels between pipeline registers from emit options (duck-typed; None: default)."""
+def adder_levels_per_stage(options, layer: str | None = None) -> int:
+    """Adder levels between pipeline registers for ``layer`` from emit options (duck-typed:
+    ``options.adder_levels(layer)`` as :class:`hlsgen.emit.common.EmitOptions` has, else an
+    ``adder_levels_per_stage`` attribute; None: the 200 MHz default)."""
     if options is None:
         return DEFAULT_ADDER_LEVELS
-    levels = getattr(options, "adder_levels_per_stage", None)
-    if levels is None:
-        levels = getattr(options, "pipeline", None) or DEFAULT_ADDER_LEVELS
-    return int(levels)
+    if callable(getattr(options, "adder_levels", None)):
+        return int(options.adder_levels(layer))
+    return int(getattr(options, "adder_levels_per_stage", None) or DEFAULT_ADDER_LEVELS)
 
 
 def plan_hardware(design, options=None) -> HardwarePlan:
     """The hardware of a :class:`hlsgen.design.Design` (``.graph`` and ``.impls``)."""
     graph = design.graph
-    per_stage = adder_levels_per_stage(options)
+    levels = {layer.name: adder_levels_per_stage(options, layer.name) for layer in graph.layers}
     modules = tuple(_cached_module(layer, i, graph, design.impls.get(layer.name))
                     for i, layer in enumerate(graph.layers))
-    return HardwarePlan(graph, modules, per_stage, _schedule(modules, graph, per_stage))
+    return HardwarePlan(graph, modules, levels, _schedule(modules, graph, levels))
 
 
 _MODULE_CACHE: dict = {}
@@ -744,10 +749,10 @@ def _out_beats(plan: HardwarePlan) -> int:
 
 def _module_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[int, int, float]:
     dp = m.datapath
-    bits = _datapath_bits(dp, plan.per_stage)
+    bits = _datapath_bits(dp, plan.per_stage(m))
     luts = (_LUT_COEFFS["adder"] * bits["adder"] + _LUT_COEFFS["max"] * bits["max"]
             + _LUT_COEFFS["clamp"] * bits["clamp"])
-    ffs = bits["register"] + dp.stages(plan.per_stage)
+    ffs = bits["register"] + plan.stages(m)
     front_luts, front_ffs, brams = _front_resources(plan, m)
     out_bits = 8 * m.output.shape[2]
     luts += front_luts + out_bits + 4  # skid select

@@ -123,10 +123,22 @@ def test_pipeline_stages_follow_the_option():
     for levels in (1, 2, 3, 5):
         options = type("Options", (), {"adder_levels_per_stage": levels})()
         plan = plan_hardware(design, options)
-        assert plan.per_stage == levels
+        assert all(plan.per_stage(m) == levels for m in plan.modules)
         for module in plan.modules:
             assert plan.stages(module) == -(-module.datapath.levels // levels)
     assert adder_levels_per_stage(None) == 3
+
+
+def test_per_layer_pipeline_overrides():
+    from hlsgen.emit.common import EmitOptions
+
+    graph = random_graph(7, ("conv", "dense"), max_channels=6, weight_bits=10)
+    design = apply_design(graph, "exact")
+    conv, dense = (layer.name for layer in graph.layers)
+    options = EmitOptions(pipeline=4, layer_pipeline=((dense, 1),))
+    plan = plan_hardware(design, options)
+    assert plan.levels == {conv: 4, dense: 1}
+    assert plan.stages(plan.modules[1]) == plan.modules[1].datapath.levels
 
 
 def test_latency_grows_with_finer_pipelining():

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from hlsgen.errors import InputError
 
-DEFAULT_DEVICE = "xc7z020"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,8 +34,7 @@ def add_search_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="PP", help="allowed top-1 drop (percentage points) against the "
                         "exact integer network, or agreement loss without labels "
                         f"(default {d.max_accuracy_drop})")
-    group = parser.add_argument_group("resource budget (default: --device "
-                                      f"{DEFAULT_DEVICE})")
+    group = parser.add_argument_group("resource budget (default: none, accuracy bound only)")
     group.add_argument("--device", help="Xilinx part or family member, e.g. xc7z020, xczu3eg")
     group.add_argument("--lut-budget", type=int)
     group.add_argument("--ff-budget", type=int)
@@ -68,7 +66,9 @@ def budget_from_args(args):
         if min(explicit) < 0:
             raise InputError("budgets must be >= 0")
         return Budget(args.lut_budget, args.ff_budget, args.dsp_budget, args.bram_budget, "user")
-    return budget_for(device(args.device or DEFAULT_DEVICE))
+    if args.device:
+        return budget_for(device(args.device))
+    return Budget.unconstrained()
 
 
 def options_from_args(args):
@@ -150,9 +150,10 @@ def _print_summary(console, result, budget, seconds) -> None:
     from hlsgen.explore.run import summary_rows
 
     rows = summary_rows(result)
+    limits = (f"budget {budget.source}: {budget.luts} LUTs, {budget.ffs} FFs" if budget.limited
+              else "no resource budget")
     table = Table(title=f"explore: {len(result.evaluations)} designs evaluated in "
-                  f"{seconds:.0f} s; {len(result.front)} on the Pareto front; budget "
-                  f"{budget.source}: {budget.luts} LUTs, {budget.ffs} FFs")
+                  f"{seconds:.0f} s; {len(result.front)} on the Pareto front; {limits}")
     for key in rows[0] if rows else []:
         table.add_column(key, justify="right" if key not in ("design", "fails") else "left")
     for row in rows:

@@ -56,13 +56,13 @@ def cost_json(plan: HardwarePlan) -> str:
     layers = {}
     for m in plan.modules:
         entry = asdict(report.layer(m.name))
-        layers[module_name(m)] = {"layer": entry.pop("name"), **entry}
+        layers[module_name(m)] = {"layer": entry.pop("name"), **entry,
+                                  "adder_levels_per_stage": plan.per_stage(m)}
     doc = {
         "total": {"luts": report.luts, "ffs": report.ffs, "dsps": report.dsps,
                   "brams": report.brams},
         "latency_cycles": report.latency_cycles,
         "interval_cycles": report.interval_cycles,
-        "adder_levels_per_stage": plan.per_stage,
         "layers": layers,
     }
     return json.dumps(doc, indent=2) + "\n"
@@ -143,7 +143,7 @@ class _Reg:
 
 def _module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
     dp = m.datapath
-    per_stage = plan.per_stage
+    per_stage = plan.per_stage(m)
     stages = dp.stages(per_stage)
     copies = dp.register_stages(per_stage)
     home = [dp._home(n, per_stage) for n in range(len(dp.nodes))]

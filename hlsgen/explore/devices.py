@@ -35,7 +35,16 @@ class Budget:
     ffs: int
     dsps: int
     brams: float
-    source: str  # "xc7z020 x 0.80" or "user"
+    source: str  # "xc7z020 x 0.80", "user" or "none"
+
+    @classmethod
+    def unconstrained(cls) -> "Budget":
+        """No resource limit: only the accuracy bound constrains the search."""
+        return cls(10**15, 10**15, 10**15, 1e15, "none")
+
+    @property
+    def limited(self) -> bool:
+        return self.source != "none"
 
     def violations(self, luts: float, ffs: float, dsps: float, brams: float) -> dict[str, float]:
         """Relative overshoot per resource (only those that do not fit)."""

@@ -102,7 +102,9 @@ def plot_front(path, evaluations: Sequence[Evaluation], front: Sequence[Evaluati
     if chosen is not None:
         ax.scatter([chosen.luts], [chosen.latency_cycles], marker="*", s=220, c="orange",
                    edgecolors="black", label=f"chosen ({chosen.metric:.1f}%)", zorder=5)
-    ax.axvline(budget.luts, color="red", lw=1.0, ls=":", label=f"LUT budget ({budget.source})")
+    if budget.limited:
+        ax.axvline(budget.luts, color="red", lw=1.0, ls=":",
+                   label=f"LUT budget ({budget.source})")
     ax.set_xlabel("LUTs (hlsgen cost model)")
     ax.set_ylabel("latency (cycles)")
     ax.set_title(title)
