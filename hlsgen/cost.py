@@ -138,7 +138,7 @@ class Datapath:
     def register_stages(self, per_stage: int) -> tuple[tuple[int, ...], ...]:
         """Per node: the stages (1..S) at which a registered copy of it exists."""
         last = [-1] * len(self.nodes)  # latest stage a copy is needed at
-        home = [self._home(n, per_stage) for n in range(len(self.nodes))]
+        home = [self.home_stage(n, per_stage) for n in range(len(self.nodes))]
         for n, node in enumerate(self.nodes):
             if not self.live[n]:
                 continue
@@ -155,10 +155,18 @@ class Datapath:
                 result.append(tuple(range(home[n] + 1, last[n] + 1)))
         return tuple(result)
 
-    def _home(self, n: int, per_stage: int) -> int:
+    def home_stage(self, n: int, per_stage: int) -> int:
         """Stage whose combinational logic computes node n (stage-0 registers: 0)."""
         level = self.nodes[n].level
         return 0 if level == 0 else (level - 1) // per_stage
+
+    def clamp_input_range(self, n: int) -> tuple[int, int]:
+        """CLAMP node n: exact range of its shifted operand, before the clamp."""
+        node = self.nodes[n]
+        op = node.operands[0]
+        src = self.nodes[op.node]
+        total = node.shift + op.shift
+        return (src.lo << op.shift) >> total, (src.hi << op.shift) >> total
 
 
 class _Netlist:
@@ -764,6 +772,7 @@ def _trailing_zeros(value: int) -> int:
     return (value & -value).bit_length() - 1 if value else 1 << 30
 
 
+@lru_cache(maxsize=4096)  # the GA re-evaluates designs that share layers
 def _datapath_bits(dp: Datapath, per_stage: int) -> dict[str, int]:
     """Structural counts: carry-chain bits of adders, bits of max/clamp logic, and register
     bits of the pipeline -- bits that are known zeros, constant sign bits or never read by a
@@ -814,9 +823,7 @@ def _datapath_bits(dp: Datapath, per_stage: int) -> dict[str, int]:
         elif node.op is Op.MAX:
             counts["max"] += node.width
         elif node.op is Op.CLAMP:
-            src = nodes[node.operands[0].node]
-            q_lo = (src.lo << node.operands[0].shift) >> (node.shift + node.operands[0].shift)
-            q_hi = (src.hi << node.operands[0].shift) >> (node.shift + node.operands[0].shift)
+            q_lo, q_hi = dp.clamp_input_range(n)
             qbits = bit_width(q_lo, q_hi)
             compares = int(q_lo < node.bounds[0]) + int(q_hi > node.bounds[1])
             counts["clamp"] += compares * qbits + (8 if compares else 0)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from factory import random_graph, random_input
@@ -74,8 +74,7 @@ def check_design(design, where: Path, frames: int = 6, seed: int = 0) -> None:
 
 # -- exactness ---------------------------------------------------------------------------
 @needs_gxx
-@settings(max_examples=4, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=4, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**20),
        layers=st.sampled_from([
            ("conv", "dwconv", "maxpool", "avgpool", "add", "dense"),

@@ -24,7 +24,7 @@ from hlsgen.design import apply_design
 from hlsgen.emit import rtl
 from hlsgen.emit.rtl import PRIMITIVES, emit_rtl
 from hlsgen.errors import UnsupportedModelError
-from hlsgen.verify.estimate import run_yosys
+from hlsgen.verify.estimate import compare, run_yosys, summarize
 from hlsgen.verify.sim import SimulationError, simulate, write_sim_project
 
 TOP_PORTS = ("ap_clk", "ap_rst_n", "in_stream_TDATA", "in_stream_TVALID", "in_stream_TREADY",
@@ -130,3 +130,36 @@ def test_yosys_infers_no_dsp(tmp_path):
     assert report.total.dsps == 0
     assert report.total.luts > 0 and report.total.ffs > 0
     assert set(report.modules) >= {f"l{i}_{layer.name}" for i, layer in enumerate(graph.layers)}
+
+
+def test_yosys_stat_is_summed_through_the_hierarchy():
+    stat = {"modules": {
+        "\\hlsgen_top": {"num_cells_by_type": {"l0_conv": 1, "LUT2": 3, "FDRE": 2}},
+        "\\l0_conv": {"num_cells_by_type": {
+            "LUT6": 10, "INV": 2, "CARRY4": 5, "FDRE": 7, "FDSE": 1, "MUXF7": 4,
+            "$paramod$abc\\hlsgen_window": 1, "$paramod\\hlsgen_skid\\WIDTH=8": 1}},
+        "$paramod$abc\\hlsgen_window": {"num_cells_by_type": {"RAM32M": 2, "LUT3": 1,
+                                                               "RAMB18E1": 1}},
+        "$paramod\\hlsgen_skid\\WIDTH=8": {"num_cells_by_type": {"LUT3": 8, "FDRE": 18}},
+    }}
+    report = summarize(stat, "yosys")
+    conv = report.modules["l0_conv"]
+    assert (conv.luts, conv.lutram_luts, conv.ffs, conv.carry4, conv.brams) == (29, 8, 26, 5, 0.5)
+    assert report.total.luts == 32 and report.total.ffs == 28
+    assert report.parts["l0_conv"]["datapath"].luts == 12
+    assert set(report.parts["l0_conv"]) == {"datapath", "hlsgen_window", "hlsgen_skid"}
+    predicted = {"total": {"luts": 40, "ffs": 28},
+                 "layers": {"l0_conv": {"luts": 29, "ffs": 13}}}
+    doc = compare(report, predicted)
+    assert doc["ratio"] == {"luts": 0.8, "ffs": 1.0}
+    assert doc["layers"]["l0_conv"]["ratio"] == {"luts": 1.0, "ffs": 2.0}
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
+def test_icarus_simulates_exactly(tmp_path):
+    graph = random_graph(2, ("conv", "maxpool", "dense"), max_channels=3, max_hw=5)
+    design = apply_design(graph, "exact")
+    plan = plan_hardware(design)
+    project = write_sim_project(tmp_path / "project", design, random_input(graph, 2, 2))
+    result = simulate(project, simulator="icarus")
+    assert result.mismatches == 0 and result.latency_cycles == plan.schedule.latency_cycles

@@ -235,6 +235,15 @@ def test_missing_model_and_vectors_without_x(tiny, tmp_path, capsys):
     assert not (tmp_path / "p").exists()
 
 
+def test_float_model_needs_calibration_or_an_input_range(tiny, tmp_path, capsys):
+    model, _ = tiny
+    assert generate(model, "-o", tmp_path / "p") == 2
+    assert "--input-range" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+    assert generate(model, "-o", tmp_path / "p", "--input-range", 0, 1, "--count", 2) == 0
+    assert "--input-range 0 1" in (tmp_path / "p" / "README.md").read_text()
+
+
 def test_refuses_to_replace_the_directory_holding_its_inputs(tiny, tmp_path, capsys):
     model, data = tiny
     assert generate(model, "-o", model.parent, "--calibration", data, "--force") == 2

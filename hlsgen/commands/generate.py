@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-layer methods (and pipeline levels) chosen by hlsgen explore")
     parser.add_argument("--calibration", type=Path, metavar="CAL.npz",
                         help="float models: unlabelled samples (x) for activation ranges")
+    parser.add_argument("--input-range", type=float, nargs=2, metavar=("LO", "HI"),
+                        help="float models without --calibration: the input value range, "
+                        "for a data-free import")
     parser.add_argument("--vectors", type=Path, metavar="DATA.npz",
                         help="test frames from the first --count samples of x (default: "
                         "random frames over the input range)")
@@ -46,9 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hlsgen.commands.common import load_data, load_graph
+    from hlsgen.commands.common import load_data
     from hlsgen.design import apply_design
     from hlsgen.emit.common import EmitOptions
+    from hlsgen.frontend import import_model
     from hlsgen.emit.project import ProjectInfo, project_files, random_inputs, reference_vectors
     from hlsgen.emit.writer import write_tree
     from hlsgen.reference import quantize_input
@@ -64,7 +68,10 @@ def run(args: argparse.Namespace) -> int:
     options = EmitOptions(part=args.part, clock_mhz=args.clock_mhz, pipeline=args.pipeline,
                           layer_pipeline=layer_pipeline)
 
-    graph = load_graph(args.model, args.calibration)
+    calibration = load_data(args.calibration)[0] if args.calibration is not None else None
+    graph = import_model(args.model, calibration=calibration,
+                         data_free_input_range=tuple(args.input_range) if args.input_range
+                         else None)
     _check_pipeline_layers(graph, layer_pipeline, args.design)
     design = apply_design(graph, methods)
     if args.vectors is not None:
@@ -140,9 +147,12 @@ def _command(args) -> str:
         words += ["--design", str(args.design)]
     else:
         words += ["--method", args.method or DEFAULT_METHOD]
-    for flag, value in (("--calibration", args.calibration), ("--vectors", args.vectors)):
-        if value is not None:
-            words += [flag, str(value)]
+    if args.calibration is not None:
+        words += ["--calibration", str(args.calibration)]
+    if args.input_range is not None:
+        words += ["--input-range", *(f"{v:g}" for v in args.input_range)]
+    if args.vectors is not None:
+        words += ["--vectors", str(args.vectors)]
     words += ["--count", str(args.count), "--part", args.part, "--clock-mhz", f"{args.clock_mhz:g}"]
     if args.pipeline is not None:
         words += ["--pipeline", str(args.pipeline)]

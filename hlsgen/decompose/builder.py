@@ -41,8 +41,9 @@ class GraphBuilder:
         """A term equal to ``a + b``, built with one adder (or none if it already exists).
 
         The common shift and, when both terms are negative, the common sign are factored out
-        of the adder, so the adder's own operands have one zero shift and at most one negation;
-        that normal form is what makes equal sub-sums hash to the same adder.
+        of the adder, so the adder's own operands have one zero shift, at most one negation
+        (on the operand with the larger (node, shift)); that normal form is what makes equal
+        sub-sums, up to sign and shift, hash to the same adder.
         """
         base = min(a.shift, b.shift)
         if a.sign < 0 and b.sign > 0:
@@ -50,8 +51,12 @@ class GraphBuilder:
         sign = -1 if a.sign < 0 else 1  # both negative -> -(|a| + |b|)
         left = Operand(a.node, a.shift - base, False)
         right = Operand(b.node, b.shift - base, (b.sign < 0) != (sign < 0))
-        if not right.negate and (right.node, right.shift) < (left.node, left.shift):
-            left, right = right, left  # a + b == b + a: one canonical order for sharing
+        if (right.node, right.shift) < (left.node, left.shift):
+            # one canonical order, so equal sums hash alike: a + b == b + a, a - b == -(b - a)
+            if right.negate:
+                sign = -sign
+            left, right = Operand(right.node, right.shift), Operand(left.node, left.shift,
+                                                                  right.negate)
         adder = Adder(left, right)
         node = self._known.get(adder)
         if node is None:

@@ -23,6 +23,7 @@ Bookkeeping, chosen so layers with hundreds of rows and columns take seconds:
 
 from __future__ import annotations
 
+import enum
 import heapq
 from collections import Counter
 from itertools import chain
@@ -32,7 +33,23 @@ import numpy as np
 from hlsgen.decompose.builder import GraphBuilder, Term
 from hlsgen.decompose.csd import csd_digits
 
-__all__ = ["eliminate_common_subexpressions"]
+__all__ = ["eliminate_common_subexpressions", "TieBreak"]
+
+
+class TieBreak(enum.Enum):
+    """Order among equally frequent (and equally deep) patterns."""
+
+    KEY = "key"  # smallest (first node, second node, shift, sign)
+    FAR = "far"  # widest relative shift first
+    SCRAMBLED = "scrambled"  # a fixed pseudo-random order (a hash of the key)
+
+
+def _scramble(values: np.ndarray) -> np.ndarray:
+    """A fixed bijective mix of uint64 values (splitmix64 finaliser): deterministic disorder."""
+    z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 _D_BITS = 8  # relative shifts in [-127, 127]
 _D_OFFSET = 1 << (_D_BITS - 1)
@@ -65,8 +82,9 @@ def _canonical(node1, shift1, sign1, node2, shift2, sign2):
 
 
 class _Engine:
-    def __init__(self, builder: GraphBuilder, matrix: np.ndarray):
+    def __init__(self, builder: GraphBuilder, matrix: np.ndarray, tie: TieBreak):
         self.builder = builder
+        self.tie = tie
         rows, n = matrix.shape
         self.n, self.rows = n, rows
         table = {int(v): csd_digits(int(v)) for v in np.unique(matrix)}
@@ -90,7 +108,7 @@ class _Engine:
         self.tracked: dict[int, int] = {}
         self.lost: Counter[int] = Counter()
         self.levels: dict[int, list[int]] = {}  # queued created patterns by (stale) count
-        self.ready: list[tuple[int, int]] = []  # (depth, key) heap, all at ready_level
+        self.ready: list[tuple[int, int, int]] = []  # (depth, tie, key), all at ready_level
         self.ready_level = 0
         self._count_input_pairs()
 
@@ -248,13 +266,27 @@ class _Engine:
         self.levels.setdefault(count, []).append(key)
 
     def _best_input_pattern(self) -> tuple[int, int]:
-        """(count, key) of the most frequent input-input pattern (first in key order)."""
+        """(count, key) of the most frequent input-input pattern, ties broken by ``tie``."""
         flat = int(np.argmax(self.counts))
         count = int(self.counts[flat])
+        if self.tie is not TieBreak.KEY and count >= 2:
+            tied = np.flatnonzero(self.counts == count)
+            if self.tie is TieBreak.FAR:
+                rank = -np.abs((tied >> 1) % self.span - (self.bits - 1))
+            else:
+                rank = _scramble(tied)
+            flat = int(tied[np.argmin(rank)])
         rest, negative = divmod(flat, 2)
         rest, d = divmod(rest, self.span)
         a, b = divmod(rest, self.n)
         return count, _pack(a, b, d - (self.bits - 1), negative)
+
+    def _tie_rank(self, key: int, d: int) -> int:
+        if self.tie is TieBreak.FAR:
+            return -abs(d)
+        if self.tie is TieBreak.SCRAMBLED:
+            return int(_scramble(np.array([key], dtype=np.uint64))[0])
+        return 0
 
     def _best_created_pattern(self) -> tuple[int, int]:
         """(count, key) of the most frequent pattern with a created node ((0, -1) if none).
@@ -271,22 +303,22 @@ class _Engine:
             top = max(self.levels, default=0)
             if top >= 2 and top >= self.ready_level:
                 if top > self.ready_level:
-                    for _, key in self.ready:
+                    for _, _, key in self.ready:
                         self._push(key, self.ready_level)
                     self.ready = []
                 for key in self.levels.pop(top):
                     count = self._count(key)
                     if count == top:
-                        a, b, _, _ = _unpack(key)
+                        a, b, d, _ = _unpack(key)
                         depth = 1 + max(self.builder.depth(a), self.builder.depth(b))
-                        heapq.heappush(self.ready, (depth, key))
+                        heapq.heappush(self.ready, (depth, self._tie_rank(key, d), key))
                     elif count >= 2:
                         self._push(key, count)
                 self.ready_level = top if self.ready else 0
                 continue
             if not self.ready:
                 return 0, -1
-            key = self.ready[0][1]
+            key = self.ready[0][2]
             count = self._count(key)
             if count == self.ready_level:
                 return count, key
@@ -386,13 +418,18 @@ def _drop_overlaps(found: list[tuple[int, int, int]], d: int) -> list[tuple[int,
     return kept
 
 
-def eliminate_common_subexpressions(builder: GraphBuilder, matrix: np.ndarray
-                                    ) -> list[list[Term]]:
+def eliminate_common_subexpressions(builder: GraphBuilder, matrix: np.ndarray,
+                                    tie: TieBreak = TieBreak.KEY) -> list[list[Term]]:
     """Share two-term patterns across the rows of an integer matrix [rows, builder.n_inputs]
     (adders go into ``builder``, which must not hold adders yet).  Returns the remaining terms
-    of every row; each row's terms sum to that row of ``matrix`` exactly."""
+    of every row; each row's terms sum to that row of ``matrix`` exactly.
+
+    ``tie`` picks among equally frequent patterns (after the shallowest adder): the smallest
+    key, the widest relative shift, or a fixed pseudo-random order.  Each is an equally
+    greedy path; the exact method tries several on small matrices and keeps the best.
+    """
     if builder.adders:
         raise ValueError("eliminate_common_subexpressions needs a fresh builder")
-    engine = _Engine(builder, np.asarray(matrix, dtype=np.int64))
+    engine = _Engine(builder, np.asarray(matrix, dtype=np.int64), tie)
     engine.run()
     return engine.remaining()

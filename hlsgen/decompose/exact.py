@@ -13,8 +13,13 @@ lowest depth):
   adder for the link; chains are limited to ``MAX_CHAIN`` links to bound the depth), as
   da4ml's graph-based pre-optimisation does.
 
+* **tie-breaks** among equally frequent patterns (:class:`~hlsgen.decompose.cse.TieBreak`):
+  equally greedy paths that end a percent or so apart.
+
 Measured on the MLPerf Tiny models, sharing across the longer side with row differences wins
-almost always, so that is the default; square matrices try both orientations when small.
+almost always; near-square matrices also try the other side.  Formulations are tried in that
+order while their summed term pairs (the cost driver of the search) stay within a budget, so
+big layers take one run and small ones up to six.
 """
 
 from __future__ import annotations
@@ -25,14 +30,15 @@ import numpy as np
 
 from hlsgen.decompose.builder import GraphBuilder, Term
 from hlsgen.decompose.csd import csd_digits, csd_weights
-from hlsgen.decompose.cse import eliminate_common_subexpressions
+from hlsgen.decompose.cse import TieBreak, eliminate_common_subexpressions
 from hlsgen.decompose.graph import ShiftAddGraph
 from hlsgen.decompose.transpose import transpose_graph
 
 __all__ = ["decompose_exact", "csd_rows", "row_tree", "RowTree", "MAX_CHAIN"]
 
 MAX_CHAIN = 4  # at most this many row-difference links in a row (each one adder deep)
-_PAIR_BUDGET = 3_000_000  # term pairs (per orientation) up to which every variant is tried
+_WORK_BUDGET = 5_000_000  # term pairs summed over the formulations tried for one matrix
+_SQUARE_RATIO = 1.5  # both orientations are tried when the sides differ less than this
 
 
 def csd_rows(matrix: np.ndarray) -> list[list[Term]]:
@@ -94,7 +100,8 @@ def row_tree(matrix: np.ndarray, max_chain: int = MAX_CHAIN) -> RowTree:
     return RowTree(differences, parent, sign, tuple(order))
 
 
-def _solve(matrix: np.ndarray, differences: bool, share: bool) -> ShiftAddGraph:
+def _solve(matrix: np.ndarray, differences: bool, share: bool,
+           tie: TieBreak = TieBreak.KEY) -> ShiftAddGraph:
     builder = GraphBuilder(matrix.shape[1])
     if differences:
         tree = row_tree(matrix)
@@ -102,7 +109,7 @@ def _solve(matrix: np.ndarray, differences: bool, share: bool) -> ShiftAddGraph:
         n = matrix.shape[0]
         tree = RowTree(matrix, np.full(n, -1), np.zeros(n, dtype=np.int64), tuple(range(n)))
     if share:
-        rows = eliminate_common_subexpressions(builder, tree.differences)
+        rows = eliminate_common_subexpressions(builder, tree.differences, tie)
     else:
         rows = csd_rows(tree.differences)
     outputs = [None] * matrix.shape[0]
@@ -111,8 +118,9 @@ def _solve(matrix: np.ndarray, differences: bool, share: bool) -> ShiftAddGraph:
         if tree.parent[r] >= 0:
             tap = outputs[tree.parent[r]]
             if tap.node is not None:
-                sign = (-1 if tap.negate else 1) * int(tree.sign[r])
-                terms.append(Term(tap.node, tap.shift, sign))
+                factor = int(tree.sign[r])  # ±2**k
+                sign = (-1 if tap.negate else 1) * (1 if factor > 0 else -1)
+                terms.append(Term(tap.node, tap.shift + abs(factor).bit_length() - 1, sign))
         outputs[r] = builder.tree(terms)
     return builder.finish(outputs)
 
@@ -122,35 +130,48 @@ def _pair_count(matrix: np.ndarray) -> int:
     return int(np.sum(per_row * (per_row - 1) // 2))
 
 
+def _formulations(matrix: np.ndarray) -> list[tuple[bool, TieBreak]]:
+    """(transpose, tie-break) pairs to try, best first, within ``_WORK_BUDGET`` term pairs."""
+    rows, cols = matrix.shape
+    longer = cols > rows  # share across the longer side: more rows, more repeats
+    sides = [longer]
+    if max(rows, cols) <= _SQUARE_RATIO * min(rows, cols):
+        sides.append(not longer)
+    work = {t: _pair_count(matrix.T if t else matrix) for t in sides}
+    chosen, spent = [], 0
+    for t in sides:
+        for tie in TieBreak:
+            if chosen and spent + work[t] > _WORK_BUDGET:
+                return chosen
+            chosen.append((t, tie))
+            spent += work[t]
+    return chosen
+
+
 def decompose_exact(matrix: np.ndarray, share: bool = True, transpose: bool | None = None,
                     differences: bool | None = None) -> ShiftAddGraph:
     """Exact shift-add graph of an integer matrix [rows, cols] (int64 entries).
 
     ``share``: common-subexpression elimination (False: plain CSD adder trees).
     ``transpose`` / ``differences``: force a formulation (see the module docstring).  By
-    default the sharing runs across the longer side (transposed when cols > rows; both ways
-    for a square matrix with few enough term pairs), with row differences, and the cheapest
-    graph (adders, then depth) is kept.
+    default the sharing runs across the longer side (and across the other one too for
+    near-square matrices) with row differences, under every tie-break the work budget allows,
+    and the cheapest graph (adders, then depth) is kept.
     """
     matrix = np.asarray(matrix, dtype=np.int64)
     if matrix.ndim != 2:
         raise ValueError(f"expected a 2-D matrix, got shape {matrix.shape}")
     if not share:
         return _solve(matrix, False, False)
-    rows, cols = matrix.shape
+    plan = _formulations(matrix)
     if transpose is not None:
-        orientations = [transpose]
-    elif rows == cols and max(_pair_count(matrix), _pair_count(matrix.T)) <= _PAIR_BUDGET:
-        orientations = [False, True]
-    else:
-        orientations = [cols > rows]
-    variants = [True] if differences is None else [differences]
+        plan = [(transpose, tie) for tie in TieBreak][: max(1, len(plan))]
+    diff = True if differences is None else differences
     best = None
-    for t in orientations:
-        for diff in variants:
-            graph = (transpose_graph(_solve(matrix.T, diff, True)) if t
-                     else _solve(matrix, diff, True))
-            if best is None or (graph.adder_count, graph.depth) < (best.adder_count, best.depth):
-                best = graph
+    for t, tie in plan:
+        graph = (transpose_graph(_solve(matrix.T, diff, True, tie)) if t
+                 else _solve(matrix, diff, True, tie))
+        if best is None or (graph.adder_count, graph.depth) < (best.adder_count, best.depth):
+            best = graph
     assert best is not None
     return best

@@ -9,13 +9,13 @@ compared with them.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import numpy as np
 
 import hlsgen
-from hlsgen.emit import common
+from hlsgen import cost
+from hlsgen.emit import common, rtl
 from hlsgen.emit.common import TOP_NAME, DesignPlan, EmitOptions, ForkPlan
 from hlsgen.emit.hls import render_hls
 
@@ -76,14 +76,12 @@ def project_files(design, options: EmitOptions, vectors: Vectors, info: ProjectI
     """Every file of the project directory, keyed by its path relative to the project."""
     plan = common.plan_design(design, options)
     files: dict[str, str | bytes] = dict(render_hls(plan))
-    rtl = _rtl_module()
-    if rtl is not None:
-        files.update(rtl.emit_rtl(design, options))
-        files.update(rtl.testbench_files())
+    files.update(rtl.emit_rtl(design, options))
+    files.update(rtl.testbench_files())
     files["tb/input.txt"] = vector_text(vectors.inputs)
     files["tb/expected.txt"] = vector_text(vectors.expected)
     files["reference/design_int.onnx"] = vectors.onnx_model
-    context = _context(plan, design, vectors, info, rtl is not None)
+    context = _context(plan, design, vectors, info)
     env = common.template_env("project")
     for name in ("Makefile", "README.md", "vivado/build_bitstream.tcl", "vivado/package_ip.tcl",
                  "vivado/constraints.xdc"):
@@ -91,27 +89,13 @@ def project_files(design, options: EmitOptions, vectors: Vectors, info: ProjectI
     return files
 
 
-def _rtl_module():
-    """``hlsgen.emit.rtl`` (the Verilog emitter), or None while it is not part of hlsgen."""
-    try:
-        return importlib.import_module("hlsgen.emit.rtl")
-    except ModuleNotFoundError as err:
-        if err.name == "hlsgen.emit.rtl":
-            return None
-        raise
-
-
 def _cost_report(design, options: EmitOptions):
     """Predicted resources and latency of the Verilog from ``hlsgen.cost``, or the reason why
     there are none (the cost model raises rather than guess)."""
-    from hlsgen import cost
-
     try:
         return cost.estimate_design(design, options), None
     except cost.CostModelError as err:
         return None, str(err)
-    except NotImplementedError:
-        return None, "this hlsgen build has no resource model yet"
 
 
 @dataclass(frozen=True)
@@ -141,8 +125,7 @@ def _layer_rows(plan: DesignPlan) -> list[_LayerRow]:
     return rows
 
 
-def _context(plan: DesignPlan, design, vectors: Vectors, info: ProjectInfo, has_rtl: bool
-             ) -> dict:
+def _context(plan: DesignPlan, design, vectors: Vectors, info: ProjectInfo) -> dict:
     options = plan.options
     residual = [s for s in plan.streams
                 if s.depth > common.MIN_FIFO_DEPTH and any(s.producer == f.ident
@@ -155,5 +138,5 @@ def _context(plan: DesignPlan, design, vectors: Vectors, info: ProjectInfo, has_
         adders=sum(getattr(p, "adder_count", 0) for p in plan.layers),
         forks=[p for p in plan.processes if isinstance(p, ForkPlan)], residual=residual,
         frames=int(vectors.inputs.shape[0]), origin=vectors.origin, info=info,
-        has_rtl=has_rtl, cost=report, no_cost=no_report, levels=options.adder_levels(),
+        cost=report, no_cost=no_report, levels=options.adder_levels(),
     )

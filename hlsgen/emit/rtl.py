@@ -146,7 +146,7 @@ def _module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
     per_stage = plan.per_stage(m)
     stages = dp.stages(per_stage)
     copies = dp.register_stages(per_stage)
-    home = [dp._home(n, per_stage) for n in range(len(dp.nodes))]
+    home = [dp.home_stage(n, per_stage) for n in range(len(dp.nodes))]
 
     def ref(n: int, stage: int) -> str:
         return f"n{n}" if stage == home[n] else f"n{n}_s{stage}"
@@ -156,7 +156,7 @@ def _module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
     for n, node in enumerate(dp.nodes):
         if not dp.live[n] or node.op is Op.CONST:
             continue
-        wires.append(_wire(n, node, dp, lambda k: ref(k, home[n])))
+        wires.append(_wire(n, dp, lambda k: ref(k, home[n])))
         width = _storage_width(node)
         for s in copies[n]:
             regs.append(_Reg(f"n{n}_s{s}", width, ref(n, s - 1), s))
@@ -182,7 +182,8 @@ def _storage_width(node: Node) -> int:
     return 8 if node.op is Op.CLAMP else node.width
 
 
-def _wire(n: int, node: Node, dp, ref) -> _Wire:
+def _wire(n: int, dp, ref) -> _Wire:
+    node = dp.nodes[n]
     name = f"n{n}"
     if node.op is Op.INPUT:
         return _Wire("input", name, node.width, hi_bit=node.bit + node.bits - 1,
@@ -196,8 +197,7 @@ def _wire(n: int, node: Node, dp, ref) -> _Wire:
     src = dp.nodes[node.operands[0].node]
     width = src.width
     lo, hi = node.bounds
-    q_lo = (src.lo << node.operands[0].shift) >> (node.shift + node.operands[0].shift)
-    q_hi = (src.hi << node.operands[0].shift) >> (node.shift + node.operands[0].shift)
+    q_lo, q_hi = dp.clamp_input_range(n)
     if node.shift >= 0:
         cut = min(node.shift, width - 1)  # shifting out every bit but the sign is the same
         msb, lsb, lshift, qbits = width - 1, cut, 0, width - cut

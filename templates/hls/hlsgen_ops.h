@@ -8,16 +8,24 @@
 
 #include <ap_int.h>
 
+#ifdef __SYNTHESIS__
+#define HLSGEN_OP inline
+#else
+// C simulation: one out-of-line copy per width combination; inlining thousands of copies
+// makes g++ slower by a quarter and the simulation no faster.
+#define HLSGEN_OP __attribute__((noinline)) inline
+#endif
+
 // 0
 template <int W>
-inline ap_int<W> hlsgen_zero() {
+HLSGEN_OP ap_int<W> hlsgen_zero() {
 #pragma HLS INLINE
     return ap_int<W>(0);
 }
 
 // a << sa
 template <int W, int WA>
-inline ap_int<W> hlsgen_shl(const ap_int<WA>& a, int sa) {
+HLSGEN_OP ap_int<W> hlsgen_shl(const ap_int<WA>& a, int sa) {
 #pragma HLS INLINE
     ap_int<W> x = a;
     x <<= sa;
@@ -26,7 +34,7 @@ inline ap_int<W> hlsgen_shl(const ap_int<WA>& a, int sa) {
 
 // -(a << sa)
 template <int W, int WA>
-inline ap_int<W> hlsgen_minus(const ap_int<WA>& a, int sa) {
+HLSGEN_OP ap_int<W> hlsgen_minus(const ap_int<WA>& a, int sa) {
 #pragma HLS INLINE
     ap_int<W> x = 0;
     ap_int<W> y = a;
@@ -37,7 +45,7 @@ inline ap_int<W> hlsgen_minus(const ap_int<WA>& a, int sa) {
 
 // (a << sa) + (b << sb)
 template <int W, int WA, int WB>
-inline ap_int<W> hlsgen_add(const ap_int<WA>& a, int sa, const ap_int<WB>& b, int sb) {
+HLSGEN_OP ap_int<W> hlsgen_add(const ap_int<WA>& a, int sa, const ap_int<WB>& b, int sb) {
 #pragma HLS INLINE
     ap_int<W> x = a;
     ap_int<W> y = b;
@@ -49,7 +57,7 @@ inline ap_int<W> hlsgen_add(const ap_int<WA>& a, int sa, const ap_int<WB>& b, in
 
 // (a << sa) - (b << sb)
 template <int W, int WA, int WB>
-inline ap_int<W> hlsgen_sub(const ap_int<WA>& a, int sa, const ap_int<WB>& b, int sb) {
+HLSGEN_OP ap_int<W> hlsgen_sub(const ap_int<WA>& a, int sa, const ap_int<WB>& b, int sb) {
 #pragma HLS INLINE
     ap_int<W> x = a;
     ap_int<W> y = b;
@@ -61,7 +69,7 @@ inline ap_int<W> hlsgen_sub(const ap_int<WA>& a, int sa, const ap_int<WB>& b, in
 
 // -(a << sa) - (b << sb)
 template <int W, int WA, int WB>
-inline ap_int<W> hlsgen_nadd(const ap_int<WA>& a, int sa, const ap_int<WB>& b, int sb) {
+HLSGEN_OP ap_int<W> hlsgen_nadd(const ap_int<WA>& a, int sa, const ap_int<WB>& b, int sb) {
 #pragma HLS INLINE
     ap_int<W> x = 0;
     ap_int<W> y = a;
@@ -75,7 +83,7 @@ inline ap_int<W> hlsgen_nadd(const ap_int<WA>& a, int sa, const ap_int<WB>& b, i
 
 // a + c for a constant c
 template <int W, int WA>
-inline ap_int<W> hlsgen_offset(const ap_int<WA>& a, long long c) {
+HLSGEN_OP ap_int<W> hlsgen_offset(const ap_int<WA>& a, long long c) {
 #pragma HLS INLINE
     ap_int<W> x = a;
     x += c;
@@ -84,7 +92,7 @@ inline ap_int<W> hlsgen_offset(const ap_int<WA>& a, long long c) {
 
 // floor(a / 2^s): arithmetic shift right (s < WA)
 template <int W, int WA>
-inline ap_int<W> hlsgen_shr(const ap_int<WA>& a, int s) {
+HLSGEN_OP ap_int<W> hlsgen_shr(const ap_int<WA>& a, int s) {
 #pragma HLS INLINE
     ap_int<WA> x = a;
     x >>= s;
@@ -93,7 +101,7 @@ inline ap_int<W> hlsgen_shr(const ap_int<WA>& a, int s) {
 
 // min(max(a, lo), hi)
 template <int W, int WA>
-inline ap_int<W> hlsgen_clamp(const ap_int<WA>& a, int lo, int hi) {
+HLSGEN_OP ap_int<W> hlsgen_clamp(const ap_int<WA>& a, int lo, int hi) {
 #pragma HLS INLINE
     if (a < lo) {
         return ap_int<W>(lo);
