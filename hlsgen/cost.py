@@ -867,9 +867,9 @@ def _front_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[float, float, f
     s = m.window
     rows = plan.schedule.rows[m.name]
     taps = s.kh * s.kw
-    depth = -(-w // s.kw)
-    ram = _LUT_COEFFS["lutram"] * rows * s.kw * _lutram_luts(depth, pw)
-    mux = _LUT_COEFFS["mux"] * (taps * pw * _mux_luts(rows) + taps * pw * _mux_luts(s.kw + 1))
+    depth = rows * -(-w // s.kw)  # words per bank: every row slot
+    ram = _LUT_COEFFS["lutram"] * s.kw * s.kh * _lutram_luts(depth, pw)  # a read port per row
+    mux = _LUT_COEFFS["mux"] * taps * pw * _mux_luts(s.kw + 1)  # bank rotation + padding
     counters = 6 * 8 + 3 * bit_width(0, rows + h + s.kh + s.sh)
-    ffs = taps * pw + rows * s.kw * pw + counters + s.kh + s.kw + 4
+    ffs = 2 * taps * pw + counters + s.kh + s.kw * 4 + 4  # bank outputs, window, selects
     return control + ram + mux, ffs, 0.0

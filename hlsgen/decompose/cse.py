@@ -56,6 +56,7 @@ _D_OFFSET = 1 << (_D_BITS - 1)
 _NODE_BITS = 32
 _SHIFT_BITS = 8  # a term's shift is below 256
 _LOST_LIMIT = 2_000_000  # entries in the lost-pairs tally before it is pruned
+_RECENT_LIMIT = 2048  # newly tracked keys checked by np.isin before a merge into ``known``
 
 
 def _pack(a, b, d, negative):
@@ -107,6 +108,8 @@ class _Engine:
         # then to the tracked keys, so memory stays bounded).
         self.tracked: dict[int, int] = {}
         self.lost: Counter[int] = Counter()
+        self.known = np.zeros(0, dtype=np.int64)  # sorted keys tracked so far (a superset)
+        self.recent: list[int] = []  # keys tracked since ``known`` was last rebuilt
         self.levels: dict[int, list[int]] = {}  # queued created patterns by (stale) count
         self.ready: list[tuple[int, int, int]] = []  # (depth, tie, key), all at ready_level
         self.ready_level = 0
@@ -227,8 +230,8 @@ class _Engine:
                                                     neg[inputs]), 1)
         created = ~inputs
         if created.any():
-            self.lost.update(_pack(a[created], b[created], d[created],
-                                   neg[created].astype(np.int64)).tolist())
+            keys = _pack(a[created], b[created], d[created], neg[created].astype(np.int64))
+            self.lost.update(keys[self._maybe_tracked(keys)].tolist())
             if len(self.lost) > _LOST_LIMIT:
                 self.lost = Counter({key: self.lost[key] for key in self.tracked
                                      if key in self.lost})
@@ -250,9 +253,27 @@ class _Engine:
         for key, count in pairs:
             if count >= 2:
                 self.tracked[key] = count + self.lost.get(key, 0)
+                self.recent.append(key)
                 self._push(key, count)
             else:
                 self.tracked.pop(key, None)
+
+    def _maybe_tracked(self, keys: np.ndarray) -> np.ndarray:
+        """Mask of the keys that may be tracked (a superset: untracked ones only cost time).
+
+        Most broken-up pairs belong to patterns that never occurred twice; filtering them in
+        numpy keeps them out of the Python-level tally.
+        """
+        if len(self.recent) > _RECENT_LIMIT:
+            merged = np.concatenate([self.known, np.sort(np.array(self.recent, dtype=np.int64))])
+            self.known = np.sort(merged, kind="stable")  # two sorted runs: a linear merge
+            self.recent = []
+        mask = np.zeros(len(keys), dtype=bool)
+        for table in (self.known, np.sort(np.array(self.recent, dtype=np.int64))):
+            if len(table):
+                at = np.minimum(np.searchsorted(table, keys), len(table) - 1)
+                mask |= table[at] == keys
+        return mask
 
     def _count(self, key: int) -> int:
         base = self.tracked.get(key)

@@ -3,8 +3,10 @@
 :func:`plan_design` turns a :class:`hlsgen.design.Design` into a :class:`DesignPlan`: one
 frozen plan per IR layer (plus a :class:`ForkPlan` wherever a tensor feeds two layers), the
 streams between them with their FIFO depths, and for every arithmetic step the exact integer
-interval and two's-complement width of its result.  The HLS and Verilog emitters both render
-from these plans, so they cannot disagree on a width, a constant or a name.
+interval and two's-complement width of its result.  The HLS emitter renders these plans; every
+emitter shares the naming (:func:`identifier`, :data:`TOP_NAME`), the options
+(:class:`EmitOptions`) and the template loading (:func:`template_env`) defined here.  (The
+Verilog emitter schedules its own registers, so it renders :class:`hlsgen.cost.HardwarePlan`.)
 
 Width rules (all intervals are exact, derived from the input types; ``bit_width`` of
 :mod:`hlsgen.decompose.graph` gives the smallest two's-complement width holding one):
@@ -158,8 +160,6 @@ class Interval:
     def hull(self, other: "Interval") -> "Interval":
         return Interval(min(self.lo, other.lo), max(self.hi, other.hi))
 
-    def clamped(self, lo: int, hi: int) -> "Interval":
-        return Interval(min(max(self.lo, lo), hi), max(min(self.hi, hi), lo))
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,6 @@ class TensorPlan:
     """An activation on a stream: one beat per pixel, channel c in bits [8c+7 : 8c]."""
 
     name: str
-    ident: str
     height: int
     width: int
     channels: int
@@ -357,10 +356,6 @@ class Requant:
     hi: int
     msb: int  # bits of this channel in the output beat
     lsb: int
-
-    @property
-    def out(self) -> Interval:
-        return self.biased.clamped(self.lo, self.hi)
 
     @property
     def clamp_width(self) -> int:
@@ -560,7 +555,7 @@ def plan_graph(graph: ir.Graph, graphs: Mapping[str, Sequence[ShiftAddGraph]],
                methods: Mapping[str, str], options: EmitOptions) -> DesignPlan:
     """Plan an IR graph whose Conv/Dense layers are computed by ``graphs[layer]``."""
     names = _Names(reserved=(TOP_NAME, "ap_clk", "ap_rst_n", "in_stream", "out_stream"))
-    tensors = {t: _tensor_plan(graph.tensor(t), names) for t in sorted(graph.tensors)}
+    tensors = {t: _tensor_plan(graph.tensor(t)) for t in sorted(graph.tensors)}
     # tensor -> its readers as (process ident, input slot); TOP_NAME reads the graph output
     readers: dict[str, list[tuple[str, int]]] = {}
     layer_ident = {layer.name: names.take(f"l{i}_{identifier(layer.name)}")
@@ -618,10 +613,9 @@ def plan_graph(graph: ir.Graph, graphs: Mapping[str, Sequence[ShiftAddGraph]],
         streams=tuple(streams))
 
 
-def _tensor_plan(tensor: ir.Tensor, names: _Names) -> TensorPlan:
+def _tensor_plan(tensor: ir.Tensor) -> TensorPlan:
     h, w, c = tensor.shape
-    return TensorPlan(tensor.name, names.take(f"t_{identifier(tensor.name)}"), int(h), int(w),
-                      int(c), tensor.dtype, int(tensor.zero_point))
+    return TensorPlan(tensor.name, int(h), int(w), int(c), tensor.dtype, int(tensor.zero_point))
 
 
 def _layer_plan(layer: ir.Layer, ident: str, in_streams, out_streams, tensors,

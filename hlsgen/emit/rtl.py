@@ -248,6 +248,7 @@ def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
                 ("CA", str(_clog2(da + 1))), ("CB", str(_clog2(db + 1)))]
     s = m.window
     rows = plan.schedule.rows[m.name]
+    depth = -(-w // s.kw)  # words per bank and row
     span = rows + h + s.kh + s.sh + 2
     position = max(h, w, s.ho * s.sh, s.wo * s.sw) + s.kh + s.kw + max(s.pt, s.pl) + 2
     pad = 0
@@ -256,13 +257,12 @@ def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
     return [
         ("PW", str(pw)), ("H", str(h)), ("W", str(w)), ("KH", str(s.kh)), ("KW", str(s.kw)),
         ("SH", str(s.sh)), ("SW", str(s.sw)), ("PT", str(s.pt)), ("PL", str(s.pl)),
-        ("HO", str(s.ho)), ("WO", str(s.wo)), ("R", str(rows)),
-        ("DB", str(-(-w // s.kw))), ("AB", str(_clog2(-(-w // s.kw)))),
-        ("SB", str(_clog2(rows))), ("KB", str(_clog2(s.kw))),
+        ("HO", str(s.ho)), ("WO", str(s.wo)), ("R", str(rows)), ("DB", str(depth)),
+        ("AB", str(_clog2(rows * depth + 1))), ("KB", str(_clog2(s.kw))),
         ("CW", str(bit_width(-position, position))), ("GB", str(bit_width(-span, span))),
         ("PAD", f"{pw}'h{pad:x}"),
-        ("TSLOT_INIT", str((-s.pt) % rows)), ("TSLOT_ROW", str(s.sh % rows)),
-        ("TSLOT_FRAME", str((h - (s.ho - 1) * s.sh) % rows)),
+        ("TBASE_INIT", str(depth * ((-s.pt) % rows))), ("TBASE_ROW", str(depth * (s.sh % rows))),
+        ("TBASE_FRAME", str(depth * ((h - (s.ho - 1) * s.sh) % rows))),
         ("LBANK_INIT", str((-s.pl) % s.kw)), ("LADDR_INIT", str((-s.pl) // s.kw)),
         ("SW_BANK", str(s.sw % s.kw)), ("SW_ADDR", str(s.sw // s.kw)),
     ]

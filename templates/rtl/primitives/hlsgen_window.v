@@ -2,14 +2,15 @@
 // (Conv with a kernel or padding, MaxPool, windowed AvgPool).  Hand-written primitive,
 // parameterised by hlsgen; see docs/hardware.md for the timing contract.
 //
-// Writer: every accepted beat (one pixel) goes into row slot (global row mod R), column
-// bank (col mod KW), address (col div KW).  It may run ahead of the emitter by up to R rows
-// (the row-level check below): it never overwrites a row the emitter's current output reads.
+// Writer: every accepted beat (one pixel) goes into column bank (col mod KW) at address
+// slot*DB + col div KW, slot = global row mod R.  It may run ahead of the emitter by up to R
+// rows (the row-level check below): it never overwrites a row the current output reads.
 //
 // Emitter: walks the output pixels in raster order, at most one per cycle.  Output (i, j)
 // is emitted once the last input pixel its window reads (bottom-right, clamped to the
-// frame) has been written; the KH*KW pixels are read in one cycle from the R*KW banks
-// (each bank one synchronous read port), rotated into window order and padded.
+// frame) has been written; the KH*KW pixels are read in one cycle: every bank has one
+// synchronous read port per window row (distributed RAM, replicated by synthesis), so rows
+// need no multiplexer, and the KW bank outputs of a row are rotated into window order.
 //
 // Timing: emit at cycle e (needs en) -> bank outputs at e+1 -> `win` valid at e+2.
 // A beat accepted at cycle a can trigger an emission at a+1 at the earliest.
@@ -27,17 +28,16 @@ module hlsgen_window #(
     parameter integer HO = 1,           // output rows
     parameter integer WO = 1,           // output columns
     parameter integer R = 1,            // row slots (>= KH), sized by hlsgen's schedule
-    parameter integer DB = 1,           // words per bank: ceil(W / KW)
-    parameter integer AB = 1,           // bank address bits
-    parameter integer SB = 1,           // row slot index bits
+    parameter integer DB = 1,           // words per bank and row: ceil(W / KW)
+    parameter integer AB = 1,           // bank address bits: clog2(R * DB)
     parameter integer KB = 1,           // bank index bits
     parameter integer CW = 8,           // signed width of row / column positions
     parameter integer GB = 8,           // width of the (wrapping) global row counters
     parameter [PW-1:0] PAD = {PW{1'b0}},
     // Incremental constants (computed by hlsgen so that no '*', '/' or '%' is needed):
-    parameter integer TSLOT_INIT = 0,   // slot of row -PT of frame 0: (-PT) mod R
-    parameter integer TSLOT_ROW = 0,    // SH mod R
-    parameter integer TSLOT_FRAME = 0,  // (H - (HO-1)*SH) mod R
+    parameter integer TBASE_INIT = 0,   // DB * ((-PT) mod R): base of row -PT of frame 0
+    parameter integer TBASE_ROW = 0,    // DB * (SH mod R)
+    parameter integer TBASE_FRAME = 0,  // DB * ((H - (HO-1)*SH) mod R)
     parameter integer LBANK_INIT = 0,   // (-PL) mod KW
     parameter integer LADDR_INIT = 0,   // floor(-PL / KW)
     parameter integer SW_BANK = 0,      // SW mod KW
@@ -55,15 +55,15 @@ module hlsgen_window #(
     // ---- writer --------------------------------------------------------------------
     reg  [GB-1:0] wrow;   // global row of the next beat
     reg  [CW-1:0] wcol;   // its column
-    reg  [SB-1:0] wslot;
+    reg  [AB-1:0] wbase;  // DB * slot of that row
     reg  [KB-1:0] wbank;
-    reg  [AB-1:0] waddr;
+    reg  [AB-1:0] waddr;  // wbase + column div KW
 
     // ---- emitter state ---------------------------------------------------------------
     reg  [CW-1:0]        orow, ocol;  // output pixel (i, j)
     reg  signed [CW-1:0] top, left;   // i*SH - PT, j*SW - PL
     reg  [GB-1:0]        fbase;       // global row of row 0 of the emitter's frame
-    reg  [SB-1:0]        tslot;       // slot of row `top` (virtual if top < 0)
+    reg  [AB-1:0]        tbase;       // DB * slot of row `top` (virtual if top < 0)
     reg  [KB-1:0]        lbank;       // left mod KW
     reg  signed [CW-1:0] laddr;       // floor(left / KW)
 
@@ -81,11 +81,12 @@ module hlsgen_window #(
     wire emit = en && written;
     wire accept = s_valid && s_ready;
 
-    function [SB-1:0] slot_add(input [SB-1:0] slot, input integer inc);
+    // (base + inc) mod (R * DB), for 0 <= inc < R * DB
+    function [AB-1:0] base_add(input [AB-1:0] base, input integer inc);
         integer t;
         begin
-            t = slot + inc;
-            slot_add = (t >= R) ? t - R : t;
+            t = base + inc;
+            base_add = (t >= R * DB) ? t - R * DB : t;
         end
     endfunction
 
@@ -101,16 +102,16 @@ module hlsgen_window #(
         if (!rst_n) begin
             wrow <= {GB{1'b0}};
             wcol <= {CW{1'b0}};
-            wslot <= {SB{1'b0}};
+            wbase <= {AB{1'b0}};
             wbank <= {KB{1'b0}};
             waddr <= {AB{1'b0}};
         end else if (accept) begin
             if (wcol == W - 1) begin
                 wcol <= {CW{1'b0}};
                 wbank <= {KB{1'b0}};
-                waddr <= {AB{1'b0}};
                 wrow <= wrow + 1'b1;
-                wslot <= slot_add(wslot, 1);
+                wbase <= base_add(wbase, DB);
+                waddr <= base_add(wbase, DB);
             end else begin
                 wcol <= wcol + 1'b1;
                 if (wbank == KW - 1) begin
@@ -130,7 +131,7 @@ module hlsgen_window #(
             top <= -PT;
             left <= -PL;
             fbase <= {GB{1'b0}};
-            tslot <= TSLOT_INIT;
+            tbase <= TBASE_INIT;
             lbank <= LBANK_INIT;
             laddr <= LADDR_INIT;
         end else if (emit) begin
@@ -143,11 +144,11 @@ module hlsgen_window #(
                     orow <= {CW{1'b0}};
                     top <= -PT;
                     fbase <= fbase + H;
-                    tslot <= slot_add(tslot, TSLOT_FRAME);
+                    tbase <= base_add(tbase, TBASE_FRAME);
                 end else begin
                     orow <= orow + 1'b1;
                     top <= top + SH;
-                    tslot <= slot_add(tslot, TSLOT_ROW);
+                    tbase <= base_add(tbase, TBASE_ROW);
                 end
             end else begin
                 ocol <= ocol + 1'b1;
@@ -158,42 +159,41 @@ module hlsgen_window #(
         end
     end
 
-    // ---- banked line buffer: R slots x KW banks, one write and one read port each ------
-    wire [R*KW*PW-1:0] bank_q;
-    genvar gs, gb;
+    // ---- line buffer: KW banks of R*DB words; one read port per window row ----------
+    // Bank b holds window column (b - lbank) mod KW, one word further on when that column
+    // wrapped past the end of the bank row; window row kh lives at base (tbase + kh*DB).
+    wire [KH*KW*PW-1:0] bank_q;  // [kh][bank]
+    genvar gb, gk;
     generate
-        for (gs = 0; gs < R; gs = gs + 1) begin : g_slot
-            for (gb = 0; gb < KW; gb = gb + 1) begin : g_bank
-                reg [PW-1:0] mem [0:DB-1];
+        for (gb = 0; gb < KW; gb = gb + 1) begin : g_bank
+            reg [PW-1:0] mem [0:R*DB-1];
+            wire [AB-1:0] col = laddr[AB-1:0] + ((gb < lbank) ? 1'b1 : 1'b0);
+            always @(posedge clk)
+                if (accept && wbank == gb)
+                    mem[waddr] <= s_data;
+            for (gk = 0; gk < KH; gk = gk + 1) begin : g_row
                 reg [PW-1:0] q;
-                // Bank gb holds window column (gb - lbank) mod KW, one word further on when
-                // that column wrapped past the end of the bank row.
-                wire [AB-1:0] raddr = laddr[AB-1:0] + ((gb < lbank) ? 1'b1 : 1'b0);
-                always @(posedge clk) begin
-                    if (accept && wslot == gs && wbank == gb)
-                        mem[waddr] <= s_data;
+                always @(posedge clk)
                     if (en)
-                        q <= mem[raddr];
-                end
-                assign bank_q[(gs*KW+gb)*PW +: PW] = q;
+                        q <= mem[base_add(tbase, gk * DB) + col];
+                assign bank_q[(gk*KW+gb)*PW +: PW] = q;
             end
         end
     endgenerate
 
-    // ---- stage 1: bank outputs and the selection that goes with them -----------------
-    reg          q_valid;
-    reg [SB-1:0] q_tslot;
-    reg [KB-1:0] q_lbank;
-    reg [KH-1:0] q_rowpad;
-    reg [KW-1:0] q_colpad;
+    // ---- stage 1: bank outputs, and which bank / padding each window column takes -----
+    reg                q_valid;
+    reg [KW*KB-1:0]    q_bank;    // per window column: its bank
+    reg [KH-1:0]       q_rowpad;
+    reg [KW-1:0]       q_colpad;
     integer k;
     always @(posedge clk) begin
         if (!rst_n) begin
             q_valid <= 1'b0;
         end else if (en) begin
             q_valid <= emit;
-            q_tslot <= tslot;
-            q_lbank <= lbank;
+            for (k = 0; k < KW; k = k + 1)
+                q_bank[k*KB +: KB] <= bank_add(lbank, k);
             for (k = 0; k < KH; k = k + 1)
                 q_rowpad[k] <= (top + k < 0) || (top + k > H - 1);
             for (k = 0; k < KW; k = k + 1)
@@ -201,32 +201,19 @@ module hlsgen_window #(
         end
     end
 
-    // ---- stage 2: rotate rows and banks into window order, insert padding --------------
-    reg [KH*KW*PW-1:0] rows;  // [kh][bank]
+    // ---- stage 2: rotate the banks into window order, insert padding ------------------
     reg [KH*KW*PW-1:0] next_win;
-    reg [SB-1:0] rslot;
-    reg [KB-1:0] rbank;
-    integer kh, kw, s, b;
+    integer kh, kw, b;
     always @* begin
-        rows = {KH*KW*PW{1'b0}};
         next_win = {KH*KW*PW{1'b0}};
-        for (kh = 0; kh < KH; kh = kh + 1) begin
-            rslot = slot_add(q_tslot, kh);
-            for (b = 0; b < KW; b = b + 1)
-                for (s = 0; s < R; s = s + 1)
-                    if (rslot == s)
-                        rows[(kh*KW+b)*PW +: PW] = bank_q[(s*KW+b)*PW +: PW];
+        for (kh = 0; kh < KH; kh = kh + 1)
             for (kw = 0; kw < KW; kw = kw + 1) begin
-                rbank = bank_add(q_lbank, kw);
-                if (q_rowpad[kh] || q_colpad[kw]) begin
-                    next_win[(kh*KW+kw)*PW +: PW] = PAD;
-                end else begin
+                next_win[(kh*KW+kw)*PW +: PW] = PAD;
+                if (!q_rowpad[kh] && !q_colpad[kw])
                     for (b = 0; b < KW; b = b + 1)
-                        if (rbank == b)
-                            next_win[(kh*KW+kw)*PW +: PW] = rows[(kh*KW+b)*PW +: PW];
-                end
+                        if (q_bank[kw*KB +: KB] == b)
+                            next_win[(kh*KW+kw)*PW +: PW] = bank_q[(kh*KW+b)*PW +: PW];
             end
-        end
     end
 
     always @(posedge clk) begin
