@@ -157,7 +157,12 @@ def decompose_lcc(target: np.ndarray, params: LccParams, frac_bits: int | None =
     scaled = target * 2.0**frac_bits
     if params.slice == 0:
         approx = digit_coding(scaled, params.sqnr)
-        return replace(decompose_exact(approx), frac_bits=frac_bits)
+        # Drop the power of two all entries share (the finest grid was not needed): the
+        # same real matrix with narrower adders.
+        common = int(np.bitwise_or.reduce(np.abs(approx).reshape(-1), initial=0))
+        spare = (common & -common).bit_length() - 1 if common else frac_bits
+        drop = max(0, min(spare, frac_bits - (1 if params.fold else 0)))
+        return replace(decompose_exact(approx >> drop), frac_bits=frac_bits - drop)
     return _factor_coding(scaled, params, frac_bits)
 
 

@@ -41,7 +41,9 @@ module hlsgen_window #(
     parameter integer LBANK_INIT = 0,   // (-PL) mod KW
     parameter integer LADDR_INIT = 0,   // floor(-PL / KW)
     parameter integer SW_BANK = 0,      // SW mod KW
-    parameter integer SW_ADDR = 0       // SW div KW
+    parameter integer SW_ADDR = 0,      // SW div KW
+    parameter integer BANK_FIXED = -1,  // >= 0: every output starts in this bank (no rotation)
+    parameter integer SL = 1            // select bits per window pixel: clog2(KW + 1)
 ) (
     input  wire                 clk,
     input  wire                 rst_n,
@@ -181,23 +183,22 @@ module hlsgen_window #(
         end
     endgenerate
 
-    // ---- stage 1: bank outputs, and which bank / padding each window column takes -----
-    reg                q_valid;
-    reg [KW*KB-1:0]    q_bank;    // per window column: its bank
-    reg [KH-1:0]       q_rowpad;
-    reg [KW-1:0]       q_colpad;
-    integer k;
+    // ---- stage 1: bank outputs, and per window pixel where it comes from ---------------
+    // q_sel = bank index, or KW for a padded position (a constant, not a bank).
+    reg                  q_valid;
+    reg [KH*KW*SL-1:0]   q_sel;
+    integer k, kk;
     always @(posedge clk) begin
         if (!rst_n) begin
             q_valid <= 1'b0;
         end else if (en) begin
             q_valid <= emit;
-            for (k = 0; k < KW; k = k + 1)
-                q_bank[k*KB +: KB] <= bank_add(lbank, k);
             for (k = 0; k < KH; k = k + 1)
-                q_rowpad[k] <= (top + k < 0) || (top + k > H - 1);
-            for (k = 0; k < KW; k = k + 1)
-                q_colpad[k] <= (left + k < 0) || (left + k > W - 1);
+                for (kk = 0; kk < KW; kk = kk + 1)
+                    q_sel[(k*KW+kk)*SL +: SL] <=
+                        ((top + k < 0) || (top + k > H - 1) || (left + kk < 0)
+                         || (left + kk > W - 1)) ? KW
+                        : (BANK_FIXED >= 0) ? bank_add(BANK_FIXED, kk) : bank_add(lbank, kk);
         end
     end
 
@@ -209,10 +210,15 @@ module hlsgen_window #(
         for (kh = 0; kh < KH; kh = kh + 1)
             for (kw = 0; kw < KW; kw = kw + 1) begin
                 next_win[(kh*KW+kw)*PW +: PW] = PAD;
-                if (!q_rowpad[kh] && !q_colpad[kw])
+                if (BANK_FIXED >= 0) begin  // fixed rotation: a pixel or the padding
+                    if (q_sel[(kh*KW+kw)*SL +: SL] != KW)
+                        next_win[(kh*KW+kw)*PW +: PW] =
+                            bank_q[(kh*KW+bank_add(BANK_FIXED, kw))*PW +: PW];
+                end else begin
                     for (b = 0; b < KW; b = b + 1)
-                        if (q_bank[kw*KB +: KB] == b)
+                        if (q_sel[(kh*KW+kw)*SL +: SL] == b)
                             next_win[(kh*KW+kw)*PW +: PW] = bank_q[(kh*KW+b)*PW +: PW];
+                end
             end
     end
 
