@@ -21,7 +21,6 @@ the estimate and the hardware.  The architecture and the timing rules are writte
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -359,6 +358,12 @@ class WindowShape:
         cols = np.minimum(np.arange(self.wo) * self.sw - self.pl + self.kw - 1, self.w - 1)
         return (rows[:, None] * self.w + cols[None, :]).reshape(-1)
 
+    def fixed_bank(self) -> int | None:
+        """The line-buffer bank of every window's first column when it is always the same
+        (stride a multiple of the kernel width: no bank rotation is needed), else None."""
+        starts = {(j * self.sw - self.pl) % self.kw for j in range(self.wo)}
+        return starts.pop() if len(starts) == 1 else None
+
     def oldest_row(self) -> np.ndarray:
         """Per output pixel: the first input row its window reads."""
         rows = np.maximum(np.arange(self.ho) * self.sh - self.pt, 0)
@@ -684,15 +689,16 @@ def _cached_module(layer, index, graph, impl) -> ModulePlan:
 # hierarchy kept) -- see docs/hardware.md for the calibration and the measured ratios.
 _LUT_COEFFS = {
     "adder": 1.0,  # per adder result bit that needs carry logic
-    "max": 1.5,  # per bit of a max (compare + select)
+    "max": 2.0,  # per bit of a max (compare + select)
     "clamp": 1.0,  # per compared bit, plus the 8-bit select
     "mux": 1.0,  # per LUT6 of the line buffer's row/bank/pad selection
     "lutram": 1.0,  # per LUT of distributed RAM
     "control": 1.0,  # counters and handshakes (per-front constants below)
 }
 _FF_COEFFS = {"register": 1.0}
-_CONTROL_LUTS = {Front.PIXEL: 30, Front.WINDOW: 90, Front.VECTOR: 6, Front.SUM: 12,
-                 Front.PAIR: 24}
+_CONTROL_LUTS = {Front.PIXEL: 50, Front.WINDOW: 90, Front.VECTOR: 10, Front.SUM: 10,
+                 Front.PAIR: 60}
+_PORT_LUTS = 17  # address adder and bank select of one line-buffer read port
 
 
 @dataclass(frozen=True)
@@ -833,12 +839,18 @@ def _datapath_bits(dp: Datapath, per_stage: int) -> dict[str, int]:
 
 
 def _lutram_luts(depth: int, width: int) -> int:
-    """LUTs of a distributed RAM (7-series SLICEM): RAM32M = 32 x 6 bits, RAM64M = 64 x 3."""
+    """LUTs of a distributed RAM (7-series SLICEM): RAM32M = 32 x 6 bits, RAM64M = 64 x 3,
+    RAM128X1D / RAM256X1D per bit beyond.  Deeper memories are where synthesis may switch to
+    block RAM, which this model has not been calibrated for: it says so instead of guessing."""
     if depth <= 32:
         return 4 * -(-width // 6)
     if depth <= 64:
         return 4 * -(-width // 3)
-    return 4 * width * -(-depth // 128)  # RAM128X1D per bit
+    if depth <= 256:
+        return (4 if depth <= 128 else 8) * width
+    raise CostModelError(
+        f"a {depth}-word line buffer / FIFO is beyond the distributed-RAM sizes the resource "
+        "model is calibrated for (<= 256 words); its LUT/BRAM count would be a guess")
 
 
 def _mux_luts(inputs: int) -> int:
@@ -869,7 +881,9 @@ def _front_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[float, float, f
     taps = s.kh * s.kw
     depth = rows * -(-w // s.kw)  # words per bank: every row slot
     ram = _LUT_COEFFS["lutram"] * s.kw * s.kh * _lutram_luts(depth, pw)  # a read port per row
-    mux = _LUT_COEFFS["mux"] * taps * pw * _mux_luts(s.kw + 1)  # bank rotation + padding
+    select = 1 if s.fixed_bank() is not None else _mux_luts(s.kw + 1)  # banks + padding
+    mux = _LUT_COEFFS["mux"] * taps * pw * select
+    ports = _PORT_LUTS * taps  # read address of every (row, bank) port
     counters = 6 * 8 + 3 * bit_width(0, rows + h + s.kh + s.sh)
-    ffs = 2 * taps * pw + counters + s.kh + s.kw * 4 + 4  # bank outputs, window, selects
-    return control + ram + mux, ffs, 0.0
+    ffs = 2 * taps * pw + taps * bit_width(0, s.kw) + counters + s.kh + 4
+    return control + ram + mux + ports, ffs, 0.0

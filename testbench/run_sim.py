@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     if not sources:
         print(f"run_sim: no Verilog in {PROJECT / 'rtl'}", file=sys.stderr)
         return 2
-    build_dir = PROJECT / "sim_build" / args.sim
+    build_dir = PROJECT / "build" / f"sim_{args.sim}"  # `make clean` removes build/
     results = PROJECT / "results"
     results.mkdir(exist_ok=True)
     report_path = results / "sim.json"

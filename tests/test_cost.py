@@ -10,6 +10,8 @@ latency model cycle for cycle) is in test_emit_rtl.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -176,8 +178,6 @@ def test_pacer_when_a_layer_outputs_more_pixels_than_the_input_has():
     weight = np.ones((out.shape[2], 1, 2, src.shape[2]), dtype=np.int64)
     layer = ir.Conv(conv.name, conv.source, conv.input, conv.output, weight, conv.bias,
                     (1, 1), (0, 1, 0, 1), 1, conv.requant)
-    from dataclasses import replace
-
     graph = replace(graph, tensors=tensors, layers=(layer,),
                     input_permutation=np.arange(x.size, dtype=np.int64))
     plan = plan_hardware(apply_design(graph, "exact"))
@@ -188,8 +188,6 @@ def test_window_reading_only_padding_is_reported():
     graph = random_graph(0, ("conv",))
     conv = graph.layers[0]
     kh, kw = conv.kernel
-    from dataclasses import replace
-
     bad = replace(conv, pads=(kh, kw, 0, 0))
     graph = replace(graph, layers=(bad,))
     with pytest.raises(UnsupportedModelError, match="padding"):

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factory import LAYER_KINDS, random_graph, random_input
-from hlsgen.cost import CostModelError, plan_hardware
+from hlsgen.cost import CostModelError, estimate_design, plan_hardware
 from hlsgen.design import apply_design
 from hlsgen.emit import rtl
 from hlsgen.emit.rtl import PRIMITIVES, emit_rtl
@@ -103,7 +101,8 @@ def test_input_pacer_keeps_the_schedule_exact(tmp_path):
     assert result.interval_cycles > h * w
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=4, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(0, 100_000),
        st.lists(st.sampled_from(LAYER_KINDS), min_size=1, max_size=4).map(tuple))
 def test_random_networks_simulate_exactly(tmp_path, seed, kinds):
@@ -128,8 +127,12 @@ def test_yosys_infers_no_dsp(tmp_path):
         path.write_text(text)
     report = run_yosys(tmp_path / "rtl", timeout=1800)
     assert report.total.dsps == 0
-    assert report.total.luts > 0 and report.total.ffs > 0
     assert set(report.modules) >= {f"l{i}_{layer.name}" for i, layer in enumerate(graph.layers)}
+    # The cost model is calibrated on larger designs (see docs/hardware.md); on a tiny one it
+    # must still be in the right ballpark.
+    predicted = estimate_design(design)
+    assert 0.75 < report.total.luts / predicted.luts < 1.33
+    assert 0.75 < report.total.ffs / predicted.ffs < 1.33
 
 
 def test_yosys_stat_is_summed_through_the_hierarchy():

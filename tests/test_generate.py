@@ -24,7 +24,6 @@ from hlsgen.emit.writer import write_tree
 from hlsgen.frontend import import_model
 from hlsgen.reference import execute, quantize_input
 
-from test_emit_hls import needs_gxx
 
 MODELS = Path(__file__).resolve().parents[1].parent / "shared" / "models"
 
@@ -84,7 +83,6 @@ def make(project: Path, target: str, **env) -> subprocess.CompletedProcess:
 
 
 # -- the project -------------------------------------------------------------------------
-@needs_gxx
 def test_generate_then_make_csim_is_exact(tiny, tmp_path):
     model, data = tiny
     out = tmp_path / "proj"

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["csd_digits", "csd_weight", "csd_weights", "nearest_po2", "round_to_terms", "round_matrix_to_terms"]
+__all__ = [
+    "csd_digits", "csd_weight", "csd_weights", "nearest_po2", "round_to_terms",
+    "round_matrix_to_terms",
+]
 
 
 def csd_digits(value: int) -> list[tuple[int, int]]:

@@ -5,13 +5,14 @@ digits of its weights.  Two terms of one row form a *pattern* ``x_a + s * (x_b <
 their common shift and sign are factored out.  Greedy, as Hcub and da4ml do: repeatedly take
 the pattern that occurs most often across all rows, build it with one adder, and substitute it
 everywhere it occurs (non-overlapping); a pattern occurring ``c`` times saves ``c - 1`` adders.
-Stop when no pattern occurs twice.  Ties go to the shallowest adder, then the smallest pattern
-(by first node, second node, relative shift, sign), so the result is deterministic.
+Stop when no pattern occurs twice.  Ties go to the shallowest adder, then to a fixed
+:class:`TieBreak` rule, so the result is deterministic.
 
 Bookkeeping, chosen so layers with hundreds of rows and columns take seconds:
 
-* all terms live in two dense int8 tensors (``[node, row, bit]`` to find a pattern's
-  occurrences, ``[row, node, bit]`` to list a row), so every step is a few numpy calls;
+* input digits live in two dense int8 tensors (``[input, row, bit]`` to find a pattern's
+  occurrences, ``[row, input, bit]`` to list a row) and terms of created nodes in small
+  dicts; pairs are enumerated and keyed with numpy, a few calls per substitution;
 * input-input patterns have exact dense counts, decremented when digits are consumed (they
   never gain occurrences: substitutions only add terms of new nodes), and the best one is an
   ``argmax``;
@@ -97,8 +98,8 @@ class _Engine:
             for pos, sign in digits:
                 self.by_node[c, r, pos] = sign
                 self.by_row[r, c, pos] = sign
-        # terms of created nodes: per row {(node, shift): sign}, per node {row: {shift: sign}}
-        # (node << _SHIFT_BITS | shift keys, so a row's terms convert to arrays at C speed)
+        # terms of created nodes: per row {node << _SHIFT_BITS | shift: sign} (int keys, so a
+        # row converts to arrays at C speed) and per node {row: {shift: sign}}
         self.row_created: list[dict[int, int]] = [{} for _ in range(rows)]
         self.node_created: dict[int, dict[int, dict[int, int]]] = {}
         self.span = 2 * self.bits - 1

@@ -134,7 +134,8 @@ def _parse_lcc_value(spec: str, key: str, value: str):
         except ValueError:
             number = math.nan
         if not (math.isfinite(number) and number > 0):
-            raise InputError(f"method {spec!r}: sqnr must be a positive number of dB, got {value!r}")
+            raise InputError(
+                f"method {spec!r}: sqnr must be a positive number of dB, got {value!r}")
         return number
     if key == "fold":
         if value not in ("0", "1"):

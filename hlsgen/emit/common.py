@@ -356,6 +356,13 @@ class Requant:
     hi: int
     msb: int  # bits of this channel in the output beat
     lsb: int
+    half_even: bool = False  # ties to even (ir.Rounding.HALF_EVEN) instead of half up
+
+    @property
+    def ties_to_even(self) -> bool:
+        """Whether the shift must correct ties.  When ``shift`` exceeds the rounded value's
+        width the only possible tie is a rounded value of 0, whose floor (0) is already even."""
+        return self.half_even and self.shift == self.effective_shift
 
     @property
     def clamp_width(self) -> int:
@@ -744,7 +751,8 @@ def _requant(rq: ir.Requant, c: int, bias: int, value: Interval, output: TensorP
     return Requant(channel=c, bias=bias, acc=acc, multiplier=mult, product=product,
                    round=rounding, rounded=rounded, shift=shift, shifted=shifted,
                    zero_point=int(rq.zero_point), biased=shifted.plus(int(rq.zero_point)),
-                   lo=int(rq.lo), hi=int(rq.hi), msb=msb, lsb=lsb)
+                   lo=int(rq.lo), hi=int(rq.hi), msb=msb, lsb=lsb,
+                   half_even=rq.rounding is ir.Rounding.HALF_EVEN)
 
 
 def _add_channels(layer: ir.Add, inputs, output: TensorPlan) -> tuple[AddChannel, ...]:

@@ -230,7 +230,8 @@ def _requant_ops(acc: str, rq: Requant) -> list[_Op]:
     ops += [
         _Op(f"{acc}_round", rq.rounded.width, "hlsgen_offset",
             (f"{acc}_prod", c_literal(rq.round))),
-        _Op(f"{acc}_shift", rq.shifted.width, "hlsgen_shr",
+        _Op(f"{acc}_shift", rq.shifted.width,
+            "hlsgen_shr_even" if rq.ties_to_even else "hlsgen_shr",
             (f"{acc}_round", str(rq.effective_shift))),
         _Op(f"{acc}_zp", rq.clamp_width, "hlsgen_offset",
             (f"{acc}_shift", c_literal(rq.zero_point))),

@@ -249,8 +249,7 @@ def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
     s = m.window
     rows = plan.schedule.rows[m.name]
     depth = -(-w // s.kw)  # words per bank and row
-    starts = {(j * s.sw - s.pl) % s.kw for j in range(s.wo)}  # bank of each window's column 0
-    fixed = starts.pop() if len(starts) == 1 else -1
+    fixed = s.fixed_bank()
     span = rows + h + s.kh + s.sh + 2
     position = max(h, w, s.ho * s.sh, s.wo * s.sw) + s.kh + s.kw + max(s.pt, s.pl) + 2
     pad = 0
@@ -267,7 +266,7 @@ def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
         ("TBASE_FRAME", str(depth * ((h - (s.ho - 1) * s.sh) % rows))),
         ("LBANK_INIT", str((-s.pl) % s.kw)), ("LADDR_INIT", str((-s.pl) // s.kw)),
         ("SW_BANK", str(s.sw % s.kw)), ("SW_ADDR", str(s.sw // s.kw)),
-        ("BANK_FIXED", str(fixed)), ("SL", str(_clog2(s.kw + 1))),
+        ("BANK_FIXED", str(-1 if fixed is None else fixed)), ("SL", str(_clog2(s.kw + 1))),
     ]
 
 

@@ -99,6 +99,21 @@ HLSGEN_OP ap_int<W> hlsgen_shr(const ap_int<WA>& a, int s) {
     return ap_int<W>(x);
 }
 
+// floor(a / 2^s) with ties to even, where a = v + 2^(s-1) was rounded half up: v was a tie
+// exactly when the low s bits of a are 0, and then an odd floor is one too high (0 < s < WA)
+template <int W, int WA>
+HLSGEN_OP ap_int<W> hlsgen_shr_even(const ap_int<WA>& a, int s) {
+#pragma HLS INLINE
+    ap_int<WA> x = a;
+    x >>= s;
+    ap_uint<WA> low = a;
+    low <<= (WA - s);
+    if (low == 0 && x[0] == 1) {
+        x -= 1;
+    }
+    return ap_int<W>(x);
+}
+
 // min(max(a, lo), hi)
 template <int W, int WA>
 HLSGEN_OP ap_int<W> hlsgen_clamp(const ap_int<WA>& a, int lo, int hi) {
