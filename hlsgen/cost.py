@@ -99,6 +99,9 @@ class Node:
     signed: bool = True  # INPUT: field is two's complement (else unsigned)
     shift: int = 0  # CLAMP: arithmetic right shift of the operand (< 0: left shift)
     bounds: tuple[int, int] = (0, 0)  # CLAMP: (lo, hi)
+    # CLAMP with ties to even (ir.Rounding.HALF_EVEN): parity of the output zero point folded
+    # into the shifted value (None: round half up)
+    even_parity: int | None = None
 
     @property
     def width(self) -> int:
@@ -198,13 +201,17 @@ class _Netlist:
         return self._push(Node(Op.MAX, level, max(na.lo, nb.lo), max(na.hi, nb.hi),
                                operands=(Operand(a), Operand(b))))
 
-    def clamp(self, operand: Operand, shift: int, lo: int, hi: int) -> int:
+    def clamp(self, operand: Operand, shift: int, lo: int, hi: int,
+              even_parity: int | None = None) -> int:
         src = self.nodes[operand.node]
         q_lo = (src.lo << operand.shift) >> shift
         q_hi = (src.hi << operand.shift) >> shift
+        if even_parity is not None:  # a tie with an odd floor steps down by one
+            q_lo -= 1
         return self._push(Node(Op.CLAMP, src.level + 1, min(max(q_lo, lo), hi),
                                max(min(q_hi, hi), lo), operands=(operand,),
-                               shift=shift - operand.shift, bounds=(lo, hi)))
+                               shift=shift - operand.shift, bounds=(lo, hi),
+                               even_parity=even_parity))
 
 
 @dataclass
@@ -218,7 +225,7 @@ class _Leaf:
 
 
 def _requant_tail(net: _Netlist, variables: list[tuple[int, int]], const: int, shift: int,
-                  lo: int, hi: int) -> int:
+                  lo: int, hi: int, even_parity: int | None = None) -> int:
     """``clamp((sum(coef * var) + const) >> shift, lo, hi)`` as CSD shift-adds.
 
     The terms are summed by a balanced tree (depth ``ceil(log2(terms))``); every partial sum
@@ -231,7 +238,10 @@ def _requant_tail(net: _Netlist, variables: list[tuple[int, int]], const: int, s
             value = sign * digit
             leaves.append(_Leaf(Operand(node, bit, value < 0), {node: value << bit}, 0))
     if not leaves:
-        return net.const(min(max(const >> shift, lo), hi))
+        value = const >> shift
+        if even_parity is not None and const % (1 << shift) == 0 and (value ^ even_parity) & 1:
+            value -= 1  # a constant tie with an odd floor: to even
+        return net.const(min(max(value, lo), hi))
     if const:
         leaves.append(_Leaf(None, {}, const))
     while len(leaves) > 1:
@@ -242,7 +252,7 @@ def _requant_tail(net: _Netlist, variables: list[tuple[int, int]], const: int, s
     final = leaves[0]
     if final.term.negate:  # a lone negated term still needs its adder
         final = _materialise(net, [final.term], final.form, 0, final.const)
-    return net.clamp(final.term, shift, lo, hi)
+    return net.clamp(final.term, shift, lo, hi, even_parity)
 
 
 def _combine(net: _Netlist, x: _Leaf, y: _Leaf) -> _Leaf:
@@ -326,7 +336,8 @@ def _matrix_datapath(net: _Netlist, graphs, locate, in_range, layer, rowsums,
             if tap.node is not None and m:
                 coef = (-m if tap.negate else m) << tap.shift
                 variables.append((ids[tap.node], coef))
-            outputs.append(_requant_tail(net, variables, const, s, int(rq.lo), int(rq.hi)))
+            outputs.append(_requant_tail(net, variables, const, s, int(rq.lo), int(rq.hi),
+                                         _even_parity(rq)))
     return outputs
 
 
@@ -431,7 +442,8 @@ def _add_module(layer: ir.Add, index, inputs, out) -> ModulePlan:
         m, s = int(rq.multiplier[c]), int(rq.shift[c])
         ma, mb = int(layer.mult_a[c]) * m, int(layer.mult_b[c]) * m
         const = -a.zero_point * ma - b.zero_point * mb + _rounding(s, rq.zero_point)
-        outs.append(_requant_tail(net, [(na, ma), (nb, mb)], const, s, int(rq.lo), int(rq.hi)))
+        outs.append(_requant_tail(net, [(na, ma), (nb, mb)], const, s, int(rq.lo), int(rq.hi),
+                                  _even_parity(rq)))
     return ModulePlan(layer, index, Front.PAIR, inputs, out, Datapath(tuple(net.nodes),
                                                                        tuple(outs)))
 
@@ -449,7 +461,8 @@ def _global_pool_module(layer: ir.AvgPool, index, inputs, out) -> ModulePlan:
         total = net.input(bits * ch, bits, True, (lo, hi))
         m, s = int(rq.multiplier[ch]), int(rq.shift[ch])
         const = -m * h * w * src.zero_point + _rounding(s, rq.zero_point)
-        outs.append(_requant_tail(net, [(total, m)], const, s, int(rq.lo), int(rq.hi)))
+        outs.append(_requant_tail(net, [(total, m)], const, s, int(rq.lo), int(rq.hi),
+                                  _even_parity(rq)))
     return ModulePlan(layer, index, Front.SUM, inputs, out,
                       Datapath(tuple(net.nodes), tuple(outs)), sum_bits=bits)
 
@@ -485,10 +498,16 @@ def _window_module(layer, index, inputs, out, shape: WindowShape, impls) -> Modu
             total = _balanced(leaves, net.sum2)
             m, s = int(rq.multiplier[c]), int(rq.shift[c])
             const = -m * taps * src.zero_point + _rounding(s, rq.zero_point)
-            outs.append(_requant_tail(net, [(total, m)], const, s, int(rq.lo), int(rq.hi)))
+            outs.append(_requant_tail(net, [(total, m)], const, s, int(rq.lo), int(rq.hi),
+                                  _even_parity(rq)))
     plain = (shape.kh, shape.kw) == (1, 1) and not any((shape.pt, shape.pl, shape.pb, shape.pr))
     return ModulePlan(layer, index, Front.PIXEL if plain else Front.WINDOW, inputs, out,
                       Datapath(tuple(net.nodes), tuple(outs)), window=shape, pad=pad)
+
+
+def _even_parity(rq: ir.Requant) -> int | None:
+    """For ties to even: the zero point's parity (it is folded in before the shift)."""
+    return int(rq.zero_point) & 1 if rq.rounding is ir.Rounding.HALF_EVEN else None
 
 
 def _rounding(shift: int, zero_point) -> int:
@@ -810,9 +829,10 @@ def _datapath_bits(dp: Datapath, per_stage: int) -> dict[str, int]:
             elif node.op is Op.MAX:
                 top[o.node] = src.width - 1
                 low[o.node] = min(low[o.node], tz[o.node])
-            else:  # CLAMP reads bits [max(shift, 0), width - 1] of its source
-                top[o.node] = src.width - 1
-                low[o.node] = min(low[o.node], max(tz[o.node], min(node.shift, src.width - 1)))
+            else:  # CLAMP reads bits [max(shift, 0), width - 1] of its source (all of them
+                top[o.node] = src.width - 1  # when ties to even test the bits shifted out)
+                first = 0 if node.even_parity is not None else min(node.shift, src.width - 1)
+                low[o.node] = min(low[o.node], max(tz[o.node], first))
     counts = {"adder": 0, "max": 0, "clamp": 0, "register": 0}
     copies = dp.register_stages(per_stage)
     for n, node in enumerate(nodes):

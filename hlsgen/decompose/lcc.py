@@ -40,7 +40,7 @@ from hlsgen.decompose.graph import ShiftAddGraph
 
 __all__ = ["LccParams", "decompose_lcc", "choose_frac_bits", "digit_coding", "balance_rows"]
 
-_BALANCE_TERMS = 4  # per row: enough to cancel the sum left by the greedy in practice
+_BALANCE_TERMS = 4  # balancing terms per row at most
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class LccParams:
     factors: int = 16
     sqnr: float = 30.0
     fold: bool = False
-    dc: bool = True
+    dc: float = 1.0
 
 
 def choose_frac_bits(target: np.ndarray, sqnr_db: float, minimum: int = 0) -> int:
@@ -159,9 +159,8 @@ def decompose_lcc(target: np.ndarray, params: LccParams, frac_bits: int | None =
         frac_bits = choose_frac_bits(target, params.sqnr, 1 if params.fold else 0)
     scaled = target * 2.0**frac_bits
     if params.slice == 0:
-        approx = digit_coding(scaled, params.sqnr)
-        if params.dc:
-            approx = balance_rows(scaled, approx)
+        approx, worth = _digit_coding(scaled, params.sqnr)
+        approx = balance_rows(scaled, approx, params.dc, worth)
         # Drop the power of two all entries share (the finest grid was not needed): the
         # same real matrix with narrower adders.
         common = int(np.bitwise_or.reduce(np.abs(approx).reshape(-1), initial=0))
@@ -178,44 +177,70 @@ def digit_coding(scaled: np.ndarray, sqnr_db: float) -> np.ndarray:
     A term on entry i changes its residual r to r - p, p the power of two nearest to r, and
     removes r**2 - (r - p)**2 (nothing once |r| <= 1/2).  Ties go to the lower index.
     """
+    return _digit_coding(scaled, sqnr_db)[0]
+
+
+def _digit_coding(scaled: np.ndarray, sqnr_db: float) -> tuple[np.ndarray, float]:
+    """:func:`digit_coding` and the error removed by its last term (its marginal gain)."""
     flat = np.asarray(scaled, dtype=np.float64).reshape(-1)
     approx = np.zeros(flat.shape, dtype=np.int64)
     budget = float(np.sum(flat**2)) * 10.0 ** (-sqnr_db / 10.0)
     error = float(np.sum(flat**2))
-    step, gain = _best_term(flat)
+    _, gain = _best_term(flat)
     heap = [(-g, i) for i, g in enumerate(gain.tolist()) if g > 0]
     heapq.heapify(heap)
+    last = 0.0
+    values = flat.tolist()
+    current = [0] * len(values)
     while heap and error > budget:
-        _, i = heapq.heappop(heap)
-        residual = flat[i] - approx[i]
-        step, gain = _best_term(np.array([residual]))
-        approx[i] += int(step[0])
-        error -= float(gain[0])
-        step, gain = _best_term(np.array([flat[i] - approx[i]]))
-        if gain[0] > 0:
-            heapq.heappush(heap, (-float(gain[0]), i))
-    return approx.reshape(np.shape(scaled))
+        negative, i = heapq.heappop(heap)
+        step, last = _scalar_term(values[i] - current[i])
+        current[i] += step
+        error -= last
+        _, gain = _scalar_term(values[i] - current[i])
+        if gain > 0:
+            heapq.heappush(heap, (-gain, i))
+    approx[:] = current
+    return approx.reshape(np.shape(scaled)), last
 
 
-def balance_rows(scaled: np.ndarray, approx: np.ndarray, max_terms: int = _BALANCE_TERMS
-                 ) -> np.ndarray:
-    """Add up to ``max_terms`` signed powers of two per row so that the row's error sums to
-    within half a unit.
+def _scalar_term(residual: float) -> tuple[int, float]:
+    """:func:`_best_term` for one residual, in plain Python (the greedy's inner loop)."""
+    magnitude = abs(residual)
+    if magnitude <= 0.5:
+        return 0, 0.0
+    low = 1 << (max(int(magnitude), 1).bit_length() - 1)  # largest power of two <= magnitude
+    step = low if magnitude - low <= 2 * low - magnitude else 2 * low
+    gain = max(magnitude * magnitude - (magnitude - step) ** 2, 0.0)
+    return (step if residual > 0 else -step), gain
 
-    Activations after a ReLU are all >= 0, so their mean is far from zero and a row whose
-    weight errors do not cancel shifts every output by (mean input) * (sum of errors): a bias
-    error the SQNR of the weights does not see, which costs far more accuracy than its size
-    suggests.  Each term goes where it raises the squared error least.  Data-free.
+
+def balance_rows(scaled: np.ndarray, approx: np.ndarray, weight: float, worth: float,
+                 max_terms: int = _BALANCE_TERMS) -> np.ndarray:
+    """Add signed powers of two that make each row's errors cancel, where that pays.
+
+    Activations after a ReLU are all >= 0: with mean m and spread s per input, a row's
+    output error has variance about ``s**2 * |e|**2 + m**2 * (sum e)**2``.  The SQNR of the
+    weights sees only the first part; ``weight`` = (m/s)**2 adds the second.  A term p on
+    entry i changes that objective by ``(1+weight) p**2 - 2p (e_i + weight * sum e)``; the best
+    one per row is added while it removes at least ``worth`` (the gain of the last term the
+    greedy took, so a balancing term is never a worse buy), at most ``max_terms`` per row.
+    Data-free.
     """
     approx = approx.copy()
+    if weight <= 0:
+        return approx
     for row in range(scaled.shape[0]):
         for _ in range(max_terms):
             error = scaled[row] - approx[row]
-            step, _ = _best_term(np.array([error.sum()]))
-            if step[0] == 0:
+            total = float(error.sum())
+            ideal = (error + weight * total) / (1.0 + weight)
+            step, _ = _best_term(ideal)
+            gain = 2.0 * step * (error + weight * total) - (1.0 + weight) * step.astype(float)**2
+            best = int(np.argmax(gain))
+            if step[best] == 0 or gain[best] < max(worth, 1e-12):
                 break
-            extra = (error - step[0]) ** 2 - error**2
-            approx[row, int(np.argmin(extra))] += int(step[0])
+            approx[row, best] += int(step[best])
     return approx
 
 

@@ -7,7 +7,7 @@ Grammar (strict; anything else is an :class:`~hlsgen.errors.InputError`)::
     terms:K                       every weight -> at most K signed digits (K >= 1)
     lcc                           linear computation coding, default parameters
     lcc:key=value[,key=value...]  keys: sqnr (dB > 0), slice (int >= 0), terms (int >= 2),
-                                  factors (int >= 1), fold (0 or 1), dc (0 or 1);
+                                  factors (int >= 1), fold (0 or 1), dc (number >= 0);
                                   see hlsgen.decompose.lcc.LccParams
 
 :func:`parse_method` returns a frozen :class:`MethodSpec` whose ``str()`` is the canonical
@@ -102,7 +102,7 @@ def parse_method(spec: str | MethodSpec) -> MethodSpec:
         return MethodSpec(MethodKind.LCC, lcc=_parse_lcc(spec, rest if sep else ""))
     raise InputError(
         f"unknown method {spec!r}; expected 'exact', 'po2', 'terms:K' or "
-        "'lcc[:sqnr=DB,slice=W,terms=S,factors=P,fold=0|1,dc=0|1]'"
+        "'lcc[:sqnr=DB,slice=W,terms=S,factors=P,fold=0|1,dc=W]'"
     )
 
 
@@ -128,6 +128,14 @@ def _parse_lcc(spec: str, rest: str) -> LccParams:
 
 
 def _parse_lcc_value(spec: str, key: str, value: str):
+    if key == "dc":
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and number >= 0):
+            raise InputError(f"method {spec!r}: dc must be a number >= 0, got {value!r}")
+        return number
     if key == "sqnr":
         try:
             number = float(value)
@@ -137,7 +145,7 @@ def _parse_lcc_value(spec: str, key: str, value: str):
             raise InputError(
                 f"method {spec!r}: sqnr must be a positive number of dB, got {value!r}")
         return number
-    if key in ("fold", "dc"):
+    if key == "fold":
         if value not in ("0", "1"):
             raise InputError(f"method {spec!r}: {key} must be 0 or 1, got {value!r}")
         return value == "1"
