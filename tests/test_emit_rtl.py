@@ -191,11 +191,3 @@ def test_yosys_stat_is_summed_through_the_hierarchy():
     assert doc["layers"]["l0_conv"]["ratio"] == {"luts": 1.0, "ffs": 2.0}
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
-def test_icarus_simulates_exactly(tmp_path):
-    graph = random_graph(2, ("conv", "maxpool", "dense"), max_channels=3, max_hw=5)
-    design = apply_design(graph, "exact")
-    plan = plan_hardware(design)
-    project = write_sim_project(tmp_path / "project", design, random_input(graph, 2, 2))
-    result = simulate(project, simulator="icarus")
-    assert result.mismatches == 0 and result.latency_cycles == plan.schedule.latency_cycles

@@ -23,7 +23,7 @@ from hlsgen.explore.devices import Budget
 from hlsgen.explore.pareto import (design_json, front_csv, front_json, pareto_front,
                                    plot_front)
 from hlsgen.explore.problem import (DEFAULT_LADDER, EvalData, Evaluation, Problem,
-                                    build_problem, evaluate_genome, fitness)
+                                    build_problem, fitness)
 from hlsgen.explore.search import fingerprint_of, genetic_search
 from hlsgen.explore.workers import Evaluator
 
