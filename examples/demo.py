@@ -58,7 +58,7 @@ def plan(out: Path) -> list[Step]:
         ),
         Step(
             "decompose every layer exactly into shift-add graphs",
-            [*hlsgen, "decompose", MODEL, "--method", "exact"],
+            [*hlsgen, "decompose", MODEL, "--method", "exact", "--calibration", CALIBRATION],
             "decompose",
         ),
         Step(
