@@ -88,3 +88,9 @@ def test_bit_width_and_depth():
     assert graph.effective_matrix().tolist() == [[0, 1, 1], [0, 0, 2]]
     # node 5 = (x0 + x1 + x2) - x0 == x1 + x2: exact range, not interval-arithmetic widening
     assert graph.node_ranges(-4, 3)[5] == (-8, 6)
+
+
+def test_output_tap_shift_beyond_int64_is_kept_exact():
+    # node 1 = x + (x << 61) fits int64, but the tap shifts it past 2**63
+    graph = ShiftAddGraph(1, (Adder(Operand(0), Operand(0, 61)),), (OutputTap(1, 2),))
+    assert [int(v) for v in graph.effective_matrix()[0]] == [(1 + (1 << 61)) << 2]

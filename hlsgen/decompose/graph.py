@@ -93,7 +93,9 @@ class ShiftAddGraph:
         return bound
 
     def _fits_int64(self, input_magnitude: int) -> bool:
-        peak = max(self._coefficient_bounds, default=1)
+        bounds = self._coefficient_bounds
+        taps = [bounds[t.node] << t.shift for t in self.outputs if t.node is not None]
+        peak = max(bounds + taps, default=1)  # output taps shift too
         return peak * max(1, input_magnitude) < (1 << 62)
 
     def _sweep(self, input_lo, input_hi):
