@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 from hlsgen.decompose.csd import csd_weights, round_matrix_to_terms
 from hlsgen.decompose.exact import decompose_exact, row_tree
-from hlsgen.decompose.lcc import LccParams, decompose_lcc
+from hlsgen.decompose.lcc import LccParams, _digit_coding, balance_rows, decompose_lcc
 from hlsgen.decompose.methods import MethodKind, decompose, decompose_layer, parse_method
 from hlsgen.decompose.report import sqnr_db
 from hlsgen.errors import InputError
@@ -25,6 +25,7 @@ int_matrices = arrays(np.int64, st.tuples(st.integers(1, 7), st.integers(1, 9)),
     ("exact", "exact"), ("po2", "po2"), ("terms:3", "terms:3"), ("lcc", "lcc"),
     ("lcc:sqnr=30", "lcc"), ("lcc:sqnr=25.5,fold=1", "lcc:sqnr=25.5,fold=1"),
     ("lcc:fold=1,slice=4,terms=3", "lcc:slice=4,terms=3,fold=1"), (" po2 ", "po2"),
+    ("lcc:dc=0,sqnr=20", "lcc:sqnr=20,dc=0"), ("lcc:dc=1", "lcc"),
 ])
 def test_canonical_spec(spec, canonical):
     parsed = parse_method(spec)
@@ -38,6 +39,7 @@ def test_canonical_spec(spec, canonical):
     ("lcc:speed=3", "bad lcc option"), ("lcc:sqnr=-3", "positive number of dB"),
     ("lcc:sqnr=nan", "positive number of dB"), ("lcc:terms=1", "terms must be an integer >= 2"),
     ("lcc:fold=2", "fold must be 0 or 1"), ("lcc:slice=2,slice=3", "given twice"),
+    ("lcc:dc=-1", "dc must be a number >= 0"),
 ])
 def test_bad_specs_are_rejected_with_a_reason(spec, message):
     with pytest.raises(InputError, match=message):
@@ -130,6 +132,24 @@ def test_lcc_beats_terms_at_equal_sqnr():
     lcc_sqnr = sqnr_db(weights, lcc.effective_matrix() * 2.0 ** -lcc.frac_bits)
     assert lcc_sqnr >= terms_sqnr - 1e-9
     assert lcc.adder_count < terms.adder_count
+
+
+def test_balancing_cancels_row_sums_only_where_it_pays():
+    target = np.random.default_rng(8).normal(size=(20, 30)) * 40
+    approx, worth = _digit_coding(target, 18.0)
+    balanced = balance_rows(target, approx, 1.0, worth)
+    assert np.array_equal(balance_rows(target, approx, 0.0, worth), approx)
+
+    def objective(e):  # what balancing minimises: |e|^2 + weight * (row sum of e)^2
+        return np.sum(e**2, axis=1) + np.sum(e, axis=1) ** 2
+
+    before, after = objective(target - approx), objective(target - balanced)
+    added = csd_weights(balanced - approx).sum(axis=1)  # terms added per row (<= 4)
+    assert np.all(after <= before) and np.all(added <= 4)
+    # every added term removed at least as much as the last digit the greedy bought
+    assert np.all(before - after >= worth * added - 1e-6)
+    assert np.abs(np.sum(target - balanced, axis=1)).mean() < np.abs(
+        np.sum(target - approx, axis=1)).mean()
 
 
 def test_integer_methods_refuse_real_matrices():

@@ -161,6 +161,8 @@ def decompose_lcc(target: np.ndarray, params: LccParams, frac_bits: int | None =
     if params.slice == 0:
         approx, worth = _digit_coding(scaled, params.sqnr)
         approx = balance_rows(scaled, approx, params.dc, worth)
+        # balancing may trade a little squared error for cancelling sums: top it up again
+        approx = _digit_coding(scaled, params.sqnr, start=approx)[0]
         # Drop the power of two all entries share (the finest grid was not needed): the
         # same real matrix with narrower adders.
         common = int(np.bitwise_or.reduce(np.abs(approx).reshape(-1), initial=0))
@@ -180,18 +182,22 @@ def digit_coding(scaled: np.ndarray, sqnr_db: float) -> np.ndarray:
     return _digit_coding(scaled, sqnr_db)[0]
 
 
-def _digit_coding(scaled: np.ndarray, sqnr_db: float) -> tuple[np.ndarray, float]:
-    """:func:`digit_coding` and the error removed by its last term (its marginal gain)."""
+def _digit_coding(scaled: np.ndarray, sqnr_db: float, start: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, float]:
+    """:func:`digit_coding` (continuing from ``start`` if given) and the error removed by its
+    last term (its marginal gain)."""
     flat = np.asarray(scaled, dtype=np.float64).reshape(-1)
     approx = np.zeros(flat.shape, dtype=np.int64)
+    if start is not None:
+        approx[:] = np.asarray(start).reshape(-1)
     budget = float(np.sum(flat**2)) * 10.0 ** (-sqnr_db / 10.0)
-    error = float(np.sum(flat**2))
-    _, gain = _best_term(flat)
+    error = float(np.sum((flat - approx) ** 2))
+    _, gain = _best_term(flat - approx)
     heap = [(-g, i) for i, g in enumerate(gain.tolist()) if g > 0]
     heapq.heapify(heap)
     last = 0.0
     values = flat.tolist()
-    current = [0] * len(values)
+    current = approx.tolist()
     while heap and error > budget:
         negative, i = heapq.heappop(heap)
         step, last = _scalar_term(values[i] - current[i])
