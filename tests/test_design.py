@@ -126,3 +126,15 @@ def test_bad_inputs_name_the_problem(tmp_path):
     bad.write_text("[1, 2]")
     with pytest.raises(InputError, match="one JSON object"):
         apply_design(graph, bad)
+
+
+def test_worker_processes_give_the_same_design():
+    graph = _graph(4)
+    timings: dict[str, float] = {}
+    serial = apply_design(graph, "lcc:sqnr=25")
+    parallel = apply_design(graph, "lcc:sqnr=25", jobs=2, timings=timings)
+    assert set(timings) == set(serial.impls)
+    for name, impl in serial.impls.items():
+        other = parallel.impls[name]
+        assert [g.adders for g in impl.graphs] == [g.adders for g in other.graphs]
+        assert np.array_equal(serial.graph.layer(name).weight, parallel.graph.layer(name).weight)

@@ -6,9 +6,11 @@ Two codings share the matching-pursuit core (Müller et al., "Linear computation
 ``slice=0`` (default) -- *digit coding*: matching pursuit over the codebook of the inputs,
   globally greedy: the signed power of two that removes the most squared error anywhere in
   the matrix is added next, until the whole matrix reaches the target SQNR.  Big weights get
-  many terms and small ones few, unlike ``terms:K``.  The chosen terms are then computed by
-  common-subexpression elimination (:mod:`hlsgen.decompose.cse`), which builds the sums
-  that several rows share once and reuses them: the codebook of already-computed sums.
+  many terms and small ones few, unlike ``terms:K``.  Each row's errors are then balanced to
+  cancel where that pays (:func:`balance_rows`: inputs after a ReLU have a large mean).  The
+  chosen terms are computed by common-subexpression elimination
+  (:mod:`hlsgen.decompose.cse`), which builds the sums that several rows share once and
+  reuses them: the codebook of already-computed sums.
 
 ``slice=W`` (W >= 1) -- *factor coding*, LCC as published: the columns are cut into slices of
   ``W``; within a slice each row is built up in steps, a step adding ``terms - 1`` codewords
@@ -84,6 +86,7 @@ class _Slice:
         self.vectors = np.zeros((0, width), dtype=np.int64)
         self.terms: list[Term] = []
         self.seen: set[bytes] = set()
+        self._norms: np.ndarray | None = None  # squared codeword norms, rebuilt on growth
         for i, col in enumerate(columns):
             unit = np.zeros(width, dtype=np.int64)
             unit[i] = 1
@@ -104,7 +107,7 @@ class _Slice:
         self._norms = None
 
     def norms(self) -> np.ndarray:
-        if getattr(self, "_norms", None) is None:
+        if self._norms is None:
             self._norms = np.sum(self.vectors.astype(np.float64) ** 2, axis=1)
         return self._norms
 
@@ -279,7 +282,7 @@ def _factor_coding(scaled: np.ndarray, params: LccParams, frac_bits: int) -> Shi
                 heap.append((-gain, s, r))
     heapq.heapify(heap)
     while heap and error > budget:
-        stale, s, r = heapq.heappop(heap)
+        _, s, r = heapq.heappop(heap)
         sl = slices[s]
         gain, picks, approx = sl.best_step(r, per_step)
         if not picks:

@@ -72,11 +72,14 @@ module hlsgen_window #(
     // Last pixel the window reads, clamped to the frame.
     wire signed [CW-1:0] brow = (top + KH - 1 > H - 1) ? H - 1 : top + KH - 1;
     wire signed [CW-1:0] bcol = (left + KW - 1 > W - 1) ? W - 1 : left + KW - 1;
-    wire        [GB-1:0] brow_g = fbase + brow[GB-1:0];
+    // Rows as GB-bit numbers (brow and the clamped top are never negative).
+    wire        [GB-1:0] brow_u = brow;
+    wire        [GB-1:0] top_u = (top < 0) ? {CW{1'b0}} : top;
+    wire        [GB-1:0] brow_g = fbase + brow_u;
     wire        [GB-1:0] trig_d = wrow - brow_g;
     wire written = ($signed(trig_d) > 0) || ((trig_d == 0) && ($signed(wcol) > bcol));
     // Oldest row the current output reads; the writer stays less than R rows ahead of it.
-    wire        [GB-1:0] oldest_g = fbase + ((top < 0) ? {GB{1'b0}} : top[GB-1:0]);
+    wire        [GB-1:0] oldest_g = fbase + top_u;
     wire        [GB-1:0] ahead = wrow - oldest_g;
     assign s_ready = $signed(ahead) < R;
 
