@@ -311,3 +311,18 @@ def _centred_max(tensor: ir.Tensor) -> int:
     """max |q - zero_point| over the tensor's integer range."""
     zp = tensor.zero_point
     return max(abs(tensor.dtype.qmin - zp), abs(tensor.dtype.qmax - zp))
+
+
+def tie_prone(graph: ir.Graph, rounding: ir.Rounding) -> ir.Graph:
+    """Every requantization with multiplier 1 and shift 1 or 2, in ``rounding`` mode: exact
+    ties are then frequent, so half-even and half-up designs give different outputs."""
+    layers = []
+    for layer in graph.layers:
+        requant = getattr(layer, "requant", None)
+        if requant is not None:
+            requant = dataclasses.replace(requant, multiplier=np.ones_like(requant.shift),
+                                          shift=np.arange(len(requant.shift)) % 2 + 1,
+                                          rounding=rounding)
+            layer = dataclasses.replace(layer, requant=requant)
+        layers.append(layer)
+    return dataclasses.replace(graph, layers=tuple(layers))

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factory import random_graph, random_input
+from factory import random_graph, random_input, tie_prone
 from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
 from hlsgen.design import apply_design
@@ -89,29 +89,14 @@ def test_random_network_csim_matches_reference(tmp_path_factory, seed, layers):
     check_design(apply_design(graph, "exact"), tmp_path_factory.mktemp("csim"), seed=seed)
 
 
-def _tie_prone(graph, rounding):
-    """Every requantization with multiplier 1 and shift 1 or 2: exact ties are frequent."""
-    import dataclasses
-
-    layers = []
-    for layer in graph.layers:
-        if getattr(layer, "requant", None) is not None:
-            rq = dataclasses.replace(layer.requant, multiplier=np.ones_like(layer.requant.shift),
-                                     shift=np.arange(len(layer.requant.shift)) % 2 + 1,
-                                     rounding=rounding)
-            layer = dataclasses.replace(layer, requant=rq)
-        layers.append(layer)
-    return dataclasses.replace(graph, layers=tuple(layers))
-
-
 @pytest.mark.parametrize("layers,seed", [(("avgpool",), 4), (("add",), 4), (("conv",), 1)])
 def test_half_even_ties_csim(tmp_path, layers, seed):
     """Half-even and half-up differ on these inputs; the C++ must follow the IR (half-even)."""
     graph = random_graph(seed, layers)
-    even = _tie_prone(graph, ir.Rounding.HALF_EVEN)
+    even = tie_prone(graph, ir.Rounding.HALF_EVEN)
     x = random_input(graph, 6, seed)
     assert not np.array_equal(execute(even, x),
-                              execute(_tie_prone(graph, ir.Rounding.HALF_UP), x)), "no tie"
+                              execute(tie_prone(graph, ir.Rounding.HALF_UP), x)), "no tie"
     check_design(apply_design(even, "exact"), tmp_path, seed=seed)
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factory import LAYER_KINDS, random_graph, random_input
+from factory import LAYER_KINDS, random_graph, random_input, tie_prone
 from hlsgen.cost import CostModelError, estimate_design, plan_hardware
 from hlsgen.design import apply_design
 from hlsgen.emit import rtl
@@ -69,23 +69,6 @@ def test_generated_modules_multiply_nothing():
 
 
 # -- simulation ------------------------------------------------------------------------------
-def _tie_prone(graph, rounding):
-    """Every requantization with multiplier 1 and shift 1 or 2: exact ties are frequent."""
-    import dataclasses
-
-    import numpy as np
-
-    layers = []
-    for layer in graph.layers:
-        if getattr(layer, "requant", None) is not None:
-            rq = dataclasses.replace(layer.requant, multiplier=np.ones_like(layer.requant.shift),
-                                     shift=np.arange(len(layer.requant.shift)) % 2 + 1,
-                                     rounding=rounding)
-            layer = dataclasses.replace(layer, requant=rq)
-        layers.append(layer)
-    return dataclasses.replace(graph, layers=tuple(layers))
-
-
 @pytest.mark.parametrize("layers,seed", [(("avgpool",), 4), (("add",), 4), (("conv",), 1)])
 def test_half_even_ties_simulate_exactly(tmp_path, layers, seed):
     """Half-even and half-up differ on these inputs; the Verilog must follow the IR."""
@@ -95,10 +78,10 @@ def test_half_even_ties_simulate_exactly(tmp_path, layers, seed):
     from hlsgen.reference import execute
 
     graph = random_graph(seed, layers)
-    even = _tie_prone(graph, ir.Rounding.HALF_EVEN)
+    even = tie_prone(graph, ir.Rounding.HALF_EVEN)
     x = random_input(graph, 3, seed)
     assert not np.array_equal(execute(even, x),
-                              execute(_tie_prone(graph, ir.Rounding.HALF_UP), x)), "no tie"
+                              execute(tie_prone(graph, ir.Rounding.HALF_UP), x)), "no tie"
     _simulate(tmp_path, even, frames=3, seed=seed)
 
 
