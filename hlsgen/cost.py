@@ -889,7 +889,8 @@ def _front_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[float, float, f
     if m.front is Front.VECTOR:
         return control, m.in_beats * pw + 1 + bit_width(0, m.in_beats), 0.0
     if m.front is Front.SUM:
-        return control + c * m.sum_bits, 2 * c * m.sum_bits + 1 + bit_width(0, m.in_beats), 0.0
+        bits = c * m.sum_bits  # an adder and a clear-on-last-beat select per accumulator bit
+        return control + 2 * bits, 2 * bits + 1 + bit_width(0, m.in_beats), 0.0
     if m.front is Front.PAIR:
         da, db = plan.schedule.fifo_depths[m.name]
         wa, wb = 8 * m.inputs[0].shape[2], 8 * m.inputs[1].shape[2]

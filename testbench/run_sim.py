@@ -149,11 +149,16 @@ def main(argv: list[str] | None = None) -> int:
 
     runner = get_runner(args.sim)
     started = time.monotonic()
-    if args.sim == "verilator":
-        _build_verilator(sources, build_dir, args.waves)
-    else:
-        runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
-                     waves=args.waves, timescale=("1ns", "1ps"))
+    try:
+        if args.sim == "verilator":
+            _build_verilator(sources, build_dir, args.waves)
+        else:
+            runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
+                         waves=args.waves, timescale=("1ns", "1ps"))
+    except (subprocess.CalledProcessError, SystemExit, RuntimeError) as err:
+        print(f"run_sim: building the {args.sim} model failed ({err}); see the log above",
+              file=sys.stderr)
+        return 1
     built = time.monotonic()
     tb = PROJECT / "tb"
     xml = runner.test(

@@ -12,16 +12,19 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factory import LAYER_KINDS, random_graph, random_input, tie_prone
+from hlsgen import ir
 from hlsgen.cost import CostModelError, estimate_design, plan_hardware
 from hlsgen.design import apply_design
 from hlsgen.emit import rtl
 from hlsgen.emit.rtl import PRIMITIVES, emit_rtl
 from hlsgen.errors import UnsupportedModelError
+from hlsgen.reference import execute
 from hlsgen.verify.estimate import compare, run_yosys, summarize
 from hlsgen.verify.sim import SimulationError, simulate, write_sim_project
 
@@ -72,11 +75,6 @@ def test_generated_modules_multiply_nothing():
 @pytest.mark.parametrize("layers,seed", [(("avgpool",), 4), (("add",), 4), (("conv",), 1)])
 def test_half_even_ties_simulate_exactly(tmp_path, layers, seed):
     """Half-even and half-up differ on these inputs; the Verilog must follow the IR."""
-    import numpy as np
-
-    from hlsgen import ir
-    from hlsgen.reference import execute
-
     graph = random_graph(seed, layers)
     even = tie_prone(graph, ir.Rounding.HALF_EVEN)
     x = random_input(graph, 3, seed)
@@ -122,7 +120,7 @@ def test_input_pacer_keeps_the_schedule_exact(tmp_path):
 @given(st.integers(0, 100_000),
        st.lists(st.sampled_from(LAYER_KINDS), min_size=1, max_size=4).map(tuple))
 def test_random_networks_simulate_exactly(tmp_path, seed, kinds):
-    graph = random_graph(seed, kinds, signed=None)
+    graph = random_graph(seed, kinds, signed=None, rounding="mixed")
     try:
         plan_hardware(apply_design(graph, "exact"))
     except (CostModelError, UnsupportedModelError):

@@ -120,6 +120,8 @@ class _Wire:
     clamp_lo: int = 0
     clamp_hi: int = 0
     even_parity: int | None = None  # CLAMP: ties to even (zero point parity), None: half up
+    tie_msb: int | None = None  # CLAMP, ties to even: top source bit a tie needs zero (None:
+    # nothing is shifted out, every value is a tie)
 
     @property
     def msb(self) -> int:
@@ -128,11 +130,6 @@ class _Wire:
     @property
     def qmsb(self) -> int:
         return self.qwidth - 1
-
-    @property
-    def tie_msb(self) -> int:
-        """CLAMP with ties to even: the top bit shifted out."""
-        return self.lo_bit - 1
 
 
 @dataclass(frozen=True)
@@ -209,18 +206,15 @@ def _wire(n: int, dp, ref) -> _Wire:
         msb, lsb, lshift, qbits = width - 1, cut, 0, width - cut
     else:
         msb, lsb, lshift, qbits = width - 1, 0, -node.shift, width - node.shift
-    # Ties to even need the bits shifted out; when the shift was capped at the width the only
-    # possible tie is a value of 0 (zero point 0), whose floor is already even.
-    even = node.even_parity if node.shift > 0 and node.shift == cut_of(node, width) else None
+    # Ties to even: a tie is a value whose shifted-out bits are all zero -- all of the
+    # source's bits when the shift is at least its width (then only 0 is a tie), none when
+    # nothing is shifted out (every value is a tie).
+    even = node.even_parity
+    tie_msb = min(node.shift, width) - 1 if node.shift > 0 else None
     qwidth = max(qbits + (even is not None), bit_width(min(lo, q_lo), max(hi, q_hi)), 9)
     return _Wire("clamp", name, 8, terms=terms[:1], hi_bit=msb, lo_bit=lsb, lshift=lshift,
                  qwidth=qwidth, lo=lo if q_lo < lo else None, hi=hi if q_hi > hi else None,
-                 clamp_lo=lo, clamp_hi=hi, even_parity=even)
-
-
-def cut_of(node, width: int) -> int:
-    """Bits a CLAMP drops from its source (its right shift, capped at width - 1)."""
-    return min(node.shift, width - 1) if node.shift >= 0 else 0
+                 clamp_lo=lo, clamp_hi=hi, even_parity=even, tie_msb=tie_msb)
 
 
 def _bus_bits(m: ModulePlan) -> int:
