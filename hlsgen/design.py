@@ -13,6 +13,7 @@ ONNX and the emitters all read the approximated network from ``Design.graph``.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -21,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from hlsgen.decompose.graph import ShiftAddGraph
-from hlsgen.decompose.methods import MethodSpec, decompose_layer, parse_method
+from hlsgen.decompose.methods import (MethodSpec, Piece, assemble_pieces, layer_pieces,
+                                      parse_method, solve_piece)
 from hlsgen.errors import InputError
 from hlsgen.ir import Conv, Dense, Graph
 
@@ -111,12 +113,7 @@ def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: in
     """
     specs = resolve_methods(graph, methods)
     layers = weight_layers(graph)
-    if jobs > 1 and len(layers) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_timed_decompose, layers, [specs[x.name] for x in layers]))
-    else:
-        results = [_timed_decompose(layer, specs[layer.name]) for layer in layers]
-    decomposed = {layer.name: result for layer, result in zip(layers, results)}
+    decomposed = decompose_layers(layers, specs, jobs)
     impls: dict[str, LayerImpl] = {}
     new_layers = []
     for layer in graph.layers:
@@ -132,11 +129,32 @@ def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: in
     return Design(replace(graph, layers=tuple(new_layers)), impls)
 
 
-def _timed_decompose(layer: Conv | Dense, spec: MethodSpec
-                     ) -> tuple[tuple[ShiftAddGraph, ...], float]:
+def decompose_layers(layers: list[Conv | Dense], specs: dict[str, MethodSpec], jobs: int = 1
+                     ) -> dict[str, tuple[tuple[ShiftAddGraph, ...], float]]:
+    """{layer: (graphs, CPU seconds)}; with ``jobs > 1`` the independent pieces (groups, and
+    the formulations the exact search tries) run in that many processes, largest first.
+    The graphs are the same for every ``jobs``."""
+    pieces = [p for layer in layers for p in layer_pieces(layer, specs[layer.name], jobs > 1)]
+    if jobs > 1 and len(pieces) > 1:
+        order = sorted(range(len(pieces)), key=lambda i: -pieces[i].work)
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            solved = dict(zip(order, pool.map(_timed_piece, [pieces[i] for i in order],
+                                              chunksize=max(1, len(pieces) // (16 * jobs)))))
+        results = [solved[i] for i in range(len(pieces))]
+    else:
+        results = [_timed_piece(p) for p in pieces]
+    graphs = assemble_pieces(pieces, [graph for graph, _ in results])
+    seconds: dict[str, float] = {}
+    for piece, (_, spent) in zip(pieces, results):
+        seconds[piece.layer] = seconds.get(piece.layer, 0.0) + spent
+    return {layer.name: (graphs[layer.name], seconds[layer.name]) for layer in layers}
+
+
+def _timed_piece(piece: Piece) -> tuple[ShiftAddGraph, float]:
     start = time.perf_counter()
-    graphs = decompose_layer(layer, spec)
-    return graphs, time.perf_counter() - start
+    graph = solve_piece(piece)
+    return graph, time.perf_counter() - start
 
 
 def approximated_layer(layer: Conv | Dense, graphs: tuple[ShiftAddGraph, ...],

@@ -128,11 +128,13 @@ def test_bad_inputs_name_the_problem(tmp_path):
         apply_design(graph, bad)
 
 
-def test_worker_processes_give_the_same_design():
+@pytest.mark.parametrize("method", ["lcc:sqnr=25", "exact"])
+def test_worker_processes_give_the_same_design(method):
+    # exact runs each formulation of its sharing search as a separate piece when jobs > 1
     graph = _graph(4)
     timings: dict[str, float] = {}
-    serial = apply_design(graph, "lcc:sqnr=25")
-    parallel = apply_design(graph, "lcc:sqnr=25", jobs=2, timings=timings)
+    serial = apply_design(graph, method)
+    parallel = apply_design(graph, method, jobs=2, timings=timings)
     assert set(timings) == set(serial.impls)
     for name, impl in serial.impls.items():
         other = parallel.impls[name]

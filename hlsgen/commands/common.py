@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -60,3 +61,22 @@ def load_graph(model: Path, calibration: Path | None = None):
     if calibration is not None:
         cal_x, _ = load_data(calibration)
     return import_model(model, calibration=cal_x)
+
+
+def default_jobs() -> int:
+    """Processes for parallel work: the CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
+def add_jobs_argument(parser) -> None:
+    parser.add_argument("--jobs", type=int, default=default_jobs(), metavar="N",
+                        help="decompose in N worker processes (same result); "
+                             f"default: the CPUs available ({default_jobs()})")
+
+
+def check_jobs(jobs: int) -> None:
+    from hlsgen.errors import InputError
+
+    if jobs < 1:
+        raise InputError(f"--jobs must be >= 1, got {jobs}")

@@ -9,6 +9,8 @@ import math
 import time
 from pathlib import Path
 
+from hlsgen.commands.common import add_jobs_argument, check_jobs
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -22,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=".npz with x (float models only: calibrates activation ranges)")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write the per-layer table and totals as JSON to FILE")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="decompose layers in N worker processes (same result); default 1")
+    add_jobs_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,8 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from hlsgen.design import apply_design
     from hlsgen.errors import InputError
 
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be >= 1, got {args.jobs}")
+    check_jobs(args.jobs)
     methods = args.method
     if methods.endswith(".json"):
         methods = Path(methods)

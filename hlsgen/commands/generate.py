@@ -10,6 +10,7 @@ import shlex
 import time
 from pathlib import Path
 
+from hlsgen.commands.common import add_jobs_argument, check_jobs
 from hlsgen.errors import DataError, InputError, OutputExistsError
 
 DEFAULT_COUNT = 20
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"target clock (default {defaults.clock_mhz:g})")
     parser.add_argument("--pipeline", type=int, metavar="N",
                         help="RTL: register every N adder levels (default: from the clock)")
+    add_jobs_argument(parser)
     parser.add_argument("--force", action="store_true",
                         help="replace OUTDIR if it exists (its whole content is deleted)")
 
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.count < 1:
         raise InputError(f"--count must be >= 1, got {args.count}")
+    check_jobs(args.jobs)
     outdir = Path(args.outdir)
     if outdir.exists() and not args.force:  # fail before the slow steps
         raise OutputExistsError(f"output directory {outdir} already exists; pass --force to "
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                          data_free_input_range=tuple(args.input_range) if args.input_range
                          else None)
     _check_pipeline_layers(graph, layer_pipeline, args.design)
-    design = apply_design(graph, methods)
+    design = apply_design(graph, methods, jobs=args.jobs)
     if args.vectors is not None:
         x, _ = load_data(args.vectors)
         if len(x) < args.count:

@@ -34,7 +34,10 @@ from hlsgen.decompose.cse import TieBreak, eliminate_common_subexpressions
 from hlsgen.decompose.graph import ShiftAddGraph
 from hlsgen.decompose.transpose import transpose_graph
 
-__all__ = ["decompose_exact", "csd_rows", "row_tree", "RowTree", "MAX_CHAIN"]
+__all__ = ["decompose_exact", "formulations", "solve_formulation", "cheapest", "search_work",
+           "Formulation", "csd_rows", "row_tree", "RowTree", "MAX_CHAIN"]
+
+Formulation = tuple[bool, TieBreak]  # (share across the transposed matrix, tie-break)
 
 MAX_CHAIN = 4  # at most this many row-difference links in a row (each one adder deep)
 _WORK_BUDGET = 5_000_000  # term pairs summed over the formulations tried for one matrix
@@ -125,19 +128,20 @@ def _solve(matrix: np.ndarray, differences: bool, share: bool,
     return builder.finish(outputs)
 
 
-def _pair_count(matrix: np.ndarray) -> int:
-    per_row = csd_weights(matrix).sum(axis=1)
+def search_work(matrix: np.ndarray, transpose: bool = False) -> int:
+    """Term pairs the sharing search starts from: its cost driver (for scheduling)."""
+    per_row = csd_weights(matrix.T if transpose else matrix).sum(axis=1)
     return int(np.sum(per_row * (per_row - 1) // 2))
 
 
-def _formulations(matrix: np.ndarray) -> list[tuple[bool, TieBreak]]:
+def formulations(matrix: np.ndarray) -> list[Formulation]:
     """(transpose, tie-break) pairs to try, best first, within ``_WORK_BUDGET`` term pairs."""
     rows, cols = matrix.shape
     longer = cols > rows  # share across the longer side: more rows, more repeats
     sides = [longer]
     if max(rows, cols) <= _SQUARE_RATIO * min(rows, cols):
         sides.append(not longer)
-    work = {t: _pair_count(matrix.T if t else matrix) for t in sides}
+    work = {t: search_work(matrix, t) for t in sides}
     chosen, spent = [], 0
     for t in sides:
         for tie in TieBreak:
@@ -163,15 +167,27 @@ def decompose_exact(matrix: np.ndarray, share: bool = True, transpose: bool | No
         raise ValueError(f"expected a 2-D matrix, got shape {matrix.shape}")
     if not share:
         return _solve(matrix, False, False)
-    plan = _formulations(matrix)
+    plan = formulations(matrix)
     if transpose is not None:
         plan = [(transpose, tie) for tie in TieBreak][: max(1, len(plan))]
     diff = True if differences is None else differences
-    best = None
-    for t, tie in plan:
-        graph = (transpose_graph(_solve(matrix.T, diff, True, tie)) if t
-                 else _solve(matrix, diff, True, tie))
-        if best is None or (graph.adder_count, graph.depth) < (best.adder_count, best.depth):
+    return cheapest([solve_formulation(matrix, f, diff) for f in plan])
+
+
+def solve_formulation(matrix: np.ndarray, formulation: Formulation,
+                      differences: bool = True) -> ShiftAddGraph:
+    """The exact graph of ``matrix`` found by one formulation of the sharing search."""
+    matrix = np.asarray(matrix, dtype=np.int64)
+    transpose, tie = formulation
+    if transpose:
+        return transpose_graph(_solve(matrix.T, differences, True, tie))
+    return _solve(matrix, differences, True, tie)
+
+
+def cheapest(graphs: list[ShiftAddGraph]) -> ShiftAddGraph:
+    """Fewest adders, then lowest depth; the first such graph (formulation order) wins."""
+    best = graphs[0]
+    for graph in graphs[1:]:
+        if (graph.adder_count, graph.depth) < (best.adder_count, best.depth):
             best = graph
-    assert best is not None
     return best

@@ -23,7 +23,8 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from hlsgen.decompose.approx import decompose_terms
-from hlsgen.decompose.exact import decompose_exact
+from hlsgen.decompose.exact import (Formulation, cheapest, decompose_exact, formulations,
+                                    search_work, solve_formulation)
 from hlsgen.decompose.graph import ShiftAddGraph
 from hlsgen.decompose.lcc import LccParams, decompose_lcc
 from hlsgen.errors import InputError
@@ -37,6 +38,10 @@ __all__ = [
     "decompose_layer",
     "layer_matrices",
     "layer_targets",
+    "Piece",
+    "layer_pieces",
+    "solve_piece",
+    "assemble_pieces",
 ]
 
 
@@ -205,3 +210,56 @@ def decompose_layer(layer: Conv | Dense, method: str | MethodSpec) -> tuple[Shif
     """One graph per Conv group (inputs in (kh, kw, ci) order) or one for a Dense layer."""
     spec = parse_method(method)
     return tuple(decompose(target, spec) for target in layer_targets(layer, spec))
+
+
+# -- independent pieces, for running one layer's work in several processes -----------------
+@dataclass(frozen=True, eq=False)
+class Piece:
+    """An independently solvable part of a layer's decomposition: one group's target, and for
+    ``exact`` one formulation of the sharing search (the cheapest graph over a group's
+    pieces is kept, exactly as :func:`decompose_exact` does in one process)."""
+
+    layer: str
+    group: int
+    target: np.ndarray
+    spec: MethodSpec
+    formulation: Formulation | None = None
+
+    @property
+    def work(self) -> int:
+        """Relative cost, to hand out the largest pieces first."""
+        if self.formulation is not None:
+            return search_work(self.target, self.formulation[0])
+        return int(self.target.size)
+
+
+def layer_pieces(layer: Conv | Dense, method: str | MethodSpec, split: bool = True
+                 ) -> list[Piece]:
+    """A layer's decomposition as pieces (``split``: one per exact formulation)."""
+    spec = parse_method(method)
+    pieces = []
+    for group, target in enumerate(layer_targets(layer, spec)):
+        if spec.is_exact and split and np.issubdtype(target.dtype, np.integer):
+            pieces.extend(Piece(layer.name, group, target, spec, f)
+                          for f in formulations(np.asarray(target, dtype=np.int64)))
+        else:
+            pieces.append(Piece(layer.name, group, target, spec))
+    return pieces
+
+
+def solve_piece(piece: Piece) -> ShiftAddGraph:
+    if piece.formulation is None:
+        return decompose(piece.target, piece.spec)
+    return solve_formulation(piece.target, piece.formulation)
+
+
+def assemble_pieces(pieces: list[Piece], graphs: list[ShiftAddGraph]
+                    ) -> dict[str, tuple[ShiftAddGraph, ...]]:
+    """{layer: one graph per group} from solved pieces (given in :func:`layer_pieces` order)."""
+    per_group: dict[tuple[str, int], list[ShiftAddGraph]] = {}
+    for piece, graph in zip(pieces, graphs):
+        per_group.setdefault((piece.layer, piece.group), []).append(graph)
+    result: dict[str, list[ShiftAddGraph]] = {}
+    for (layer, _group), found in per_group.items():
+        result.setdefault(layer, []).append(cheapest(found))
+    return {layer: tuple(found) for layer, found in result.items()}

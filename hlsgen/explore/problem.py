@@ -8,7 +8,9 @@ functions of the genome and the (immutable) problem, so any process can evaluate
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -30,14 +32,21 @@ __all__ = [
 ]
 
 # From expensive and exact to cheap and coarse; each layer keeps the rungs that differ.
+# Folded lcc rungs (fold=1) approximate weight * requant scale, so the layer's requantization
+# is a shift instead of a 24-bit constant multiplication per channel (~200 LUTs a channel):
+# they are the cheap end.  terms:2 and unfolded lcc stay as the classic alternatives.
 DEFAULT_LADDER = (
     "exact",
-    "terms:3",
-    "lcc:sqnr=36",
     "terms:2",
-    "lcc:sqnr=30",
-    "lcc:sqnr=26",
-    "lcc:sqnr=22",
+    "lcc",
+    "lcc:sqnr=36,fold=1",
+    "lcc:sqnr=32,fold=1",
+    "lcc:sqnr=28,fold=1",
+    "lcc:sqnr=25,fold=1",
+    "lcc:sqnr=22,fold=1",
+    "lcc:sqnr=19,fold=1",
+    "lcc:sqnr=16,fold=1",
+    "lcc:sqnr=13,fold=1",
     "po2",
 )
 # Adder levels between pipeline registers (fewer levels: shorter paths, more cycles and FFs).
@@ -108,6 +117,7 @@ class Problem:
 
     def uniform_genome(self, method: str, pipeline_levels: int | None = None) -> tuple[int, ...]:
         """The genome that uses ``method`` everywhere (nearest cheaper rung where absent)."""
+        method = str(parse_method(method))  # canonical spelling, as the rungs store it
         genes = []
         for ladder in self.ladders:
             methods = [c.method for c in ladder]
@@ -139,17 +149,19 @@ class Evaluation:
 
 def build_problem(graph: ir.Graph, data: EvalData, *, max_accuracy_drop: float, budget: Budget,
                   clock_mhz: float, cost_fn, ladder=DEFAULT_LADDER,
-                  pipeline_choices=PIPELINE_CHOICES, progress=None) -> Problem:
-    """Compute every layer's ladder once (the expensive part: decompositions)."""
-    ladders = []
+                  pipeline_choices=PIPELINE_CHOICES, progress=None, jobs: int = 1) -> Problem:
+    """Compute every layer's ladder once (the expensive part: decompositions), in ``jobs``
+    processes; the result does not depend on ``jobs``."""
     layers = weight_layers(graph)
-    for layer in layers:
+    tasks = [(layer, str(parse_method(method))) for layer in layers for method in ladder]
+    results = _map_tasks(_decompose_task, tasks, jobs, progress)
+    ladders = []
+    for index, layer in enumerate(layers):
         rungs: list[Candidate] = []
         seen_matrices: list[np.ndarray] = []
-        for method in ladder:
+        for k, method in enumerate(ladder):
+            graphs, new_layer = results[index * len(ladder) + k]
             spec = parse_method(method)
-            graphs = decompose_layer(layer, spec)
-            new_layer = approximated_layer(layer, graphs, spec)
             # Two rungs with the same effective network are the same choice: keep the cheaper.
             key = np.concatenate([new_layer.weight.reshape(-1), new_layer.bias,
                                   new_layer.requant.shift, new_layer.requant.multiplier])
@@ -165,11 +177,38 @@ def build_problem(graph: ir.Graph, data: EvalData, *, max_accuracy_drop: float, 
                 continue
             seen_matrices.append(key)
             rungs.append(cand)
-            if progress is not None:
-                progress(layer.name, str(spec))
         ladders.append(tuple(rungs))
     return Problem(graph, tuple(ladders), tuple(pipeline_choices), data, max_accuracy_drop,
                    budget, clock_mhz, cost_fn)
+
+
+def _decompose_task(task):
+    layer, method = task
+    spec = parse_method(method)
+    graphs = decompose_layer(layer, spec)
+    return graphs, approximated_layer(layer, graphs, spec)
+
+
+def _map_tasks(function, tasks: list, jobs: int, progress) -> list:
+    """``[function(t) for t in tasks]``, in ``jobs`` forked processes when > 1, calling
+    ``progress(layer name, method)`` as each task finishes."""
+    if jobs <= 1 or len(tasks) <= 1:
+        results = []
+        for task in tasks:
+            results.append(function(task))
+            if progress is not None:
+                progress(task[0].name, task[1])
+        return results
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(function, task): i for i, task in enumerate(tasks)}
+        results: list = [None] * len(tasks)
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            if progress is not None:
+                progress(tasks[i][0].name, tasks[i][1])
+    return results
 
 
 def _sqnr_db(exact_weight: np.ndarray, new_layer, old_layer) -> float:

@@ -29,6 +29,9 @@ class ExploreProgress:
     def __exit__(self, *exc) -> None:
         self._progress.__exit__(*exc)
 
+    def ladder_size(self, tasks: int) -> None:
+        self._progress.update(self._ladder_task, total=tasks)
+
     def ladder(self, layer: str, method: str) -> None:
         self._progress.update(self._ladder_task, advance=1, best=f"{layer}: {method}")
 
