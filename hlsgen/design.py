@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -131,24 +131,39 @@ def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: in
 
 def decompose_layers(layers: list[Conv | Dense], specs: dict[str, MethodSpec], jobs: int = 1
                      ) -> dict[str, tuple[tuple[ShiftAddGraph, ...], float]]:
-    """{layer: (graphs, CPU seconds)}; with ``jobs > 1`` the independent pieces (groups, and
-    the formulations the exact search tries) run in that many processes, largest first.
-    The graphs are the same for every ``jobs``."""
+    """{layer: (graphs, CPU seconds)}; the graphs are the same for every ``jobs``."""
     pieces = [p for layer in layers for p in layer_pieces(layer, specs[layer.name], jobs > 1)]
-    if jobs > 1 and len(pieces) > 1:
-        order = sorted(range(len(pieces)), key=lambda i: -pieces[i].work)
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            solved = dict(zip(order, pool.map(_timed_piece, [pieces[i] for i in order],
-                                              chunksize=max(1, len(pieces) // (16 * jobs)))))
-        results = [solved[i] for i in range(len(pieces))]
-    else:
-        results = [_timed_piece(p) for p in pieces]
+    results = solve_pieces(pieces, jobs)
     graphs = assemble_pieces(pieces, [graph for graph, _ in results])
     seconds: dict[str, float] = {}
     for piece, (_, spent) in zip(pieces, results):
         seconds[piece.layer] = seconds.get(piece.layer, 0.0) + spent
     return {layer.name: (graphs[layer.name], seconds[layer.name]) for layer in layers}
+
+
+def solve_pieces(pieces: list[Piece], jobs: int = 1, on_done=None
+                 ) -> list[tuple[ShiftAddGraph, float]]:
+    """(graph, CPU seconds) of every piece, in order.  With ``jobs > 1`` the pieces (groups,
+    and the formulations of each exact search) run in that many forked processes, largest
+    first.  ``on_done(piece)`` is called as each piece finishes."""
+    if jobs <= 1 or len(pieces) <= 1:
+        results = []
+        for piece in pieces:
+            results.append(_timed_piece(piece))
+            if on_done is not None:
+                on_done(piece)
+        return results
+    order = sorted(range(len(pieces)), key=lambda i: -pieces[i].work)
+    context = multiprocessing.get_context("fork")
+    solved: list = [None] * len(pieces)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(_timed_piece, pieces[i]): i for i in order}
+        for future in as_completed(futures):
+            i = futures[future]
+            solved[i] = future.result()
+            if on_done is not None:
+                on_done(pieces[i])
+    return solved
 
 
 def _timed_piece(piece: Piece) -> tuple[ShiftAddGraph, float]:

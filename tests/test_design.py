@@ -128,7 +128,7 @@ def test_bad_inputs_name_the_problem(tmp_path):
         apply_design(graph, bad)
 
 
-@pytest.mark.parametrize("method", ["lcc:sqnr=25", "exact"])
+@pytest.mark.parametrize("method", ["lcc:sqnr=25", "exact", "terms:2"])
 def test_worker_processes_give_the_same_design(method):
     # exact runs each formulation of its sharing search as a separate piece when jobs > 1
     graph = _graph(4)

@@ -134,3 +134,23 @@ def test_dask_local_cluster_gives_the_same_evaluations(tmp_path):
                          cost_fn=explore_cost)
     assert [e.genome for e in remote.evaluations] == [e.genome for e in local.evaluations]
     assert remote.chosen == local.chosen
+
+
+def test_ladders_built_in_worker_processes_are_the_same():
+    from hlsgen.explore.problem import build_problem
+
+    graph, data = _tiny_problem_inputs(seed=7)
+    kwargs = dict(max_accuracy_drop=1.0, budget=BIG, clock_mhz=200.0, cost_fn=explore_cost,
+                  ladder=("exact", "terms:2", "lcc:sqnr=20,fold=1", "po2"))
+    seen = []
+    serial = build_problem(graph, data, **kwargs)
+    parallel = build_problem(graph, data, jobs=2, progress=lambda *a: seen.append(a), **kwargs)
+    assert seen and all(total == len(seen) for _, _, total in seen)
+    assert [[c.method for c in ladder] for ladder in serial.ladders] == [
+        [c.method for c in ladder] for ladder in parallel.ladders]
+    for a_ladder, b_ladder in zip(serial.ladders, parallel.ladders):
+        for a, b in zip(a_ladder, b_ladder):
+            assert [g.adders for g in a.impl.graphs] == [g.adders for g in b.impl.graphs]
+            assert np.array_equal(a.layer.weight, b.layer.weight)
+            assert np.array_equal(a.layer.requant.multiplier, b.layer.requant.multiplier)
+            assert np.array_equal(a.layer.requant.shift, b.layer.requant.shift)

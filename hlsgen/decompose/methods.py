@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from hlsgen.decompose.approx import decompose_terms
+from hlsgen.decompose.csd import round_matrix_to_terms
 from hlsgen.decompose.exact import (Formulation, cheapest, decompose_exact, formulations,
                                     search_work, solve_formulation)
 from hlsgen.decompose.graph import ShiftAddGraph
@@ -216,8 +217,9 @@ def decompose_layer(layer: Conv | Dense, method: str | MethodSpec) -> tuple[Shif
 @dataclass(frozen=True, eq=False)
 class Piece:
     """An independently solvable part of a layer's decomposition: one group's target, and for
-    ``exact`` one formulation of the sharing search (the cheapest graph over a group's
-    pieces is kept, exactly as :func:`decompose_exact` does in one process)."""
+    ``exact``/``po2``/``terms:K`` one formulation of the sharing search on the (rounded)
+    integer matrix (the cheapest graph over a group's pieces is kept, exactly as
+    :func:`decompose_exact` does in one process)."""
 
     layer: str
     group: int
@@ -239,11 +241,15 @@ def layer_pieces(layer: Conv | Dense, method: str | MethodSpec, split: bool = Tr
     spec = parse_method(method)
     pieces = []
     for group, target in enumerate(layer_targets(layer, spec)):
-        if spec.is_exact and split and np.issubdtype(target.dtype, np.integer):
-            pieces.extend(Piece(layer.name, group, target, spec, f)
-                          for f in formulations(np.asarray(target, dtype=np.int64)))
-        else:
+        if spec.kind is MethodKind.LCC or not split:
             pieces.append(Piece(layer.name, group, target, spec))
+            continue
+        # exact, po2 and terms:K all end in the exact search on an integer matrix
+        matrix = np.asarray(target, dtype=np.int64)
+        if not spec.is_exact:
+            matrix = round_matrix_to_terms(matrix, 1 if spec.kind is MethodKind.PO2
+                                           else spec.terms)
+        pieces.extend(Piece(layer.name, group, matrix, spec, f) for f in formulations(matrix))
     return pieces
 
 

@@ -8,16 +8,14 @@ functions of the genome and the (immutable) problem, so any process can evaluate
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from hlsgen import ir
-from hlsgen.decompose.methods import decompose_layer, parse_method
-from hlsgen.design import Design, LayerImpl, approximated_layer, weight_layers
+from hlsgen.decompose.methods import assemble_pieces, layer_pieces, parse_method
+from hlsgen.design import Design, LayerImpl, approximated_layer, solve_pieces, weight_layers
 from hlsgen.explore.devices import Budget
 
 __all__ = [
@@ -153,8 +151,22 @@ def build_problem(graph: ir.Graph, data: EvalData, *, max_accuracy_drop: float, 
     """Compute every layer's ladder once (the expensive part: decompositions), in ``jobs``
     processes; the result does not depend on ``jobs``."""
     layers = weight_layers(graph)
-    tasks = [(layer, str(parse_method(method))) for layer in layers for method in ladder]
-    results = _map_tasks(_decompose_task, tasks, jobs, progress)
+    pieces, spans = [], []
+    for layer in layers:
+        for method in ladder:
+            found = layer_pieces(layer, method, split=jobs > 1)
+            spans.append((len(pieces), len(pieces) + len(found)))
+            pieces.extend(found)
+    on_done = None
+    if progress is not None:
+        def on_done(piece):
+            progress(piece.layer, str(piece.spec), len(pieces))
+    solved = solve_pieces(pieces, jobs, on_done)
+    results = []
+    for (layer, method), (a, b) in zip(((x, m) for x in layers for m in ladder), spans):
+        spec = parse_method(method)
+        graphs = assemble_pieces(pieces[a:b], [g for g, _ in solved[a:b]])[layer.name]
+        results.append((graphs, approximated_layer(layer, graphs, spec)))
     ladders = []
     for index, layer in enumerate(layers):
         rungs: list[Candidate] = []
@@ -180,35 +192,6 @@ def build_problem(graph: ir.Graph, data: EvalData, *, max_accuracy_drop: float, 
         ladders.append(tuple(rungs))
     return Problem(graph, tuple(ladders), tuple(pipeline_choices), data, max_accuracy_drop,
                    budget, clock_mhz, cost_fn)
-
-
-def _decompose_task(task):
-    layer, method = task
-    spec = parse_method(method)
-    graphs = decompose_layer(layer, spec)
-    return graphs, approximated_layer(layer, graphs, spec)
-
-
-def _map_tasks(function, tasks: list, jobs: int, progress) -> list:
-    """``[function(t) for t in tasks]``, in ``jobs`` forked processes when > 1, calling
-    ``progress(layer name, method)`` as each task finishes."""
-    if jobs <= 1 or len(tasks) <= 1:
-        results = []
-        for task in tasks:
-            results.append(function(task))
-            if progress is not None:
-                progress(task[0].name, task[1])
-        return results
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(function, task): i for i, task in enumerate(tasks)}
-        results: list = [None] * len(tasks)
-        for future in as_completed(futures):
-            i = futures[future]
-            results[i] = future.result()
-            if progress is not None:
-                progress(tasks[i][0].name, tasks[i][1])
-    return results
 
 
 def _sqnr_db(exact_weight: np.ndarray, new_layer, old_layer) -> float:

@@ -29,11 +29,10 @@ class ExploreProgress:
     def __exit__(self, *exc) -> None:
         self._progress.__exit__(*exc)
 
-    def ladder_size(self, tasks: int) -> None:
-        self._progress.update(self._ladder_task, total=tasks)
-
-    def ladder(self, layer: str, method: str) -> None:
-        self._progress.update(self._ladder_task, advance=1, best=f"{layer}: {method}")
+    def ladder(self, layer: str, method: str, total: int) -> None:
+        """One piece of the ladders decomposed (``total`` pieces in all)."""
+        self._progress.update(self._ladder_task, advance=1, total=total,
+                              best=f"{layer}: {method}")
 
     def generation(self, state) -> None:
         if self._ga_task is None:

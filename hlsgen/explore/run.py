@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from hlsgen import ir
-from hlsgen.design import weight_layers
 from hlsgen.errors import HlsgenError
 from hlsgen.explore.costing import pipeline_choices
 from hlsgen.explore.devices import Budget
@@ -84,8 +83,6 @@ def make_eval_data(graph: ir.Graph, x_ir: np.ndarray | None, labels: np.ndarray 
 def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOptions,
             outdir: Path, *, cost_fn, progress=None) -> ExploreResult:
     outdir.mkdir(parents=True, exist_ok=True)
-    if progress is not None:
-        progress.ladder_size(len(weight_layers(graph)) * len(options.ladder))
     problem = build_problem(graph, data, max_accuracy_drop=options.max_accuracy_drop,
                             budget=budget, clock_mhz=options.clock_mhz, cost_fn=cost_fn,
                             ladder=options.ladder,
