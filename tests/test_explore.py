@@ -154,3 +154,20 @@ def test_ladders_built_in_worker_processes_are_the_same():
             assert np.array_equal(a.layer.weight, b.layer.weight)
             assert np.array_equal(a.layer.requant.multiplier, b.layer.requant.multiplier)
             assert np.array_equal(a.layer.requant.shift, b.layer.requant.shift)
+
+
+def test_local_search_moves_stay_in_the_gene_space():
+    from hlsgen.explore.problem import build_problem
+
+    graph, data = _tiny_problem_inputs(seed=3)
+    problem = build_problem(graph, data, max_accuracy_drop=1.0, budget=BIG, clock_mhz=200.0,
+                            cost_fn=explore_cost, ladder=FAST["ladder"])
+    genome = problem.uniform_genome("exact", pipeline_levels=1)
+    moves = problem.neighbours(genome)
+    assert moves and len(set(moves)) == len(moves)
+    for move in moves:
+        assert len(move) == len(genome)
+        assert all(0 <= g < n for g, n in zip(move, problem.gene_space))
+        assert sum(a != b for a, b in zip(move, genome)) == 1  # one gene changes
+    cheapest = tuple(n - 1 for n in problem.gene_space)
+    assert problem.neighbours(cheapest) == []

@@ -113,6 +113,23 @@ class Problem:
         impls = {name: cand.impl for name, cand in chosen.items()}
         return Design(replace(self.graph, layers=layers), impls), pipeline
 
+    def neighbours(self, genome) -> list[tuple[int, ...]]:
+        """Local-search moves from a genome: one layer one or two rungs further down its ladder
+        (cheaper, coarser), or one layer's adder trees at the most levels per pipeline stage
+        (fewest cycles)."""
+        genome = tuple(int(g) for g in genome)
+        n = len(self.ladders)
+        moves = []
+        for i, ladder in enumerate(self.ladders):
+            for step in (1, 2):
+                if genome[i] + step < len(ladder):
+                    moves.append(genome[:i] + (genome[i] + step,) + genome[i + 1:])
+        deepest = len(self.pipeline_choices) - 1
+        for i in range(n, 2 * n):
+            if genome[i] != deepest:
+                moves.append(genome[:i] + (deepest,) + genome[i + 1:])
+        return moves
+
     def uniform_genome(self, method: str, pipeline_levels: int | None = None) -> tuple[int, ...]:
         """The genome that uses ``method`` everywhere (nearest cheaper rung where absent)."""
         method = str(parse_method(method))  # canonical spelling, as the rungs store it

@@ -104,7 +104,8 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
             fitness=fitness, population_size=options.population,
             generations=options.generations, seed=options.seed, checkpoint_dir=outdir,
             fingerprint=fingerprint, resume=options.resume,
-            on_generation=progress.generation if progress else None)
+            on_generation=progress.generation if progress else None,
+            neighbours=problem.neighbours)
         missing = [g for g in seeds if g not in state.evaluations]
         for genome, result in zip(missing, evaluator.map(missing)):
             state.evaluations[genome] = result

@@ -67,11 +67,18 @@ def genetic_search(
     fingerprint: str,
     resume: bool,
     on_generation: Callable[[SearchState], None] | None = None,
+    neighbours: Callable[[Genome], list[Genome]] | None = None,
 ) -> SearchState:
     """Minimise nothing, maximise ``fitness``: returns the final state with every evaluation.
 
     ``gene_space[i]`` is the number of choices of gene i; ``seeds`` are genomes placed in the
     first population (uniform designs, so the search starts from known points).
+
+    ``neighbours`` makes the search memetic: after every generation the best design found so
+    far is improved by one step of local search (its neighbours are evaluated, and the best
+    of them, if better, replaces the weakest member of the population).  Crossover finds
+    good regions; the local step walks the last few rungs down that random mutation rarely
+    hits in a small population.
     """
     import pygad  # the GA library stays inside this module
 
@@ -114,6 +121,8 @@ def genetic_search(
         ga.run()
         state.population = [tuple(int(v) for v in s) for s in ga.population]
         evaluate_missing(state.population)
+        if neighbours is not None:
+            _local_step(state, neighbours, evaluate_missing, fitness)
         state.generation += 1
         best = max(state.evaluations.values(), key=fitness)
         state.history.append({"generation": state.generation,
@@ -123,6 +132,24 @@ def genetic_search(
         if on_generation is not None:
             on_generation(state)
     return state
+
+
+def _local_step(state: SearchState, neighbours, evaluate_missing, fitness) -> None:
+    """Evaluate the neighbours of the best design so far; put the best one found (if it beats
+    the population's best) in place of the population's weakest member."""
+    def score(genome):
+        return fitness(state.evaluations[genome])
+
+    incumbent = max(sorted(state.evaluations), key=score)
+    candidates = [g for g in neighbours(incumbent) if g != incumbent]
+    if not candidates:
+        return
+    evaluate_missing(candidates)
+    best = max(sorted(set(candidates) | {incumbent}), key=score)
+    if best in state.population or score(best) <= max(score(g) for g in state.population):
+        return
+    weakest = min(range(len(state.population)), key=lambda i: (score(state.population[i]), i))
+    state.population[weakest] = best
 
 
 def _initial_population(gene_space: Sequence[int], seeds: Sequence[Genome], size: int,
