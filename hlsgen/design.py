@@ -153,9 +153,17 @@ def solve_pieces(pieces: list[Piece], jobs: int = 1, on_done=None
             if on_done is not None:
                 on_done(piece)
         return results
-    order = sorted(range(len(pieces)), key=lambda i: -pieces[i].work)
-    context = multiprocessing.get_context("fork")
     solved: list = [None] * len(pieces)
+    for i, piece in enumerate(pieces):
+        if piece.cached is not None:  # nothing to compute: keep it out of the pool
+            solved[i] = (piece.cached, 0.0)
+            if on_done is not None:
+                on_done(piece)
+    order = sorted((i for i in range(len(pieces)) if solved[i] is None),
+                   key=lambda i: -pieces[i].work)
+    if not order:
+        return solved
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = {pool.submit(_timed_piece, pieces[i]): i for i in order}
         for future in as_completed(futures):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from hlsgen.decompose import cache
 from hlsgen.decompose.approx import decompose_terms
 from hlsgen.decompose.csd import round_matrix_to_terms
 from hlsgen.decompose.exact import (Formulation, cheapest, decompose_exact, formulations,
@@ -208,9 +209,10 @@ def layer_targets(layer: Conv | Dense, spec: MethodSpec) -> list[np.ndarray]:
 
 
 def decompose_layer(layer: Conv | Dense, method: str | MethodSpec) -> tuple[ShiftAddGraph, ...]:
-    """One graph per Conv group (inputs in (kh, kw, ci) order) or one for a Dense layer."""
-    spec = parse_method(method)
-    return tuple(decompose(target, spec) for target in layer_targets(layer, spec))
+    """One graph per Conv group (inputs in (kh, kw, ci) order) or one for a Dense layer
+    (through the decomposition cache, :mod:`hlsgen.decompose.cache`)."""
+    pieces = layer_pieces(layer, method, split=False)
+    return assemble_pieces(pieces, [solve_piece(p) for p in pieces])[layer.name]
 
 
 # -- independent pieces, for running one layer's work in several processes -----------------
@@ -226,10 +228,14 @@ class Piece:
     target: np.ndarray
     spec: MethodSpec
     formulation: Formulation | None = None
+    key: str = ""  # the group's decomposition-cache key
+    cached: ShiftAddGraph | None = None  # the group's graph, found in the cache
 
     @property
     def work(self) -> int:
         """Relative cost, to hand out the largest pieces first."""
+        if self.cached is not None:
+            return 0
         if self.formulation is not None:
             return search_work(self.target, self.formulation[0])
         return int(self.target.size)
@@ -241,19 +247,27 @@ def layer_pieces(layer: Conv | Dense, method: str | MethodSpec, split: bool = Tr
     spec = parse_method(method)
     pieces = []
     for group, target in enumerate(layer_targets(layer, spec)):
+        key = cache.cache_key(target, str(spec))
+        hit = cache.load(key)
+        if hit is not None:
+            pieces.append(Piece(layer.name, group, target, spec, key=key, cached=hit))
+            continue
         if spec.kind is MethodKind.LCC or not split:
-            pieces.append(Piece(layer.name, group, target, spec))
+            pieces.append(Piece(layer.name, group, target, spec, key=key))
             continue
         # exact, po2 and terms:K all end in the exact search on an integer matrix
         matrix = np.asarray(target, dtype=np.int64)
         if not spec.is_exact:
             matrix = round_matrix_to_terms(matrix, 1 if spec.kind is MethodKind.PO2
                                            else spec.terms)
-        pieces.extend(Piece(layer.name, group, matrix, spec, f) for f in formulations(matrix))
+        pieces.extend(Piece(layer.name, group, matrix, spec, f, key=key)
+                      for f in formulations(matrix))
     return pieces
 
 
 def solve_piece(piece: Piece) -> ShiftAddGraph:
+    if piece.cached is not None:
+        return piece.cached
     if piece.formulation is None:
         return decompose(piece.target, piece.spec)
     return solve_formulation(piece.target, piece.formulation)
@@ -262,10 +276,14 @@ def solve_piece(piece: Piece) -> ShiftAddGraph:
 def assemble_pieces(pieces: list[Piece], graphs: list[ShiftAddGraph]
                     ) -> dict[str, tuple[ShiftAddGraph, ...]]:
     """{layer: one graph per group} from solved pieces (given in :func:`layer_pieces` order)."""
-    per_group: dict[tuple[str, int], list[ShiftAddGraph]] = {}
+    per_group: dict[tuple[str, int], list[tuple[Piece, ShiftAddGraph]]] = {}
     for piece, graph in zip(pieces, graphs):
-        per_group.setdefault((piece.layer, piece.group), []).append(graph)
+        per_group.setdefault((piece.layer, piece.group), []).append((piece, graph))
     result: dict[str, list[ShiftAddGraph]] = {}
     for (layer, _group), found in per_group.items():
-        result.setdefault(layer, []).append(cheapest(found))
+        best = cheapest([graph for _, graph in found])
+        first = found[0][0]
+        if first.cached is None and first.key:
+            cache.store(first.key, best)
+        result.setdefault(layer, []).append(best)
     return {layer: tuple(found) for layer, found in result.items()}
