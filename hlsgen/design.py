@@ -92,12 +92,14 @@ def _read_methods_file(path: Path) -> dict[str, str]:
         raise InputError(f"methods file {str(path)!r} does not exist") from None
     except (OSError, ValueError) as err:
         raise InputError(f"methods file {str(path)!r} is not readable JSON: {err}") from None
+    if isinstance(data, dict) and isinstance(data.get("methods"), dict):
+        data = data["methods"]  # a design.json written by hlsgen explore
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):
         raise InputError(
             f"methods file {str(path)!r} must hold one JSON object "
-            '{"layer name": "method spec", ...}'
+            '{"layer name": "method spec", ...} or be a design.json from hlsgen explore'
         )
     return data
 

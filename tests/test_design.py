@@ -140,3 +140,15 @@ def test_worker_processes_give_the_same_design(method):
         other = parallel.impls[name]
         assert [g.adders for g in impl.graphs] == [g.adders for g in other.graphs]
         assert np.array_equal(serial.graph.layer(name).weight, parallel.graph.layer(name).weight)
+
+
+def test_a_design_json_from_explore_is_a_methods_file(tmp_path):
+    graph = _graph(4)
+    names = [layer.name for layer in weight_layers(graph)]
+    chosen = {names[0]: "po2", names[-1]: "terms:2"}
+    path = tmp_path / "design.json"
+    path.write_text(json.dumps({"model": "m", "luts": 1, "methods": chosen,
+                                "pipeline": {n: 2 for n in names}}))
+    design = apply_design(graph, path)
+    assert {name: impl.method for name, impl in design.impls.items()} == {
+        name: chosen.get(name, "exact") for name in names}
