@@ -45,6 +45,8 @@ DEFAULT_LADDER = (
     "lcc:sqnr=19,fold=1",
     "lcc:sqnr=16,fold=1",
     "lcc:sqnr=13,fold=1",
+    "lcc:sqnr=10,fold=1",
+    "lcc:sqnr=7,fold=1",
     "po2",
 )
 # Adder levels between pipeline registers (fewer levels: shorter paths, more cycles and FFs).
