@@ -136,8 +136,11 @@ def test_dask_local_cluster_gives_the_same_evaluations(tmp_path):
     assert remote.chosen == local.chosen
 
 
-def test_ladders_built_in_worker_processes_are_the_same():
+def test_ladders_built_in_worker_processes_are_the_same(monkeypatch):
+    import hlsgen.decompose.methods as methods
     from hlsgen.explore.problem import build_problem
+
+    monkeypatch.setattr(methods, "_SPLIT_WORK", 0)  # split every exact search into pieces
 
     graph, data = _tiny_problem_inputs(seed=7)
     kwargs = dict(max_accuracy_drop=1.0, budget=BIG, clock_mhz=200.0, cost_fn=explore_cost,

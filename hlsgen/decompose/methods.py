@@ -216,6 +216,8 @@ def decompose_layer(layer: Conv | Dense, method: str | MethodSpec) -> tuple[Shif
 
 
 # -- independent pieces, for running one layer's work in several processes -----------------
+_SPLIT_WORK = 50_000  # term pairs below which an exact search stays one piece (~10 ms)
+
 @dataclass(frozen=True, eq=False)
 class Piece:
     """An independently solvable part of a layer's decomposition: one group's target, and for
@@ -260,6 +262,9 @@ def layer_pieces(layer: Conv | Dense, method: str | MethodSpec, split: bool = Tr
         if not spec.is_exact:
             matrix = round_matrix_to_terms(matrix, 1 if spec.kind is MethodKind.PO2
                                            else spec.terms)
+        if search_work(matrix) < _SPLIT_WORK:  # small: one piece, not worth a round trip each
+            pieces.append(Piece(layer.name, group, target, spec, key=key))
+            continue
         pieces.extend(Piece(layer.name, group, matrix, spec, f, key=key)
                       for f in formulations(matrix))
     return pieces
