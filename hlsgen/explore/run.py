@@ -125,7 +125,7 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
 def write_products(result: ExploreResult, outdir: Path, model_name: str, budget: Budget,
                    data_kind: str) -> None:
     extra = {"model": model_name, "metric": result.metric_name, "data": data_kind,
-             "baseline": result.problem.data.baseline,
+             "baseline": round(result.problem.data.baseline, 4),
              "max_accuracy_drop": result.problem.max_accuracy_drop,
              "clock_mhz": result.problem.clock_mhz, "budget": budget.__dict__}
     _write(outdir / "pareto.csv", front_csv(result.front, result.metric_name))
