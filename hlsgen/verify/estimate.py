@@ -161,7 +161,8 @@ def _synth(rtl_dir: Path, sources: list[Path], top: str, blackboxes: tuple[str, 
         if proc.returncode != 0 or not stat.is_file():
             text = log_path.read_text(errors="replace") if log_path.is_file() else proc.stderr
             tail = "\n".join(text.splitlines()[-20:])
-            raise SynthesisError(f"yosys failed on {rtl_dir} (exit {proc.returncode}):\n{tail}")
+            raise SynthesisError(f"yosys failed on {rtl_dir}, top module {top} "
+                                 f"(exit {proc.returncode}):\n{tail}")
         return json.loads(stat.read_text())
 
 
