@@ -134,13 +134,27 @@ def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: in
 def decompose_layers(layers: list[Conv | Dense], specs: dict[str, MethodSpec], jobs: int = 1
                      ) -> dict[str, tuple[tuple[ShiftAddGraph, ...], float]]:
     """{layer: (graphs, CPU seconds)}; the graphs are the same for every ``jobs``."""
-    pieces = [p for layer in layers for p in layer_pieces(layer, specs[layer.name], jobs > 1)]
-    results = solve_pieces(pieces, jobs)
-    graphs = assemble_pieces(pieces, [graph for graph, _ in results])
-    seconds: dict[str, float] = {}
-    for piece, (_, spent) in zip(pieces, results):
-        seconds[piece.layer] = seconds.get(piece.layer, 0.0) + spent
-    return {layer.name: (graphs[layer.name], seconds[layer.name]) for layer in layers}
+    results = decompose_tasks([(layer, specs[layer.name]) for layer in layers], jobs)
+    return {layer.name: result for layer, result in zip(layers, results)}
+
+
+def decompose_tasks(tasks: list[tuple[Conv | Dense, MethodSpec]], jobs: int = 1, on_done=None
+                    ) -> list[tuple[tuple[ShiftAddGraph, ...], float]]:
+    """(graphs, CPU seconds) of every (layer, method) task, in order, all tasks' pieces sharing
+    one pool of ``jobs`` processes.  ``on_done(piece, total_pieces)`` follows the progress."""
+    pieces: list[Piece] = []
+    spans = []
+    for layer, spec in tasks:
+        found = layer_pieces(layer, spec, split=jobs > 1)
+        spans.append((len(pieces), len(pieces) + len(found)))
+        pieces.extend(found)
+    report = None if on_done is None else (lambda piece: on_done(piece, len(pieces)))
+    solved = solve_pieces(pieces, jobs, report)
+    results = []
+    for (layer, _), (a, b) in zip(tasks, spans):
+        graphs = assemble_pieces(pieces[a:b], [graph for graph, _ in solved[a:b]])[layer.name]
+        results.append((graphs, sum(seconds for _, seconds in solved[a:b])))
+    return results
 
 
 def solve_pieces(pieces: list[Piece], jobs: int = 1, on_done=None

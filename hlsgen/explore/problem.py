@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from hlsgen import ir
-from hlsgen.decompose.methods import assemble_pieces, layer_pieces, parse_method
-from hlsgen.design import Design, LayerImpl, approximated_layer, solve_pieces, weight_layers
+from hlsgen.decompose.methods import parse_method
+from hlsgen.design import Design, LayerImpl, approximated_layer, decompose_tasks, weight_layers
 from hlsgen.explore.devices import Budget
 
 __all__ = [
@@ -170,22 +170,14 @@ def build_problem(graph: ir.Graph, data: EvalData, *, max_accuracy_drop: float, 
     """Compute every layer's ladder once (the expensive part: decompositions), in ``jobs``
     processes; the result does not depend on ``jobs``."""
     layers = weight_layers(graph)
-    pieces, spans = [], []
-    for layer in layers:
-        for method in ladder:
-            found = layer_pieces(layer, method, split=jobs > 1)
-            spans.append((len(pieces), len(pieces) + len(found)))
-            pieces.extend(found)
+    tasks = [(layer, parse_method(method)) for layer in layers for method in ladder]
     on_done = None
     if progress is not None:
-        def on_done(piece):
-            progress(piece.layer, str(piece.spec), len(pieces))
-    solved = solve_pieces(pieces, jobs, on_done)
-    results = []
-    for (layer, method), (a, b) in zip(((x, m) for x in layers for m in ladder), spans):
-        spec = parse_method(method)
-        graphs = assemble_pieces(pieces[a:b], [g for g, _ in solved[a:b]])[layer.name]
-        results.append((graphs, approximated_layer(layer, graphs, spec)))
+        def on_done(piece, total):
+            progress(piece.layer, str(piece.spec), total)
+    decomposed = decompose_tasks(tasks, jobs, on_done)
+    results = [(graphs, approximated_layer(layer, graphs, spec))
+               for (layer, spec), (graphs, _) in zip(tasks, decomposed)]
     ladders = []
     for index, layer in enumerate(layers):
         rungs: list[Candidate] = []

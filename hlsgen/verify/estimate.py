@@ -109,8 +109,8 @@ def run_yosys(rtl_dir: Path, yosys: list[str] | None = None, timeout: float | No
     layers as black boxes, ``jobs`` at a time, merged into the same report.  The hierarchy is
     kept either way, so flip-flops, carry chains, DSPs and RAMs come out the same and LUTs
     within a fraction of a percent (ABC maps each run on its own: 41,136 vs 41,180 LUTs on the
-    digits example).  Each run holds one layer, which keeps big designs under the 4 GB the
-    WebAssembly yosys can address, and uses several cores.
+    digits example).  Each run holds one layer, so a process needs far less memory (the
+    WebAssembly yosys stops at 4 GB), and several cores work at once.
     """
     rtl_dir = Path(rtl_dir).resolve()
     sources = sorted(rtl_dir.glob("*.v"))
@@ -126,9 +126,12 @@ def run_yosys(rtl_dir: Path, yosys: list[str] | None = None, timeout: float | No
     if log is not None:
         logs = [Path(log).with_name(f"{Path(log).stem}.{top}{Path(log).suffix}")
                 for top, _ in runs]
+    def synth(run, run_log):
+        top, blackboxes = run
+        return _synth(rtl_dir, sources, top, blackboxes, yosys, timeout, run_log)
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        stats = list(pool.map(lambda run: _synth(rtl_dir, sources, run[0][0], run[0][1], yosys,
-                                                  timeout, run[1]), zip(runs, logs)))
+        stats = list(pool.map(synth, runs, logs))
     modules = dict(stats[0]["modules"])
     for stat in stats[1:]:
         modules.update(stat["modules"])
