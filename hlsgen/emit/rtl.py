@@ -13,6 +13,7 @@ runner every generated project carries in ``tb/``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 
 import hlsgen
@@ -26,6 +27,10 @@ __all__ = ["emit_rtl", "render_rtl", "testbench_files", "module_name", "PRIMITIV
 PRIMITIVES = ("hlsgen_window.v", "hlsgen_pixel.v", "hlsgen_vector.v", "hlsgen_sum.v",
               "hlsgen_fifo.v", "hlsgen_pair.v", "hlsgen_skid.v", "hlsgen_fork.v")
 _TESTBENCH = ("test_hlsgen_top.py", "run_sim.py")
+# A layer with more adders than this gets one datapath module per pipeline stage: the
+# WebAssembly yosys (4 GB) lost ABC on a 33 K-adder layer (resnet8_int8 exact, conv10) as one
+# module and maps a 17 K-adder one; below it one module keeps cross-stage optimisation.
+STAGE_MODULES_ABOVE = 12_000
 
 
 def emit_rtl(design, options=None) -> dict[str, str]:
@@ -33,12 +38,15 @@ def emit_rtl(design, options=None) -> dict[str, str]:
     return render_rtl(cost.plan_hardware(design, options))
 
 
-def render_rtl(plan: HardwarePlan) -> dict[str, str]:
+def render_rtl(plan: HardwarePlan, split_above: int | None = None) -> dict[str, str]:
+    """``rtl/`` files of a hardware plan; layers with more than ``split_above`` adders
+    (default :data:`STAGE_MODULES_ABOVE`) get one datapath module per pipeline stage."""
+    split_above = STAGE_MODULES_ABOVE if split_above is None else split_above
     env = template_env("rtl")
     env.filters["lit"] = verilog_literal
     files: dict[str, str] = {}
     version = hlsgen.__version__
-    modules = [_module_context(plan, m) for m in plan.modules]
+    modules = [_module_context(plan, m, split_above) for m in plan.modules]
     for context in modules:
         text = env.get_template("layer.v.j2").render(version=version, **context)
         files[f"rtl/{context['ident']}.v"] = text
@@ -144,7 +152,7 @@ class _Reg:
         return self.width - 1
 
 
-def _module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
+def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict:
     dp = m.datapath
     per_stage = plan.per_stage(m)
     stages = dp.stages(per_stage)
@@ -171,14 +179,97 @@ def _module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
         else:
             outputs.append(f"{ref(n, stages)}[7:0]")
     ins = m.inputs
+    ident = module_name(m)
+    adders = sum(w.kind == "add" for w in wires)
+    parts = _datapath_modules(ident, wires, regs, outputs, home, _bus_bits(m),
+                              split=stages > 1 and adders > split_above)
     return dict(
-        ident=module_name(m), name=m.name, source=m.layer.source, kind=m.layer.kind.value,
+        ident=ident, name=m.name, source=m.layer.source, kind=m.layer.kind.value,
         front=m.front.value, params=_front_params(plan, m), stages=stages,
         valid_shift="v0" if stages == 1 else f"{{v[{stages - 1}:1], v0}}",
         in_msbs=[8 * t.shape[2] - 1 for t in ins], out_bits=8 * m.output.shape[2],
-        out_msb=8 * m.output.shape[2] - 1, bus_msb=_bus_bits(m) - 1, wires=wires, regs=regs,
+        out_msb=8 * m.output.shape[2] - 1, bus_msb=_bus_bits(m) - 1, parts=parts,
         outputs=list(reversed(outputs)), levels=dp.levels, per_stage=per_stage,
         in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
+
+
+@dataclass(frozen=True)
+class _Port:
+    name: str
+    width: int
+    signed: bool
+    register: bool = False  # an output driven by one of the module's registers
+
+    @property
+    def msb(self) -> int:
+        return self.width - 1
+
+
+@dataclass(frozen=True)
+class _StageModule:
+    """A layer's datapath, or (large layers) the adder levels of one pipeline stage and the
+    registers that carry their results (every delayed copy of them).  Synthesis tools map
+    each module on its own -- ABC's memory grows with the module -- and a register stays
+    beside the logic that drives it, so its constant bits are still pruned."""
+
+    ident: str
+    stage: int | None  # None: the whole datapath
+    wires: tuple[_Wire, ...]
+    regs: tuple[_Reg, ...]
+    inputs: tuple[_Port, ...]
+    outputs: tuple[_Port, ...]
+
+    @property
+    def out_names(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.outputs)
+
+
+def _datapath_modules(ident: str, wires: list[_Wire], regs: list[_Reg], outputs: list[str],
+                      home: list[int], bus_bits: int, split: bool) -> list[_StageModule]:
+    """The layer's wires and registers as one datapath module (``<ident>_dp``) or, with
+    ``split``, one per stage (``<ident>_dp<S>``; a wire sits in its home stage, a register
+    copy of node K with node K)."""
+    def node(name: str) -> int:
+        return int(re.match(r"n(\d+)", name).group(1))
+
+    def part(name: str) -> int | None:
+        return home[node(name)] if split else None
+
+    reg_width = {r.name: r.width for r in regs}
+    by_stage: dict[int | None, list[_Wire]] = {}
+    for w in wires:
+        by_stage.setdefault(part(w.name), []).append(w)
+    regs_of: dict[int | None, list[_Reg]] = {}
+    for r in regs:
+        regs_of.setdefault(part(r.name), []).append(r)
+    # Values read outside their module: wire operands (register copies, across stages) and
+    # the layer's outputs (``nK_sS[7:0]`` or, without stages, ``nK[7:0]``).
+    read_outside = {t.src for w in wires for t in w.terms if part(t.src) != part(w.name)}
+    read_outside |= {o.split("[")[0] for o in outputs}
+    modules = []
+    for stage in sorted(by_stage, key=lambda k: k or 0):
+        group, own_regs = by_stage[stage], regs_of.get(stage, [])
+        defined = {w.name for w in group} | {r.name for r in own_regs}
+        inputs: dict[str, _Port] = {}
+        for w in group:
+            if w.kind == "input":
+                inputs["d0"] = _Port("d0", bus_bits, False)
+            for t in w.terms:
+                if t.src not in defined:
+                    inputs[t.src] = _Port(t.src, reg_width[t.src], True)
+        outs = [_Port(w.name, w.width, w.kind != "clamp") for w in group
+                if w.name in read_outside]
+        outs += [_Port(r.name, r.width, True, True) for r in own_regs if r.name in read_outside]
+        name = f"{ident}_dp" if stage is None else f"{ident}_dp{stage}"
+        modules.append(_StageModule(name, stage, tuple(group), tuple(own_regs),
+                                    tuple(sorted(inputs.values(), key=_port_order)),
+                                    tuple(outs)))
+    return modules
+
+
+def _port_order(port: _Port) -> tuple[int, ...]:
+    """``d0`` first, then ``n<K>_s<S>`` by K."""
+    return (-1,) if port.name == "d0" else tuple(int(x) for x in re.findall(r"\d+", port.name))
 
 
 def _storage_width(node: Node) -> int:
