@@ -71,6 +71,17 @@ def test_row_tree_differences_rebuild_the_rows(matrix):
                   < csd_weights(matrix[linked]).sum(axis=1))
 
 
+def test_row_tree_links_a_shifted_parent():
+    matrix = np.array([[3, -5, 7], [12, -20, 28], [-6, 10, -13]])
+    tree = row_tree(matrix)
+    assert (tree.parent[1], tree.sign[1]) == (0, 4) and not tree.differences[1].any()
+    assert (tree.parent[2], tree.sign[2]) == (0, -2)
+    assert np.array_equal(tree.differences[2], [0, 0, 1])
+    assert np.array_equal(decompose_exact(matrix).effective_matrix(), matrix)
+    plain = row_tree(matrix, max_shift=0)
+    assert plain.parent[1] == -1 or plain.sign[1] in (1, -1)
+
+
 def test_sharing_saves_adders_on_a_real_sized_matrix():
     matrix = np.random.default_rng(1).integers(-127, 128, size=(24, 40))
     plain = decompose_exact(matrix, share=False)

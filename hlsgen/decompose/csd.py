@@ -41,12 +41,16 @@ def csd_weight(value: int) -> int:
 
 
 def csd_weights(values: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`csd_weight` for int64 arrays with |value| < 2**62.
+    """Vectorised :func:`csd_weight` for int64 arrays with |value| < 2**62 (int32 and int16
+    ones are counted in their own type: |value| below 2**30 and 2**14).
 
     With h = v >> 1, the CSD digits of v sit where h and v + h differ (a classic identity:
     v + h = 3v/2 carries exactly at the runs CSD rewrites), so the weight is a popcount.
     """
-    magnitude = np.abs(np.asarray(values, dtype=np.int64))
+    values = np.asarray(values)
+    if values.dtype not in (np.int16, np.int32, np.int64):
+        values = values.astype(np.int64)
+    magnitude = np.abs(values)
     half = magnitude >> 1
     return np.bitwise_count(half ^ (magnitude + half)).astype(np.int64)
 
