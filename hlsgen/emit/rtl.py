@@ -1,4 +1,6 @@
-"""Verilog-2005 for a design: one module per IR layer, the ``hlsgen_top`` wrapper, primitives.
+"""Verilog-2005 for a design: one file per IR layer (the layer module and its datapath
+module, or one datapath module per pipeline stage for large layers), the ``hlsgen_top``
+wrapper, primitives.
 
 :func:`emit_rtl` returns ``{path relative to the project: text}`` for ``rtl/``; it renders the
 :class:`hlsgen.cost.HardwarePlan` (the same plan the cost model times and sizes), so every
