@@ -69,7 +69,7 @@ def _run_datapath(dp, bus: np.ndarray) -> np.ndarray:
 
 def _fields(module, values: dict) -> np.ndarray:
     """The stage-0 bus of every output pixel, as the INPUT nodes read it ([N*P, fields])."""
-    layer, src = module.layer, module.inputs[0]
+    layer = module.layer
     x = values[layer.inputs[0]]  # [N, H, W, C]
     n, h, w, c = x.shape
     if module.front is Front.PAIR:

@@ -816,7 +816,6 @@ def _residual_depths(graph: ir.Graph, layer_ident, feed) -> dict[str, int]:
                 size = graph.tensor(t).shape[0] * graph.tensor(t).shape[1]
                 depths[stream] = max(depths.get(stream, 0), size + FIFO_SLACK_PER_LAYER)
             continue
-        fork = walks[0][0]
         needs = []
         for _, path in walks:
             beats = np.arange(1, graph.tensor(layer.output).shape[0]
