@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(command_parser)
-        command_parser.set_defaults(_run=module.run)
+        command_parser.set_defaults(_run=module.run, _parser=command_parser)
     return parser
 
 
@@ -50,7 +50,9 @@ def _command_module(name: str):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # name the subcommand's usage, not the top level's
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args._run(args) or 0)
     except HlsgenError as err:

@@ -69,12 +69,7 @@ def resolve_methods(graph: Graph, methods: str | dict[str, str] | Path) -> dict[
         return {name: spec for name in names}
     if not isinstance(methods, dict):
         raise InputError(f"methods must be a spec string, a dict or a JSON file, got {methods!r}")
-    unknown = [name for name in methods if name not in names]
-    if unknown:
-        raise InputError(
-            f"model {graph.name!r} has no Conv/Dense layer named {', '.join(map(repr, unknown))}; "
-            f"its weight layers are: {', '.join(names)}"
-        )
+    methods = _by_layer_name(graph, methods)
     resolved = {}
     for name in names:
         spec = methods.get(name, "exact")
@@ -82,6 +77,30 @@ def resolve_methods(graph: Graph, methods: str | dict[str, str] | Path) -> dict[
             resolved[name] = parse_method(spec)
         except InputError as err:
             raise InputError(f"layer {name!r}: {err}") from None
+    return resolved
+
+
+def _by_layer_name(graph: Graph, methods: dict[str, str]) -> dict[str, str]:
+    """Keys may name a layer as hlsgen does (``conv0``) or by its ONNX node (what ``hlsgen
+    inspect`` shows beside it)."""
+    layers = weight_layers(graph)
+    alias = {layer.name: layer.name for layer in layers}
+    for layer in layers:
+        for node in layer.source:
+            alias.setdefault(node, layer.name)
+    unknown = [name for name in methods if name not in alias]
+    if unknown:
+        raise InputError(
+            f"model {graph.name!r} has no Conv/Dense layer named {', '.join(map(repr, unknown))}; "
+            f"its weight layers are: "
+            + ", ".join(f"{layer.name} (ONNX {'/'.join(layer.source)})" for layer in layers))
+    resolved: dict[str, str] = {}
+    for key, spec in methods.items():
+        name = alias[key]
+        if name in resolved and resolved[name] != spec:
+            raise InputError(f"layer {name!r} is given two methods ({resolved[name]!r} and "
+                             f"{spec!r} under {key!r})")
+        resolved[name] = spec
     return resolved
 
 

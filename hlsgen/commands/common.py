@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from hlsgen.errors import DataError
 
-__all__ = ["load_npz", "load_data", "load_graph"]
+__all__ = ["load_npz", "load_data"]
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -51,32 +50,3 @@ def load_data(path: Path, limit: int | None = None, *, need_labels: bool = False
     if len(x) == 0:
         raise DataError(f"data file '{path}' holds no samples")
     return x, y
-
-
-def load_graph(model: Path, calibration: Path | None = None):
-    """Import ``model`` to the integer IR (calibrated on ``calibration`` for float models)."""
-    from hlsgen.frontend import import_model
-
-    cal_x = None
-    if calibration is not None:
-        cal_x, _ = load_data(calibration)
-    return import_model(model, calibration=cal_x)
-
-
-def default_jobs() -> int:
-    """Processes for parallel work: the CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
-
-
-def add_jobs_argument(parser) -> None:
-    parser.add_argument("--jobs", type=int, default=default_jobs(), metavar="N",
-                        help="decompose in N worker processes (same result); "
-                             f"default: the CPUs available ({default_jobs()})")
-
-
-def check_jobs(jobs: int) -> None:
-    from hlsgen.errors import InputError
-
-    if jobs < 1:
-        raise InputError(f"--jobs must be >= 1, got {jobs}")

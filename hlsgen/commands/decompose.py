@@ -9,36 +9,31 @@ import math
 import time
 from pathlib import Path
 
-from hlsgen.commands.common import add_jobs_argument, check_jobs
+from hlsgen.commands import options as opt
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="ONNX model (float or int8 QDQ)")
-    parser.add_argument("--method", default="exact", metavar="M",
-                        help="method for every layer ('exact', 'po2', 'terms:K', 'lcc', "
-                             "'lcc:sqnr=DB,...'; see docs/decompose.md), or a JSON file "
-                             '{"layer": "method"} (unlisted layers: exact); default: exact')
-    parser.add_argument("--calibration", type=Path, metavar="DATA",
-                        help=".npz with x (float models only: calibrates activation ranges)")
+    opt.add_model(parser)
+    opt.add_design_choice(parser)
+    opt.add_quantization(parser)
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write the per-layer table and totals as JSON to FILE")
-    add_jobs_argument(parser)
+    opt.add_jobs(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from hlsgen.commands.common import load_graph
+    from hlsgen.commands.generate import design_source
     from hlsgen.decompose.report import design_costs, totals
     from hlsgen.design import apply_design
     from hlsgen.errors import InputError
 
-    check_jobs(args.jobs)
-    methods = args.method
-    if methods.endswith(".json"):
-        methods = Path(methods)
+    opt.check_jobs(args.jobs)
+    method, design_file = design_source(args)
+    methods = design_file.methods if design_file else method
     start = time.perf_counter()
-    graph = load_graph(args.model, args.calibration)
+    graph = opt.load_graph(args.model, opt.quantization_from_args(args))
     timings: dict[str, float] = {}
     design = apply_design(graph, methods, jobs=args.jobs, timings=timings)
     costs = design_costs(graph, design, timings)
@@ -46,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     summary["wall_seconds"] = round(time.perf_counter() - start, 3)
     _print_table(graph.name, costs, summary)
     if args.json is not None:
-        data = {"model": graph.name, "method": str(args.method),
+        data = {"model": graph.name,
+                "method": str(design_file.path) if design_file else method,
                 "layers": [c.to_json() for c in costs], "totals": summary}
         try:
             args.json.write_text(json.dumps(data, indent=2) + "\n")

@@ -28,33 +28,33 @@ class EvaluationMismatch(RuntimeError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="ONNX model (float or int8 QDQ)")
-    parser.add_argument("--data", type=Path, required=True,
-                        help=".npz with x (one sample per row, in the model's input layout and "
-                        "dtype) and optional integer labels y")
-    parser.add_argument("--calibration", type=Path,
-                        help="float models: .npz with x, unlabelled samples for activation "
-                        "ranges")
-    parser.add_argument("--input-range", type=float, nargs=2, metavar=("LO", "HI"),
-                        help="float models without --calibration: data-free activation ranges "
-                        "for inputs in [LO, HI]")
-    parser.add_argument("--limit", type=int, metavar="N",
-                        help="evaluate only the first N samples of --data")
-    parser.add_argument("--method", metavar="M",
-                        help="also evaluate an approximated design: exact | po2 | terms:K | "
-                        "lcc[:...] for every layer, or a JSON file {layer name: method}")
-    parser.add_argument("--json", type=Path, dest="json_path", metavar="FILE",
+    from hlsgen.commands import options as opt
+
+    opt.add_model(parser)
+    opt.add_data(parser, required=True, purpose="samples to evaluate")
+    opt.add_quantization(parser)
+    opt.add_design_choice(parser)
+    parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write the results as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    from hlsgen.commands import options as opt
+
     started = time.perf_counter()
-    result = evaluate(args.model, args.data, calibration=args.calibration,
-                      input_range=args.input_range, limit=args.limit, method=args.method,
+    quantization = opt.quantization_from_args(args)
+    method = args.method
+    if args.design is not None:
+        method = str(args.design)
+    elif method is not None and not method.strip():
+        raise InputError("--method is empty; give exact, po2, terms:K, lcc[:...] or a design "
+                         "file")
+    result = evaluate(args.model, args.data, calibration=quantization.calibration,
+                      input_range=quantization.input_range, limit=args.limit, method=method,
                       show_progress=True)
     _print_table(result, args.model, time.perf_counter() - started)
-    if args.json_path is not None:
-        _write_json(args.json_path, result)
+    if args.json is not None:
+        _write_json(args.json, result)
     return 0
 
 
@@ -127,9 +127,11 @@ def evaluate(
 def _design_graph(graph: ir.Graph, method: str) -> ir.Graph:
     from hlsgen.design import apply_design
 
-    spec: str | Path = method
+    spec: str | Path | dict = method
     if method.endswith(".json") or Path(method).is_file():
-        spec = Path(method)  # a file mapping layer names to methods
+        from hlsgen.commands.generate import read_design_file
+
+        spec = read_design_file(Path(method)).methods  # design.json or {layer: method}
     return apply_design(graph, spec).graph
 
 

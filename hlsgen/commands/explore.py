@@ -1,137 +1,138 @@
 """``hlsgen explore``: genetic search for per-layer decompositions under an accuracy bound and a
-device budget; writes the Pareto front and the chosen design."""
+device budget; writes the Pareto front and the chosen design (design.json)."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
-from hlsgen.errors import InputError
+from hlsgen.commands import options as opt
+from hlsgen.errors import InputError, OutputExistsError
 
+__all__ = ["add_arguments", "add_search_arguments", "run", "search", "SearchOutcome"]
+
+# What a search directory holds; an existing one is refused unless --force or --resume.
+PRODUCTS = ("design.json", "pareto.csv", "pareto.json", "pareto.png")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=Path, help="ONNX model (float or int8 QDQ)")
-    parser.add_argument("-o", "--out", type=Path, required=True, dest="outdir",
-                        help="directory for pareto.csv/json/png, design.json, checkpoint")
+    opt.add_model(parser)
+    opt.add_output(parser, "search directory: pareto.csv/json/png, design.json, checkpoint")
     add_search_arguments(parser)
 
 
 def add_search_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``explore`` and ``build``."""
+    """Every option of the search; ``build`` adds these too, so both mean the same."""
+    opt.add_data(parser, required=False,
+                 purpose="samples to measure accuracy on; without it, agreement with the exact "
+                 "network on synthetic inputs (a data-free proxy)")
+    opt.add_quantization(parser)
+    opt.add_target(parser, budget_default=True)
+    opt.add_budget(parser)
+    opt.add_search(parser)
+    opt.add_jobs(parser)
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    graph: object  # ir.Graph
+    result: object  # ExploreResult
+    budget: object  # Budget
+    quantization: opt.Quantization
+    part: str
+    clock_mhz: float
+
+
+def explore_options(args):
     from hlsgen.explore.run import ExploreOptions
 
-    d = ExploreOptions()
-    parser.add_argument("--data", type=Path,
-                        help="samples to measure accuracy on (.npz with x, optional y); "
-                        "without it, agreement on synthetic inputs (a data-free proxy)")
-    parser.add_argument("--limit", type=int, help="use only the first N samples of --data")
-    parser.add_argument("--calibration", type=Path,
-                        help="float models: unlabelled samples for activation ranges")
-    parser.add_argument("--max-accuracy-drop", type=float, default=d.max_accuracy_drop,
-                        metavar="PP", help="allowed top-1 drop (percentage points) against the "
-                        "exact integer network, or agreement loss without labels "
-                        f"(default {d.max_accuracy_drop})")
-    group = parser.add_argument_group("resource budget (default: none, accuracy bound only)")
-    group.add_argument("--device", help="Xilinx part or family member, e.g. xc7z020, xczu3eg")
-    group.add_argument("--lut-budget", type=int)
-    group.add_argument("--ff-budget", type=int)
-    group.add_argument("--dsp-budget", type=int)
-    group.add_argument("--bram-budget", type=float)
-    parser.add_argument("--clock-mhz", type=float, default=d.clock_mhz)
-    parser.add_argument("--population", type=int, default=d.population)
-    parser.add_argument("--generations", type=int, default=d.generations)
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--workers", type=int, default=d.workers,
-                        help=f"evaluation processes (default {d.workers})")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="Dask distributed scheduler address (needs hlsgen[dask])")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from OUTDIR/checkpoint.pkl")
-
-
-def budget_from_args(args):
-    from hlsgen.explore.devices import Budget, budget_for, device
-
-    explicit = [args.lut_budget, args.ff_budget, args.dsp_budget, args.bram_budget]
-    if args.device and any(v is not None for v in explicit):
-        raise InputError("give either --device or the --*-budget options, not both")
-    if any(v is not None for v in explicit):
-        missing = [name for name, v in zip(("--lut-budget", "--ff-budget", "--dsp-budget",
-                                            "--bram-budget"), explicit) if v is None]
-        if missing:
-            raise InputError(f"a custom budget needs all four limits; missing {', '.join(missing)}")
-        if min(explicit) < 0:
-            raise InputError("budgets must be >= 0")
-        return Budget(args.lut_budget, args.ff_budget, args.dsp_budget, args.bram_budget, "user")
-    if args.device:
-        return budget_for(device(args.device))
-    return Budget.unconstrained()
-
-
-def options_from_args(args):
-    from hlsgen.explore.run import ExploreOptions
-
-    for name in ("population", "generations", "workers"):
-        if getattr(args, name) < 1:
-            raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    for name in ("population", "generations", "jobs", "limit"):
+        opt.check_positive(f"--{name}", getattr(args, name))
     if args.population < 4:
         raise InputError("--population must be >= 4 (the GA needs parents and offspring)")
-    if args.max_accuracy_drop < 0:
-        raise InputError("--max-accuracy-drop must be >= 0")
-    return ExploreOptions(max_accuracy_drop=args.max_accuracy_drop, population=args.population,
-                          generations=args.generations, seed=args.seed, workers=args.workers,
-                          scheduler=args.scheduler, resume=args.resume,
-                          clock_mhz=args.clock_mhz)
+    drop = args.max_accuracy_drop
+    if not drop == drop or drop < 0 or drop > 100:  # NaN fails the first test
+        raise InputError(f"--max-accuracy-drop must be between 0 and 100 points, got {drop}")
+    _dev, _part, clock = opt.target_from_args(args, default_device=None)
+    return ExploreOptions(max_accuracy_drop=drop, population=args.population,
+                          generations=args.generations, seed=args.seed, workers=args.jobs,
+                          scheduler=args.scheduler, resume=args.resume, clock_mhz=clock)
 
 
-def run_explore(args):
-    """Shared by ``explore`` and ``build``: returns (graph, result, budget)."""
+def check_search_dir(outdir: Path, *, force: bool, resume: bool) -> None:
+    """Refuse to overwrite an earlier search's products (before any slow step)."""
+    existing = [name for name in PRODUCTS if (outdir / name).exists()]
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputExistsError(f"-o {outdir} exists and is not a directory")
+    if existing and not (force or resume):
+        raise OutputExistsError(f"{outdir} already holds the products of a search "
+                                f"({', '.join(existing)}); pass --force to replace them, "
+                                "--resume to continue that search, or choose another -o")
+
+
+def search(args, outdir: Path) -> SearchOutcome:
+    """The search as ``explore`` and ``build`` run it: import, search, write the products."""
     from rich.console import Console
 
-    from hlsgen.commands.common import load_data, load_graph
+    from hlsgen.commands.common import load_data
     from hlsgen.explore.costing import explore_cost
     from hlsgen.explore.progress import ExploreProgress
     from hlsgen.explore.run import explore, make_eval_data, write_products
     from hlsgen.reference import quantize_input
 
-    console = Console(stderr=True)
-    budget = budget_from_args(args)
-    options = options_from_args(args)
-    graph = load_graph(args.model, args.calibration)
+    console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
+    budget = opt.budget_from_args(args)
+    options = explore_options(args)
+    _dev, part, clock = opt.target_from_args(args)
+    quantization = opt.quantization_from_args(args)
+    check_search_dir(outdir, force=args.force, resume=args.resume)
+    graph = opt.load_graph(args.model, quantization)
     x_ir = labels = None
     if args.data is not None:
         x, labels = load_data(args.data, limit=args.limit)
         x_ir = quantize_input(graph, x)
     else:
-        warnings.warn("no --data: accuracy is measured as agreement with the exact integer "
-                      "network on synthetic inputs drawn from the input range, a data-free "
-                      "proxy for real accuracy", stacklevel=1)
-        console.print("[yellow]warning:[/] no --data: top-1 agreement on synthetic inputs is "
-                      "a data-free proxy for accuracy")
+        console.print("[yellow]note:[/] no --data: accuracy is top-1 agreement with the exact "
+                      "integer network on synthetic inputs, a data-free proxy")
     data = make_eval_data(graph, x_ir, labels, options.seed)
     started = time.perf_counter()
     with ExploreProgress(console, options.generations) as progress:
-        result = explore(graph, data, budget, options, args.outdir, cost_fn=explore_cost,
+        result = explore(graph, data, budget, options, outdir, cost_fn=explore_cost,
                          progress=progress)
-    write_products(result, args.outdir, graph.name, budget, data.kind)
+    meta = {"model_sha256": opt.file_sha256(args.model), "device": args.device,
+            "part": part, "quantization": quantization.record()}
+    write_products(result, outdir, graph.name, budget, data.kind, meta)
     _print_summary(console, result, budget, time.perf_counter() - started)
-    return graph, result, budget
+    return SearchOutcome(graph, result, budget, quantization, part, clock)
 
 
 def run(args) -> int:
     from hlsgen.explore.run import NoFeasibleDesign
 
-    _graph, result, _budget = run_explore(args)
-    if result.chosen is None:
-        raise NoFeasibleDesign(_no_design_message(result))
-    print(f"design: {args.outdir / 'design.json'}")
+    outcome = search(args, args.outdir)
+    if outcome.result.chosen is None:
+        raise NoFeasibleDesign(no_design_message(outcome.result))
+    design = args.outdir / "design.json"
+    print(f"design: {design}\npareto plot: {args.outdir / 'pareto.png'}")
+    print("next: " + shlex.join(["hlsgen", "generate", str(args.model), "-o",
+                                 str(args.outdir.with_name(args.outdir.name + "_project")),
+                                 "--design", str(design)]
+                                + _quantization_words(outcome.quantization)))
     return 0
 
 
-def _no_design_message(result) -> str:
+def _quantization_words(q: opt.Quantization) -> list[str]:
+    if q.calibration is not None:
+        return ["--calibration", str(q.calibration)]
+    if q.input_range is not None:
+        return ["--input-range", *(f"{v:g}" for v in q.input_range)]
+    return []
+
+
+def no_design_message(result) -> str:
     from hlsgen.explore.run import closest_designs
 
     lines = [f"no design meets every constraint among {len(result.evaluations)} evaluated; "
@@ -150,12 +151,19 @@ def _print_summary(console, result, budget, seconds) -> None:
     from hlsgen.explore.run import summary_rows
 
     rows = summary_rows(result)
-    limits = (f"budget {budget.source}: {budget.luts} LUTs, {budget.ffs} FFs" if budget.limited
-              else "no resource budget")
+    limits = (f"budget {budget.source}: {budget.luts:,} LUTs, {budget.ffs:,} FFs"
+              if budget.limited else "no resource budget")
     table = Table(title=f"explore: {len(result.evaluations)} designs evaluated in "
                   f"{seconds:.0f} s; {len(result.front)} on the Pareto front; {limits}")
     for key in rows[0] if rows else []:
-        table.add_column(key, justify="right" if key not in ("design", "fails") else "left")
+        table.add_column(key, justify="left" if key in ("design", "fails") else "right")
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     console.print(table)
+    if result.chosen is not None:
+        methods = Table(title="chosen design, per layer")
+        for column in ("layer", "method", "adder levels per register"):
+            methods.add_column(column)
+        for layer, method in result.chosen.methods.items():
+            methods.add_row(layer, method, str(result.chosen.pipeline.get(layer, "-")))
+        console.print(methods)

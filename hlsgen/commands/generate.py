@@ -1,82 +1,190 @@
 """``hlsgen generate``: write the project directory (HLS C++, Verilog, testbenches, vectors,
-vendor scripts, Makefile) for one model and one choice of per-layer methods."""
+vendor scripts, Makefile) for one model and one choice of per-layer methods.
+
+With ``--design DESIGN.json`` from ``hlsgen explore`` the project is built for what the design
+was searched for: its part, clock and quantization (calibration file or input range) are used
+when not given, and a different value given on the command line is refused unless
+``--allow-mismatch``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shlex
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from hlsgen.commands.common import add_jobs_argument, check_jobs
+from hlsgen.commands import options as opt
 from hlsgen.errors import DataError, InputError, OutputExistsError
 
-DEFAULT_COUNT = 20
-DEFAULT_METHOD = "exact"
+DEFAULT_COUNT = opt.DEFAULT_COUNT
+DEFAULT_METHOD = opt.DEFAULT_METHOD
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from hlsgen.emit.common import EmitOptions
+    opt.add_model(parser)
+    opt.add_output(parser, "project directory to create")
+    opt.add_design_choice(parser)
+    opt.add_quantization(parser)
+    opt.add_target(parser, budget_default=False)
+    add_project_arguments(parser, default_vectors="random frames over the input range")
+    opt.add_jobs(parser)
 
-    defaults = EmitOptions()
-    parser.add_argument("model", type=Path, help="ONNX model (float or int8 QDQ)")
-    parser.add_argument("-o", "--out", type=Path, required=True, dest="outdir",
-                        help="project directory to create")
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--method", help="one method for every Conv/Dense layer: exact, po2, "
-                        f"terms:K, lcc[:...] (default {DEFAULT_METHOD})")
-    choice.add_argument("--design", type=Path, metavar="DESIGN.json",
-                        help="per-layer methods (and pipeline levels) chosen by hlsgen explore")
-    parser.add_argument("--calibration", type=Path, metavar="CAL.npz",
-                        help="float models: unlabelled samples (x) for activation ranges")
-    parser.add_argument("--input-range", type=float, nargs=2, metavar=("LO", "HI"),
-                        help="float models without --calibration: the input value range, "
-                        "for a data-free import")
-    parser.add_argument("--vectors", type=Path, metavar="DATA.npz",
-                        help="test frames from the first --count samples of x (default: "
-                        "random frames over the input range)")
-    parser.add_argument("--count", type=int, default=DEFAULT_COUNT,
-                        help=f"number of test frames (default {DEFAULT_COUNT})")
-    parser.add_argument("--part", default=defaults.part,
-                        help=f"Xilinx part for Vitis/Vivado (default {defaults.part})")
-    parser.add_argument("--clock-mhz", type=float, default=defaults.clock_mhz,
-                        help=f"target clock (default {defaults.clock_mhz:g})")
+
+def add_project_arguments(parser: argparse.ArgumentParser, *, default_vectors: str) -> None:
+    """The options of the project itself; ``build`` adds these too."""
+    opt.add_vectors(parser, default_source=default_vectors)
     parser.add_argument("--pipeline", type=int, metavar="N",
-                        help="RTL: register every N adder levels (default: from the clock)")
-    add_jobs_argument(parser)
-    parser.add_argument("--force", action="store_true",
-                        help="replace OUTDIR if it exists (its whole content is deleted)")
+                        help="RTL: register every N adder levels (default: from the clock, or "
+                        "per layer from --design)")
+    parser.add_argument("--allow-mismatch", action="store_true",
+                        help="with --design: accept a model, part, clock or quantization that "
+                        "differs from what the design was searched for")
+
+
+@dataclass(frozen=True)
+class DesignFile:
+    """The parts of a design.json that ``generate`` reads (older files lack ``meta``)."""
+
+    path: Path
+    methods: dict[str, str]
+    pipeline: tuple[tuple[str, int], ...]
+    meta: dict = field(default_factory=dict)
+
+
+def read_design_file(path: Path) -> DesignFile:
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"--design file '{path}' does not exist") from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"--design file '{path}' is not readable JSON ({err}); pass the "
+                         "design.json written by hlsgen explore") from None
+    if not isinstance(data, dict):
+        raise InputError(f"--design file '{path}' must hold one JSON object")
+    if "methods" not in data:  # a plain {layer: method} map
+        data = {"methods": data}
+    methods = data.get("methods")
+    if not isinstance(methods, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in methods.items()):
+        raise InputError(f"--design file '{path}' has no \"methods\" object of layer name -> "
+                         "method spec; pass the design.json written by hlsgen explore")
+    pipeline = data.get("pipeline") or {}
+    if not isinstance(pipeline, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            for k, v in pipeline.items()):
+        raise InputError(f"--design file '{path}': \"pipeline\" must map layer names to "
+                         "adder levels >= 1")
+    meta = {key: data[key] for key in ("model_sha256", "part", "clock_mhz", "quantization")
+            if key in data}
+    return DesignFile(Path(path), methods, tuple(sorted(pipeline.items())), meta)
+
+
+def design_source(args) -> tuple[str | None, DesignFile | None]:
+    """``--method`` spec, or the design file (``--design``, or a .json given to ``--method``)."""
+    if args.design is not None:
+        return None, read_design_file(args.design)
+    method = args.method
+    if method is not None and (method.endswith(".json") or Path(method).is_file()):
+        return None, read_design_file(Path(method))
+    if method is not None and not method.strip():
+        raise InputError("--method is empty; give exact, po2, terms:K or lcc[:...]")
+    return method or DEFAULT_METHOD, None
+
+
+def resolve_target(args, design: DesignFile | None) -> tuple[str, float]:
+    """The part and clock: the command line's, else the design's, else the defaults."""
+    meta = design.meta if design else {}
+    mismatches = []
+    if args.device is None and isinstance(meta.get("part"), str):
+        args.device = meta["part"]
+    elif args.device is not None and isinstance(meta.get("part"), str):
+        _, given, _ = opt.target_from_args(args)
+        if given != meta["part"].lower():
+            mismatches.append(f"part {given} (searched for {meta['part']})")
+    clock = meta.get("clock_mhz")
+    if args.clock_mhz is None and isinstance(clock, (int, float)) and not isinstance(clock, bool):
+        args.clock_mhz = float(clock)
+    elif args.clock_mhz is not None and isinstance(clock, (int, float)):
+        if float(args.clock_mhz) != float(clock):
+            mismatches.append(f"clock {args.clock_mhz:g} MHz (searched at {clock:g} MHz)")
+    _check_mismatches(args, design, mismatches)
+    _dev, part, clock_mhz = opt.target_from_args(args)
+    return part, clock_mhz
+
+
+def resolve_quantization(args, design: DesignFile | None) -> opt.Quantization:
+    """The command line's quantization, else the design's input range; checked against the
+    design's record."""
+    quantization = opt.quantization_from_args(args)
+    record = (design.meta.get("quantization") if design else None) or {}
+    if not isinstance(record, dict):
+        record = {}
+    mismatches = []
+    recorded_range = record.get("input_range")
+    recorded_hash = record.get("calibration_sha256")
+    if quantization.calibration is None and quantization.input_range is None:
+        if isinstance(recorded_range, list) and len(recorded_range) == 2:
+            args.input_range = recorded_range
+            return opt.quantization_from_args(args)
+        if isinstance(recorded_hash, str):
+            mismatches.append("no --calibration (the design was searched with a calibration "
+                              f"file of sha256 {recorded_hash[:12]}...; pass the same file)")
+    elif quantization.calibration is not None and isinstance(recorded_hash, str):
+        if opt.file_sha256(quantization.calibration) != recorded_hash:
+            mismatches.append(f"--calibration {quantization.calibration} (not the file the "
+                              "design was searched with)")
+    elif quantization.calibration is not None and recorded_range is not None:
+        mismatches.append("--calibration (the design was searched with --input-range "
+                          f"{' '.join(f'{v:g}' for v in recorded_range)})")
+    elif quantization.input_range is not None and recorded_hash is not None:
+        mismatches.append("--input-range (the design was searched with a calibration file)")
+    elif quantization.input_range is not None and recorded_range is not None:
+        if list(quantization.input_range) != [float(v) for v in recorded_range]:
+            mismatches.append(f"--input-range {' '.join(f'{v:g}' for v in args.input_range)} "
+                              f"(searched with {' '.join(f'{v:g}' for v in recorded_range)})")
+    _check_mismatches(args, design, mismatches)
+    return quantization
+
+
+def _check_mismatches(args, design: DesignFile | None, mismatches: list[str]) -> None:
+    if mismatches and not args.allow_mismatch:
+        raise InputError(f"--design file '{design.path}' was searched for something else: "
+                         f"{'; '.join(mismatches)}; pass --allow-mismatch to generate anyway")
 
 
 def run(args: argparse.Namespace) -> int:
     from hlsgen.commands.common import load_data
     from hlsgen.design import apply_design
     from hlsgen.emit.common import EmitOptions
-    from hlsgen.frontend import import_model
     from hlsgen.emit.project import ProjectInfo, project_files, random_inputs, reference_vectors
     from hlsgen.emit.writer import write_tree
     from hlsgen.reference import quantize_input
 
     start = time.perf_counter()
-    if args.count < 1:
-        raise InputError(f"--count must be >= 1, got {args.count}")
-    check_jobs(args.jobs)
+    opt.check_positive("--count", args.count)
+    opt.check_jobs(args.jobs)
     outdir = Path(args.outdir)
     if outdir.exists() and not args.force:  # fail before the slow steps
         raise OutputExistsError(f"output directory {outdir} already exists; pass --force to "
                                 "replace it (its whole content is deleted) or choose another -o")
-    methods, layer_pipeline = _methods(args)
-    options = EmitOptions(part=args.part, clock_mhz=args.clock_mhz, pipeline=args.pipeline,
+    method, design_file = design_source(args)
+    part, clock_mhz = resolve_target(args, design_file)
+    quantization = resolve_quantization(args, design_file)
+    if design_file is not None:
+        recorded = design_file.meta.get("model_sha256")
+        if isinstance(recorded, str) and recorded != opt.file_sha256(args.model):
+            _check_mismatches(args, design_file, [f"model {args.model.name} (not the file the "
+                                                  "design was searched on)"])
+    layer_pipeline = design_file.pipeline if design_file else ()
+    options = EmitOptions(part=part, clock_mhz=clock_mhz, pipeline=args.pipeline,
                           layer_pipeline=layer_pipeline)
 
-    calibration = load_data(args.calibration)[0] if args.calibration is not None else None
-    graph = import_model(args.model, calibration=calibration,
-                         data_free_input_range=tuple(args.input_range) if args.input_range
-                         else None)
-    _check_pipeline_layers(graph, layer_pipeline, args.design)
-    design = apply_design(graph, methods, jobs=args.jobs)
+    graph = opt.load_graph(args.model, quantization)
+    _check_pipeline_layers(graph, layer_pipeline, design_file)
+    design = apply_design(graph, design_file.methods if design_file else method, jobs=args.jobs)
     if args.vectors is not None:
         x, _ = load_data(args.vectors)
         if len(x) < args.count:
@@ -88,75 +196,47 @@ def run(args: argparse.Namespace) -> int:
         x_ir = random_inputs(graph, args.count, seed=0)
         origin = f"{args.count} random frames over the input range, seed 0"
     vectors = reference_vectors(design, x_ir, origin)
-    info = ProjectInfo(model=args.model.name, model_sha256=_sha256(args.model),
-                       command=_command(args))
+    info = ProjectInfo(model=args.model.name, model_sha256=opt.file_sha256(args.model),
+                       command=_command(args, method, design_file, quantization, part,
+                                        clock_mhz))
     files = project_files(design, options, vectors, info)
-    protect = tuple(p for p in (args.model, args.design, args.vectors, args.calibration) if p)
+    protect = tuple(p for p in (args.model, design_file and design_file.path, args.vectors,
+                                quantization.calibration) if p)
     written = write_tree(outdir, files, force=args.force, protect=protect)
 
-    weights = [impl for impl in design.impls.values()]
-    adders = sum(g.adder_count for impl in weights for g in impl.graphs)
+    adders = sum(g.adder_count for impl in design.impls.values() for g in impl.graphs)
     print(f"wrote {written}: {len(files)} files, {len(graph.layers)} layers, {adders} adders "
           f"({time.perf_counter() - start:.1f} s)")
-    print(f"next: make -C {shlex.quote(str(outdir))} csim   (see {outdir / 'README.md'})")
+    print(f"next: make -C {shlex.quote(str(outdir))} csim sim estimate   (see "
+          f"{outdir / 'README.md'})")
     return 0
 
 
-def _methods(args) -> tuple[object, tuple[tuple[str, int], ...]]:
-    """``--method`` string, or the methods and pipeline levels of ``--design``."""
-    if args.design is None:
-        return args.method or DEFAULT_METHOD, ()
-    path = args.design
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"--design file '{path}' does not exist") from None
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"--design file '{path}' is not readable JSON ({err}); pass the "
-                         "design.json written by hlsgen explore") from None
-    methods = data.get("methods") if isinstance(data, dict) else None
-    if not isinstance(methods, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in methods.items()):
-        raise InputError(f"--design file '{path}' has no \"methods\" object of layer name -> "
-                         "method spec; pass the design.json written by hlsgen explore")
-    pipeline = data.get("pipeline") or {}
-    if not isinstance(pipeline, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
-            for k, v in pipeline.items()):
-        raise InputError(f"--design file '{path}': \"pipeline\" must map layer names to "
-                         "adder levels >= 1")
-    return methods, tuple(sorted(pipeline.items()))
-
-
-def _check_pipeline_layers(graph, layer_pipeline, path) -> None:
+def _check_pipeline_layers(graph, layer_pipeline, design_file) -> None:
     names = {layer.name for layer in graph.layers}
     unknown = sorted(name for name, _ in layer_pipeline if name not in names)
     if unknown:
-        raise InputError(f"--design file '{path}': \"pipeline\" names layers the model does not "
-                         f"have: {', '.join(unknown)}; regenerate it with hlsgen explore")
+        raise InputError(f"--design file '{design_file.path}': \"pipeline\" names layers the "
+                         f"model does not have: {', '.join(unknown)}; regenerate it with "
+                         "hlsgen explore")
 
 
-def _sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return "unknown"  # load_graph has already reported a missing model
-
-
-def _command(args) -> str:
+def _command(args, method, design_file, quantization, part, clock_mhz) -> str:
     """The command line that regenerates the project (defaults spelled out)."""
     words = ["hlsgen", "generate", str(args.model), "-o", str(args.outdir)]
-    if args.design is not None:
-        words += ["--design", str(args.design)]
+    if design_file is not None:
+        words += ["--design", str(design_file.path)]
     else:
-        words += ["--method", args.method or DEFAULT_METHOD]
-    if args.calibration is not None:
-        words += ["--calibration", str(args.calibration)]
-    if args.input_range is not None:
-        words += ["--input-range", *(f"{v:g}" for v in args.input_range)]
+        words += ["--method", method]
+    if quantization.calibration is not None:
+        words += ["--calibration", str(quantization.calibration)]
+    if quantization.input_range is not None:
+        words += ["--input-range", *(f"{v:g}" for v in quantization.input_range)]
     if args.vectors is not None:
         words += ["--vectors", str(args.vectors)]
-    words += ["--count", str(args.count), "--part", args.part, "--clock-mhz", f"{args.clock_mhz:g}"]
+    words += ["--count", str(args.count), "--device", part, "--clock-mhz", f"{clock_mhz:g}"]
     if args.pipeline is not None:
         words += ["--pipeline", str(args.pipeline)]
+    if args.allow_mismatch:
+        words += ["--allow-mismatch"]
     return shlex.join(words)

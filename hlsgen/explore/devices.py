@@ -8,6 +8,7 @@ of a streaming design get slow and the clock starts to suffer, so that is where 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from hlsgen.errors import InputError
@@ -59,14 +60,25 @@ class Budget:
 DEVICES: dict[str, Device] = {
     d.name: d
     for d in (
-        Device("xc7z020", "xc7z020clg400-1", 53_200, 106_400, 220, 140),
+        # Artix-7 / Spartan-7 / Zynq-7000: the TinyML boards (Arty A7-35T/100T, Arty S7-50,
+        # Zybo Z7-10, Pynq-Z2 and ZedBoard)
+        Device("xc7a35t", "xc7a35ticsg324-1l", 20_800, 41_600, 90, 50),
         Device("xc7a100t", "xc7a100tcsg324-1", 63_400, 126_800, 240, 135),
         Device("xc7a200t", "xc7a200tsbg484-1", 133_800, 267_600, 740, 365),
+        Device("xc7s50", "xc7s50csga324-1", 32_600, 65_200, 120, 75),
+        Device("xc7z010", "xc7z010clg400-1", 17_600, 35_200, 80, 60),
+        Device("xc7z020", "xc7z020clg400-1", 53_200, 106_400, 220, 140),
+        # Zynq UltraScale+ MPSoC, Kria K26 SOM
+        Device("xczu2cg", "xczu2cg-sbva484-1-e", 47_232, 94_464, 240, 150),
         Device("xczu3eg", "xczu3eg-sbva484-1-e", 70_560, 141_120, 360, 216),
         Device("xczu7ev", "xczu7ev-ffvc1156-2-e", 230_400, 460_800, 1_728, 312),
         Device("xczu9eg", "xczu9eg-ffvb1156-2-e", 274_080, 548_160, 2_520, 912),
+        Device("xck26", "xck26-sfvc784-2lv-c", 117_120, 234_240, 1_248, 144),
+        # Kintex / Virtex UltraScale(+), Alveo U50, Versal AI Core (VCK190)
         Device("xcku115", "xcku115-flvb2104-2-e", 663_360, 1_326_720, 5_520, 2_160),
-        Device("xcvu9p", "xcvu9p-flga2104-2L-e", 1_182_240, 2_364_480, 6_840, 2_160),
+        Device("xcvu9p", "xcvu9p-flga2104-2l-e", 1_182_240, 2_364_480, 6_840, 2_160),
+        Device("xcu50", "xcu50-fsvh2104-2-e", 871_680, 1_743_360, 5_952, 1_344),
+        Device("xcvc1902", "xcvc1902-vsva2197-2mp-e-s", 899_840, 1_799_680, 1_968, 967),
     )
 }
 
@@ -74,11 +86,15 @@ DEVICES: dict[str, Device] = {
 def device(name_or_part: str) -> Device:
     """Look a device up by family member ("xc7z020") or full part ("xc7z020clg400-1")."""
     key = name_or_part.lower()
-    for dev in DEVICES.values():
+    # Longest family name first, so a part number never matches a shorter family's prefix.
+    for dev in sorted(DEVICES.values(), key=lambda d: -len(d.name)):
         if key == dev.name or key == dev.part.lower() or key.startswith(dev.name):
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_.\-]*", key):
+                break
             return dev
     known = ", ".join(DEVICES)
-    raise InputError(f"unknown device '{name_or_part}': known devices are {known} "
+    shown = name_or_part if re.fullmatch(r"[\w.\-]{1,64}", name_or_part) else "(not a part name)"
+    raise InputError(f"unknown device '{shown}': known devices are {known} "
                      "(or give --lut-budget/--ff-budget/--dsp-budget/--bram-budget)")
 
 

@@ -71,45 +71,61 @@ def design_json(chosen: Evaluation, metric_name: str, extra: dict) -> str:
     return json.dumps(body, indent=2) + "\n"
 
 
+def staircase(points: Sequence[tuple[float, float]], *, maximize_y: bool
+              ) -> list[tuple[float, float]]:
+    """The 2-D Pareto front of (x to minimize, y to minimize or maximize), sorted by x: only
+    points no other point beats on both axes (a staircase never visits a dominated point)."""
+    sign = -1.0 if maximize_y else 1.0
+    best = float("inf")
+    out = []
+    for x, y in sorted(set(points), key=lambda p: (p[0], sign * p[1])):
+        if sign * y < best:
+            best = sign * y
+            out.append((x, y))
+    return out
+
+
 def plot_front(path, evaluations: Sequence[Evaluation], front: Sequence[Evaluation],
                chosen: Evaluation | None, marks: dict[str, Evaluation], budget: Budget,
                metric_name: str, title: str) -> None:
-    """LUTs vs latency of every evaluated design, coloured by accuracy; front, chosen design,
-    the named reference designs (exact, po2) and the LUT budget marked."""
+    """Two views of every evaluated design: LUTs vs accuracy and LUTs vs latency, each with
+    its own 2-D Pareto staircase over the feasible designs; the chosen design, the named
+    reference designs (exact, po2) and the LUT budget marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=120)
+    del front  # the 3-objective front has no faithful 2-D line; each panel draws its own
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.6), dpi=120)
     feasible = [e for e in evaluations if e.feasible]
     infeasible = [e for e in evaluations if not e.feasible]
-    if infeasible:
-        ax.scatter([e.luts for e in infeasible], [e.latency_cycles for e in infeasible],
-                   c="lightgrey", s=12, marker="x", label="infeasible")
-    if feasible:
-        points = ax.scatter([e.luts for e in feasible], [e.latency_cycles for e in feasible],
-                            c=[e.metric for e in feasible], cmap="viridis", s=18,
-                            label="feasible")
-        fig.colorbar(points, ax=ax, label=f"{metric_name} (%)")
-    if front:
-        ordered = sorted(front, key=lambda e: e.luts)
-        ax.plot([e.luts for e in ordered], [e.latency_cycles for e in ordered], "k--", lw=0.8,
-                label="Pareto front")
-    for (label, e), style in zip(marks.items(), "s^Dv"):
-        ax.scatter([e.luts], [e.latency_cycles], marker=style, s=70, facecolors="none",
-                   edgecolors="red", label=f"{label} ({e.metric:.1f}%)")
-    if chosen is not None:
-        ax.scatter([chosen.luts], [chosen.latency_cycles], marker="*", s=220, c="orange",
-                   edgecolors="black", label=f"chosen ({chosen.metric:.1f}%)", zorder=5)
-    if budget.limited:
-        ax.axvline(budget.luts, color="red", lw=1.0, ls=":",
-                   label=f"LUT budget ({budget.source})")
-    ax.set_xlabel("LUTs (hlsgen cost model)")
-    ax.set_ylabel("latency (cycles)")
-    ax.set_title(title)
-    ax.legend(fontsize=7, loc="best")
-    ax.grid(alpha=0.3)
+    views = ((axes[0], lambda e: e.metric, f"{metric_name} (%)", True),
+             (axes[1], lambda e: e.latency_cycles, "latency (cycles)", False))
+    for ax, y_of, y_label, maximize in views:
+        if infeasible:
+            ax.scatter([e.luts for e in infeasible], [y_of(e) for e in infeasible],
+                       c="lightgrey", s=12, marker="x", label="infeasible")
+        if feasible:
+            ax.scatter([e.luts for e in feasible], [y_of(e) for e in feasible], c="tab:blue",
+                       s=14, alpha=0.6, label="feasible")
+            steps = staircase([(e.luts, y_of(e)) for e in feasible], maximize_y=maximize)
+            ax.step([x for x, _ in steps], [y for _, y in steps], "k-", lw=0.9,
+                    where="post", label="Pareto front (these two axes)")
+        for (label, e), style in zip(marks.items(), "s^Dv"):
+            ax.scatter([e.luts], [y_of(e)], marker=style, s=70, facecolors="none",
+                       edgecolors="red", label=f"{label} ({e.metric:.1f}%)")
+        if chosen is not None:
+            ax.scatter([chosen.luts], [y_of(chosen)], marker="*", s=220, c="orange",
+                       edgecolors="black", label=f"chosen ({chosen.metric:.1f}%)", zorder=5)
+        if budget.limited:
+            ax.axvline(budget.luts, color="red", lw=1.0, ls=":",
+                       label=f"LUT budget ({budget.source})")
+        ax.set_xlabel("LUTs (hlsgen cost model)")
+        ax.set_ylabel(y_label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})  # no version/date stamp: deterministic bytes
     plt.close(fig)

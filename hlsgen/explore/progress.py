@@ -16,7 +16,10 @@ class ExploreProgress:
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[best]}"), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn(), console=console, transient=False)
+            TimeRemainingColumn(), console=console, transient=False,
+            disable=not console.is_terminal)
+        # Piped output (a log, CI) gets one plain line per generation instead of bar frames.
+        self._plain = None if console.is_terminal else console
         self._generations = generations
         self._ladder_task = None
         self._ga_task = None
@@ -49,3 +52,6 @@ class ExploreProgress:
             text = "no feasible design yet"
         self._progress.update(self._ga_task, completed=state.generation,
                               best=f"{len(state.evaluations)} designs; {text}")
+        if self._plain is not None:
+            self._plain.print(f"generation {state.generation}/{self._generations}: "
+                              f"{len(state.evaluations)} designs; {text}", highlight=False)

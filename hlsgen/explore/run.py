@@ -123,8 +123,11 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
 
 
 def write_products(result: ExploreResult, outdir: Path, model_name: str, budget: Budget,
-                   data_kind: str) -> None:
-    extra = {"model": model_name, "metric": result.metric_name, "data": data_kind,
+                   data_kind: str, meta: dict | None = None) -> None:
+    """``meta``: what the search was run for (model hash, device, part, quantization), written
+    into design.json so ``hlsgen generate --design`` can use and check it."""
+    extra = {"model": model_name, **(meta or {}), "metric": result.metric_name,
+             "data": data_kind,
              "baseline": round(result.problem.data.baseline, 4),
              "max_accuracy_drop": result.problem.max_accuracy_drop,
              "clock_mhz": result.problem.clock_mhz, "budget": budget.__dict__}
@@ -168,9 +171,11 @@ def summary_rows(result: ExploreResult) -> list[dict]:
     named = ([("chosen", result.chosen)] if result.chosen else []) + list(
         result.baselines.items())
     for name, e in named:
-        rows.append({"design": name, "luts": round(e.luts), "ffs": round(e.ffs),
-                     "latency_cycles": e.latency_cycles, "adders": e.adders,
-                     result.metric_name: round(e.metric, 2), "feasible": e.feasible,
+        metric = "top-1" if result.metric_name == "top1" else result.metric_name
+        rows.append({"design": name, "LUTs": f"{round(e.luts):,}", "FFs": f"{round(e.ffs):,}",
+                     "latency (cycles)": e.latency_cycles, "adders": f"{e.adders:,}",
+                     metric: f"{e.metric:.2f} %", "drop (points)": f"{e.accuracy_drop:.2f}",
+                     "feasible": "yes" if e.feasible else "no",
                      "fails": ", ".join(sorted(e.violations)) or "-"})
     return rows
 
