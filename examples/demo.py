@@ -4,9 +4,13 @@ Runs, in order and through the real command line (``python -m hlsgen``)::
 
     1. inspect    which layers hlsgen supports
     2. evaluate   source model (onnxruntime) vs hlsgen's integer reference, on labelled test data
-    3. decompose  exact shift-add decomposition of every layer, with its cost
-    4. generate   the HLS + Verilog project, with 20 test vectors from onnxruntime
-    5. make       C simulation, RTL simulation and resource estimate of that project
+    3. build      the main job: the genetic search picks each layer's shift-add decomposition
+                  so the design fits a small part (DEVICE, an Arty S7-50's xc7s50, whose LUTs
+                  the exact design overflows) within 1 point of top-1, then the HLS + Verilog
+                  project of the chosen design with 20 test vectors from onnxruntime
+    4. make       C simulation, RTL simulation and resource estimate (yosys) of that project
+
+then prints where the Pareto plot is and whether yosys says the design fits the part.
 
 A subcommand that is not built yet is skipped with a note; the first step that fails stops the
 demo with a non-zero exit.  Example data is produced by ``examples/train_digits_cnn.py``.
@@ -33,6 +37,7 @@ MODEL = "examples/digits_cnn.onnx"
 TEST_DATA = "examples/digits_test.npz"
 CALIBRATION = "examples/digits_calib.npz"
 VECTOR_COUNT = 20
+DEVICE = "xc7s50"
 # Summary: numeric JSON entries whose key contains one of these words are shown.
 SUMMARY_KEYS = ("accuracy", "fidelity", "agreement")
 
@@ -57,20 +62,16 @@ def plan(out: Path) -> list[Step]:
             "evaluate",
         ),
         Step(
-            "decompose every layer exactly into shift-add graphs",
-            [*hlsgen, "decompose", MODEL, "--method", "exact", "--calibration", CALIBRATION],
-            "decompose",
-        ),
-        Step(
-            "generate the HLS + Verilog project",
-            [*hlsgen, "generate", MODEL, "-o", str(project), "--calibration", CALIBRATION,
-             "--vectors", TEST_DATA, "--count", str(VECTOR_COUNT), "--force"],
-            "generate",
+            f"search per-layer decompositions for {DEVICE}, then generate the project",
+            [*hlsgen, "build", MODEL, "-o", str(project), "--calibration", CALIBRATION,
+             "--data", TEST_DATA, "--device", DEVICE, "--max-accuracy-drop", "1.0",
+             "--count", str(VECTOR_COUNT), "--force"],
+            "build",
         ),
         Step(
             "C simulation, RTL simulation and resource estimate of the project",
             ["make", "-C", str(project), "csim", "sim", "estimate", f"PYTHON={sys.executable}"],
-            "generate",
+            "build",
         ),
     ]
 
@@ -179,12 +180,37 @@ def main(argv: list[str] | None = None) -> int:
     written = sorted(
         path for path in out.rglob("*.json")
         if path.stat().st_mtime >= started - 1 and path.stat().st_size < 1_000_000
+        and path.name != "pareto.json"  # every front point: the plot shows those better
     )
     for line in accuracy_figures(written):
         print(f"   {line}")
     if not written:
         print("   no accuracy figures yet (no step wrote a JSON report)")
+    project = out / "project"
+    plot = project.with_name(project.name + ".explore") / "pareto.png"
+    if plot.is_file():
+        print(f"   Pareto plot of the search: {_relative(str(plot))}")
+    print(f"   {fit_verdict(project / 'results' / 'estimate.json', DEVICE)}")
     return 0
+
+
+def fit_verdict(estimate: Path, device_name: str) -> str:
+    """Whether yosys' resource counts fit the part under the search's utilization ceiling."""
+    from hlsgen.explore.devices import UTILIZATION_CEILING, device
+
+    try:
+        counts = json.loads(estimate.read_text())["yosys"]
+    except (OSError, ValueError, KeyError) as err:
+        return f"no yosys estimate to check the fit against ({err})"
+    dev = device(device_name)
+    shares = {name: counts[key] / total for name, key, total in (
+        ("LUT", "luts", dev.luts), ("FF", "ffs", dev.ffs), ("DSP", "dsps", dev.dsps),
+        ("BRAM36", "brams", dev.brams))}
+    used = ", ".join(f"{name} {100 * share:.1f} %" for name, share in shares.items())
+    fits = all(share <= UTILIZATION_CEILING for share in shares.values())
+    verdict = "FITS" if fits else "does NOT fit"
+    return (f"yosys: {verdict} {dev.name} under the {100 * UTILIZATION_CEILING:.0f} % ceiling "
+            f"({used})")
 
 
 if __name__ == "__main__":

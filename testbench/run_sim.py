@@ -76,7 +76,7 @@ def _cached_compile(command: list[str]) -> int:
     return status
 
 
-def _build_verilator(sources: list[Path], build_dir: Path, waves: bool) -> None:
+def _build_verilator(sources: list[Path], build_dir: Path, waves: bool, log) -> None:
     """Verilate and compile the model the way cocotb's runner does, minus one flag.
 
     The runner passes ``--public-flat-rw``, which makes every one of the design's (tens of
@@ -101,10 +101,18 @@ def _build_verilator(sources: list[Path], build_dir: Path, waves: bool) -> None:
         "--timescale", "1ns/1ps", *(["--trace"] if waves else []),
         str(control), str(main_cpp), *map(str, sources),
     ]
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT)
     jobs = os.environ.get("HLSGEN_BUILD_JOBS", str(os.cpu_count() or 1))
     subprocess.run(["make", "-j", jobs, "-C", str(build_dir), "-f", "Vtop.mk",
-                    f"VM_TRACE={int(waves)}"], check=True)
+                    f"VM_TRACE={int(waves)}"], check=True, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _show_tail(log_path: Path, verbose: bool, lines: int = 30) -> None:
+    """The end of a failed step's log, so the cause is on screen without opening a file."""
+    if verbose or not log_path.is_file():
+        return
+    tail = log_path.read_text(errors="replace").splitlines()[-lines:]
+    print("\n".join(f"  | {line}" for line in tail), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=0, help="simulate only the first N frames")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random-gap pass")
     parser.add_argument("--waves", action="store_true", help="dump waveforms")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        default=os.environ.get("VERBOSE", "") not in ("", "0"),
+                        help="show the simulator build and cocotb output (default: only in "
+                        "results/sim.log; VERBOSE=1 in make)")
     args = parser.parse_args(argv)
 
     from cocotb_tools.runner import get_results, get_runner
@@ -148,17 +160,27 @@ def main(argv: list[str] | None = None) -> int:
     report_path.unlink(missing_ok=True)
 
     runner = get_runner(args.sim)
+    log_path = results / "sim.log"
+    log_path.write_text("")
+    # Tool output goes to results/sim.log; -v (VERBOSE=1) shows it as it happens.
+    log = None if args.verbose else open(log_path, "a")
+    quiet = {} if args.verbose else {"log_file": log_path}
     started = time.monotonic()
     try:
         if args.sim == "verilator":
-            _build_verilator(sources, build_dir, args.waves)
+            _build_verilator(sources, build_dir, args.waves, log)
         else:
             runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
-                         waves=args.waves, timescale=("1ns", "1ps"))
+                         waves=args.waves, timescale=("1ns", "1ps"), **quiet)
     except (subprocess.CalledProcessError, SystemExit, RuntimeError) as err:
-        print(f"run_sim: building the {args.sim} model failed ({err}); see the log above",
+        where = "the log above" if args.verbose else log_path
+        print(f"run_sim: building the {args.sim} model failed ({err}); see {where}",
               file=sys.stderr)
+        _show_tail(log_path, args.verbose)
         return 1
+    finally:
+        if log is not None:
+            log.close()
     built = time.monotonic()
     tb = PROJECT / "tb"
     xml = runner.test(
@@ -173,11 +195,17 @@ def main(argv: list[str] | None = None) -> int:
             "HLSGEN_FRAMES": str(args.frames),
             "HLSGEN_SEED": str(args.seed),
             "HLSGEN_SIMULATOR": args.sim,
-        })
+        }, **({} if args.verbose else {"log_file": build_dir / "test.log"}))
     finished = time.monotonic()
     tests, failed = get_results(xml)
+    if not args.verbose:  # the simulation's own log after the build's
+        with open(log_path, "a") as out:
+            out.write((build_dir / "test.log").read_text(errors="replace")
+                      if (build_dir / "test.log").is_file() else "")
     if not report_path.is_file():
-        print("run_sim: the testbench wrote no results (see the log above)", file=sys.stderr)
+        where = "the log above" if args.verbose else log_path
+        print(f"run_sim: the testbench wrote no results (see {where})", file=sys.stderr)
+        _show_tail(log_path, args.verbose)
         return 1
     report = json.loads(report_path.read_text())
     report["build_seconds"] = round(built - started, 2)

@@ -103,7 +103,8 @@ def search(args, outdir: Path) -> SearchOutcome:
         result = explore(graph, data, budget, options, outdir, cost_fn=explore_cost,
                          progress=progress)
     meta = {"model_sha256": opt.file_sha256(args.model), "device": args.device,
-            "part": part, "quantization": quantization.record()}
+            "part": part, "quantization": quantization.record(),
+            "samples": int(data.x_ir.shape[0])}
     write_products(result, outdir, graph.name, budget, data.kind, meta)
     _print_summary(console, result, budget, time.perf_counter() - started)
     return SearchOutcome(graph, result, budget, quantization, part, clock)

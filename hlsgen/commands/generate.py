@@ -77,8 +77,9 @@ def read_design_file(path: Path) -> DesignFile:
             for k, v in pipeline.items()):
         raise InputError(f"--design file '{path}': \"pipeline\" must map layer names to "
                          "adder levels >= 1")
-    meta = {key: data[key] for key in ("model_sha256", "part", "clock_mhz", "quantization")
-            if key in data}
+    meta = {key: data[key] for key in ("model_sha256", "part", "clock_mhz", "quantization",
+                                       "metric", "data", "baseline", "accuracy_drop",
+                                       "samples", "top1", "agreement") if key in data}
     return DesignFile(Path(path), methods, tuple(sorted(pipeline.items())), meta)
 
 
@@ -198,7 +199,8 @@ def run(args: argparse.Namespace) -> int:
     vectors = reference_vectors(design, x_ir, origin)
     info = ProjectInfo(model=args.model.name, model_sha256=opt.file_sha256(args.model),
                        command=_command(args, method, design_file, quantization, part,
-                                        clock_mhz))
+                                        clock_mhz),
+                       accuracy=accuracy_sentence(design_file))
     files = project_files(design, options, vectors, info)
     protect = tuple(p for p in (args.model, design_file and design_file.path, args.vectors,
                                 quantization.calibration) if p)
@@ -210,6 +212,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"next: make -C {shlex.quote(str(outdir))} csim sim estimate   (see "
           f"{outdir / 'README.md'})")
     return 0
+
+
+def accuracy_sentence(design_file: DesignFile | None) -> str:
+    """What the search measured of this design, said plainly (empty when unknown)."""
+    if design_file is None:
+        return ""
+    meta = design_file.meta
+    metric = meta.get("metric")
+    numbers = [meta.get(metric) if isinstance(metric, str) else None, meta.get("baseline"),
+               meta.get("accuracy_drop"), meta.get("samples")]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        return ""
+    value, baseline, drop, samples = numbers
+    kind = meta.get("data")
+    if metric == "top1" and kind == "labelled":
+        return (f"hlsgen explore measured top-1 {value:.2f} % on {samples:.0f} labelled samples "
+                f"(exact integer network: {baseline:.2f} %, drop {drop:.2f} points). The search "
+                "chose the design on these same samples: confirm on data it did not see.")
+    where = "synthetic inputs (data-free)" if kind == "synthetic" else "unlabelled samples"
+    return (f"hlsgen explore measured {value:.2f} % top-1 agreement with the exact integer "
+            f"network on {samples:.0f} {where}: a proxy, no labelled accuracy was measured.")
 
 
 def _check_pipeline_layers(graph, layer_pipeline, design_file) -> None:

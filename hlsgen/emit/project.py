@@ -40,6 +40,7 @@ class ProjectInfo:
     model: str  # the source model's file name
     model_sha256: str
     command: str  # an hlsgen command line that regenerates the project
+    accuracy: str = ""  # how accurate the design is, and on what data (from hlsgen explore)
 
 
 def random_inputs(graph, count: int, seed: int = 0) -> np.ndarray:
@@ -99,6 +100,41 @@ def _cost_report(design, options: EmitOptions):
 
 
 @dataclass(frozen=True)
+class _Use:
+    resource: str
+    predicted: str
+    available: str
+    percent: str
+
+
+def _fit(report, part: str) -> dict | None:
+    """Predicted use of each resource of the part, and whether it fits under the ceiling the
+    search uses.  None when the part is not in the device table or there is no prediction."""
+    from hlsgen.explore.devices import UTILIZATION_CEILING, device
+    from hlsgen.errors import InputError
+
+    if report is None:
+        return None
+    try:
+        dev = device(part)
+    except InputError:
+        return None
+    rows, over = [], []
+    for name, used, total in (("LUT", report.luts, dev.luts), ("FF", report.ffs, dev.ffs),
+                              ("DSP", report.dsps, dev.dsps), ("BRAM36", report.brams,
+                                                               dev.brams)):
+        share = used / total if total else float("inf")
+        rows.append(_Use(name, f"{used:,.0f}" if name != "BRAM36" else f"{used:g}",
+                         f"{total:,}", f"{100 * share:.1f} %"))
+        if share > UTILIZATION_CEILING:
+            over.append(f"{name} {100 * share:.0f} %")
+    ceiling = f"{100 * UTILIZATION_CEILING:.0f} %"
+    verdict = (f"fits {dev.name}: every resource under the {ceiling} ceiling" if not over else
+               f"does NOT fit {dev.name} under the {ceiling} ceiling: {', '.join(over)}")
+    return {"device": dev.name, "rows": rows, "verdict": verdict}
+
+
+@dataclass(frozen=True)
 class _LayerRow:
     index: int
     name: str
@@ -131,7 +167,11 @@ def _context(plan: DesignPlan, design, vectors: Vectors, info: ProjectInfo) -> d
                 if s.depth > common.MIN_FIFO_DEPTH and any(s.producer == f.ident
                                                            for f in plan.forks)]
     report, no_report = _cost_report(design, options)
+    graph = design.graph
     return dict(
+        input_q=graph.tensor(graph.input), output_q=graph.tensor(graph.output),
+        float_input=graph.source_input_dtype.startswith("float"),
+        fit=_fit(report, options.part),
         name=plan.name, top=TOP_NAME, version=hlsgen.__version__, part=options.part,
         clock_mhz=f"{options.clock_mhz:g}", period=f"{options.clock_period_ns:.3f}",
         input=plan.input, output=plan.output, layers=_layer_rows(plan),
