@@ -53,11 +53,18 @@ def explore_options(args):
         opt.check_positive(f"--{name}", getattr(args, name))
     if args.population < 4:
         raise InputError("--population must be >= 4 (the GA needs parents and offspring)")
-    drop = args.max_accuracy_drop
+    drop, margin = args.max_accuracy_drop, args.accuracy_margin
     if not drop == drop or drop < 0 or drop > 100:  # NaN fails the first test
         raise InputError(f"--max-accuracy-drop must be between 0 and 100 points, got {drop}")
+    if not margin == margin or margin < 0 or margin > drop:
+        raise InputError(f"--accuracy-margin must be between 0 and --max-accuracy-drop "
+                         f"({drop:g}), got {margin}")
     _dev, _part, clock = opt.target_from_args(args, default_device=None)
-    return ExploreOptions(max_accuracy_drop=drop, population=args.population,
+    z = args.confidence
+    if not z == z or not 0 <= z <= 10:
+        raise InputError(f"--confidence must be between 0 and 10 standard errors, got {z}")
+    return ExploreOptions(max_accuracy_drop=drop, accuracy_margin=margin, confidence_z=z,
+                          population=args.population,
                           generations=args.generations, seed=args.seed, workers=args.jobs,
                           scheduler=args.scheduler, resume=args.resume, clock_mhz=clock)
 
@@ -80,7 +87,8 @@ def search(args, outdir: Path) -> SearchOutcome:
     from hlsgen.commands.common import load_data
     from hlsgen.explore.costing import explore_cost
     from hlsgen.explore.progress import ExploreProgress
-    from hlsgen.explore.run import explore, make_eval_data, write_products
+    from hlsgen.explore.run import dump_json, explore, make_eval_data, write_products
+    from hlsgen.explore.validation import stratified_split, validation_data
     from hlsgen.reference import quantize_input
 
     console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
@@ -91,8 +99,18 @@ def search(args, outdir: Path) -> SearchOutcome:
     check_search_dir(outdir, force=args.force, resume=args.resume)
     graph = opt.load_graph(args.model, quantization)
     x_ir = labels = None
+    validation = split = None
+    if args.validation is not None:
+        x_val, y_val = load_data(args.validation, need_labels=True)
+        validation = validation_data(graph, quantize_input(graph, x_val), y_val, "file")
     if args.data is not None:
         x, labels = load_data(args.data, limit=args.limit)
+        if labels is not None and validation is None:
+            # The bound is enforced on one part; the other only measures what it chose.
+            split = stratified_split(labels, args.validation_fraction, args.seed)
+            validation = validation_data(graph, quantize_input(graph, x[split.validation]),
+                                         labels[split.validation], "split")
+            x, labels = x[split.search], labels[split.search]
         x_ir = quantize_input(graph, x)
     else:
         console.print("[yellow]note:[/] no --data: accuracy is top-1 agreement with the exact "
@@ -101,11 +119,15 @@ def search(args, outdir: Path) -> SearchOutcome:
     started = time.perf_counter()
     with ExploreProgress(console, options.generations) as progress:
         result = explore(graph, data, budget, options, outdir, cost_fn=explore_cost,
-                         progress=progress)
+                         progress=progress, validation=validation)
     meta = {"model_sha256": opt.file_sha256(args.model), "device": args.device,
-            "part": part, "quantization": quantization.record(),
-            "samples": int(data.x_ir.shape[0])}
+            "part": part, "quantization": quantization.record()}
     write_products(result, outdir, graph.name, budget, data.kind, meta)
+    if split is not None:
+        dump_json(outdir / "split.json", {
+            "data": args.data.name, "data_sha256": opt.file_sha256(args.data),
+            "limit": args.limit, "seed": args.seed, "fraction": args.validation_fraction,
+            "search": split.search.tolist(), "validation": split.validation.tolist()})
     _print_summary(console, result, budget, time.perf_counter() - started)
     return SearchOutcome(graph, result, budget, quantization, part, clock)
 
@@ -161,6 +183,17 @@ def _print_summary(console, result, budget, seconds) -> None:
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     console.print(table)
+    if result.validation is not None:
+        v = result.validation
+        console.print(f"validation: {len(v.labels)} labelled samples the search never saw "
+                      f"({'held out of --data' if v.source == 'split' else '--validation'}); "
+                      f"exact integer network {v.baseline:.2f} %")
+        row = result.validation_row(result.chosen) if result.chosen is not None else {}
+        if row.get("validation_exceeds_bound"):
+            console.print(f"[bold red]warning:[/] the chosen design loses "
+                          f"{row['validation_drop']:.2f} points on the validation samples, more "
+                          f"than --max-accuracy-drop {result.max_accuracy_drop:g}; raise "
+                          "--accuracy-margin or give more --data")
     if result.chosen is not None:
         methods = Table(title="chosen design, per layer")
         for column in ("layer", "method", "adder levels per register"):

@@ -37,14 +37,27 @@ def run(args: argparse.Namespace) -> int:
         "macs": sum(info.macs for info in infos),
         "unsupported": sum(not info.supported for info in infos),
     }
-    _print_table(view.name, infos, totals, show_all=args.all)
+    layers = _layer_names(view) if not totals["unsupported"] else {}
+    _print_table(view.name, infos, totals, show_all=args.all, layers=layers)
     if args.json is not None:
-        _write_json(args.json, view.name, infos, totals)
+        _write_json(args.json, view.name, infos, totals, layers)
     check_model(view)  # raises UnsupportedModelError (exit 2) listing every problem
     return 0
 
 
-def _print_table(name: str, infos, totals: dict, show_all: bool) -> None:
+def _layer_names(view) -> dict[str, str]:
+    """ONNX node name -> the hlsgen layer it becomes (``conv0``, ``dense4``, ...): the name
+    decompose, explore and method files use.  Either name is accepted in a method file."""
+    from hlsgen.frontend.lower import lower
+
+    names = {}
+    for layer in lower(view).layers:
+        for node in layer.source:
+            names.setdefault(node, layer.name)
+    return names
+
+
+def _print_table(name: str, infos, totals: dict, show_all: bool, layers: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -53,6 +66,7 @@ def _print_table(name: str, infos, totals: dict, show_all: bool) -> None:
     table.add_column("#", justify="right")
     table.add_column("name", max_width=40, overflow="ellipsis", no_wrap=True)
     table.add_column("op")
+    table.add_column("hlsgen layer")
     table.add_column("input", overflow="fold")
     table.add_column("output", overflow="fold")
     table.add_column("params", justify="right")
@@ -66,10 +80,11 @@ def _print_table(name: str, infos, totals: dict, show_all: bool) -> None:
         status = "[green]yes[/]" if info.supported else f"[red]no[/]: {info.why}"
         if info.folded:
             status = "[dim]constant (folded)[/]"
-        table.add_row(str(info.index), info.name, info.op, _shapes(shown_inputs),
+        table.add_row(str(info.index), info.name, info.op, layers.get(info.name, ""),
+                      _shapes(shown_inputs),
                       _shapes(info.output_shapes), f"{info.params:,}", f"{info.macs:,}", status)
     table.add_section()
-    table.add_row("", "total", "", "", "", f"{totals['params']:,}", f"{totals['macs']:,}",
+    table.add_row("", "total", "", "", "", "", f"{totals['params']:,}", f"{totals['macs']:,}",
                   "[green]all supported[/]" if not totals["unsupported"]
                   else f"[red]{totals['unsupported']} unsupported[/]")
     console.print(table)
@@ -83,12 +98,12 @@ def _shapes(shapes) -> str:
                     for s in shapes)
 
 
-def _write_json(path: Path, name: str, infos, totals: dict) -> None:
+def _write_json(path: Path, name: str, infos, totals: dict, layers: dict) -> None:
     doc = {
         "model": name,
         "supported": totals["unsupported"] == 0,
         "totals": totals,
-        "nodes": [asdict(info) for info in infos],
+        "nodes": [{**asdict(info), "layer": layers.get(info.name)} for info in infos],
     }
     try:
         path.write_text(json.dumps(doc, indent=2) + "\n")

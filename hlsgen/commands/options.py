@@ -28,6 +28,7 @@ DEFAULT_METHOD = "exact"
 DEFAULT_COUNT = 20
 DEFAULT_DEVICE = "xc7z020"  # the part vendor scripts target when no --device is given
 DEFAULT_CLOCK_MHZ = 200.0
+DEFAULT_VALIDATION_FRACTION = 0.5
 
 
 def default_jobs() -> int:
@@ -129,6 +130,20 @@ def add_search(parser: argparse.ArgumentParser) -> None:
                        metavar="PP", help="allowed top-1 drop in percentage points against the "
                        "exact integer network (agreement loss without labels); "
                        f"default {d.max_accuracy_drop:g}")
+    group.add_argument("--accuracy-margin", type=float, default=d.accuracy_margin,
+                       metavar="PP", help="enforce the bound this many points tighter on the "
+                       f"search samples, to leave room on unseen data (default "
+                       f"{d.accuracy_margin:g})")
+    group.add_argument("--confidence", type=float, default=d.confidence_z, metavar="Z",
+                       help="the bound must hold with Z standard errors of the measured drop "
+                       "to spare (designs that flip many predictions are refused even when "
+                       f"lucky on the samples); 0 turns this off (default {d.confidence_z:g})")
+    group.add_argument("--validation", type=Path, metavar="DATA.npz",
+                       help="labelled samples the search never sees, only measured (default: "
+                       "a stratified part of --data, see --validation-fraction)")
+    group.add_argument("--validation-fraction", type=float, default=DEFAULT_VALIDATION_FRACTION,
+                       metavar="F", help="share of labelled --data held out for validation, "
+                       f"split by class with --seed (default {DEFAULT_VALIDATION_FRACTION:g})")
     group.add_argument("--population", type=int, default=d.population, metavar="N",
                        help=f"designs per generation of the genetic search (default "
                        f"{d.population})")

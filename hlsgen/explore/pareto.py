@@ -31,7 +31,12 @@ def pareto_front(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
     return list(unique.values())
 
 
-def _row(e: Evaluation, metric_name: str) -> dict:
+def _no_validation(_e: Evaluation) -> dict:
+    return {}
+
+
+def _row(e: Evaluation, metric_name: str, extra=_no_validation) -> dict:
+    """One design's figures; ``extra(e)`` adds its validation figures when there are any."""
     return {
         "luts": round(e.luts),
         "ffs": round(e.ffs),
@@ -42,32 +47,38 @@ def _row(e: Evaluation, metric_name: str) -> dict:
         "adders": e.adders,
         metric_name: round(e.metric, 4),
         "accuracy_drop": round(e.accuracy_drop, 4),
+        **extra(e),
         "methods": e.methods,
         "pipeline": e.pipeline,
     }
 
 
-def front_csv(front: Sequence[Evaluation], metric_name: str) -> str:
+def front_csv(front: Sequence[Evaluation], metric_name: str, extra=_no_validation) -> str:
     out = io.StringIO()
-    fields = ["luts", "ffs", "dsps", "brams", "latency_cycles", "interval_cycles", "adders",
-              metric_name, "accuracy_drop", "methods", "pipeline"]
+    validation = ["validation_top1", "validation_drop", "validation_exceeds_bound"]
+    has_validation = any(extra(e) for e in front)
+    fields = (["luts", "ffs", "dsps", "brams", "latency_cycles", "interval_cycles", "adders",
+               metric_name, "accuracy_drop"] + (validation if has_validation else [])
+              + ["methods", "pipeline"])
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for e in front:
-        row = _row(e, metric_name)
+        row = _row(e, metric_name, extra)
         row["methods"] = ";".join(f"{k}={v}" for k, v in row["methods"].items())
         row["pipeline"] = ";".join(f"{k}={v}" for k, v in row["pipeline"].items())
         writer.writerow(row)
     return out.getvalue()
 
 
-def front_json(front: Sequence[Evaluation], metric_name: str, extra: dict) -> str:
-    return json.dumps({**extra, "front": [_row(e, metric_name) for e in front]}, indent=2) + "\n"
+def front_json(front: Sequence[Evaluation], metric_name: str, meta: dict,
+               extra=_no_validation) -> str:
+    return json.dumps({**meta, "front": [_row(e, metric_name, extra) for e in front]},
+                      indent=2) + "\n"
 
 
-def design_json(chosen: Evaluation, metric_name: str, extra: dict) -> str:
+def design_json(chosen: Evaluation, metric_name: str, meta: dict, extra=_no_validation) -> str:
     """The chosen design: ``methods`` and ``pipeline`` are what ``hlsgen generate`` reads."""
-    body = {**extra, **_row(chosen, metric_name)}
+    body = {**meta, **_row(chosen, metric_name, extra)}
     return json.dumps(body, indent=2) + "\n"
 
 

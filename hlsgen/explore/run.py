@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +25,11 @@ from hlsgen.explore.pareto import (design_json, front_csv, front_json, pareto_fr
 from hlsgen.explore.problem import (DEFAULT_LADDER, EvalData, Evaluation, Problem,
                                     build_problem, fitness)
 from hlsgen.explore.search import fingerprint_of, genetic_search
+from hlsgen.explore.synthetic import synthetic_inputs
+from hlsgen.explore.validation import Validation, validate
 from hlsgen.explore.workers import Evaluator
 
 __all__ = ["ExploreOptions", "ExploreResult", "NoFeasibleDesign", "explore", "make_eval_data"]
-
-SYNTHETIC_SAMPLES = 256
-
 
 class NoFeasibleDesign(HlsgenError):
     """No evaluated design met every constraint."""
@@ -41,6 +40,8 @@ class NoFeasibleDesign(HlsgenError):
 @dataclass(frozen=True)
 class ExploreOptions:
     max_accuracy_drop: float = 1.0
+    accuracy_margin: float = 0.0  # the bound is enforced this much tighter on the search data
+    confidence_z: float = 2.0  # ... and with this many standard errors of the drop to spare
     population: int = 16
     generations: int = 12
     seed: int = 0
@@ -59,20 +60,29 @@ class ExploreResult:
     chosen: Evaluation | None
     baselines: dict[str, Evaluation]  # "exact", "po2", "best uniform (<method>)"
     metric_name: str
+    validation: Validation | None = None  # held-out labelled samples, if any
+    validation_top1: dict = field(default_factory=dict)  # genome -> top-1 % on them
+    max_accuracy_drop: float = 1.0  # the user's bound (the search enforced it minus a margin)
+
+    def validation_row(self, e: Evaluation) -> dict:
+        """Validation figures of one design (empty without validation data)."""
+        if self.validation is None or e.genome not in self.validation_top1:
+            return {}
+        top1 = self.validation_top1[e.genome]
+        drop = self.validation.baseline - top1
+        return {"validation_top1": round(top1, 4), "validation_drop": round(drop, 4),
+                "validation_exceeds_bound": bool(drop > self.max_accuracy_drop + 1e-9)}
 
 
 def make_eval_data(graph: ir.Graph, x_ir: np.ndarray | None, labels: np.ndarray | None,
                    seed: int) -> EvalData:
     """Labelled data -> top-1 vs labels; unlabelled -> agreement with the exact network;
-    none -> agreement on synthetic inputs drawn uniformly from the input's integer range."""
+    none -> agreement on synthetic inputs (:mod:`hlsgen.explore.synthetic`)."""
     from hlsgen.reference import execute
 
     kind = "labelled" if labels is not None else "unlabelled"
     if x_ir is None:
-        tensor = graph.tensor(graph.input)
-        rng = np.random.default_rng(seed)
-        x_ir = rng.integers(tensor.dtype.qmin, tensor.dtype.qmax + 1,
-                            size=(SYNTHETIC_SAMPLES, tensor.size), dtype=np.int64)
+        x_ir = synthetic_inputs(graph, seed)
         kind = "synthetic"
     out = execute(graph, x_ir).reshape(x_ir.shape[0], -1)
     reference_pred = np.argmax(out, axis=1)
@@ -81,14 +91,19 @@ def make_eval_data(graph: ir.Graph, x_ir: np.ndarray | None, labels: np.ndarray 
 
 
 def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOptions,
-            outdir: Path, *, cost_fn, progress=None) -> ExploreResult:
+            outdir: Path, *, cost_fn, progress=None,
+            validation: Validation | None = None) -> ExploreResult:
+    """The search; ``validation`` (labelled samples it never sees) is measured afterwards for
+    the front, the chosen design and the baselines."""
     outdir.mkdir(parents=True, exist_ok=True)
-    problem = build_problem(graph, data, max_accuracy_drop=options.max_accuracy_drop,
+    enforced = options.max_accuracy_drop - options.accuracy_margin
+    problem = build_problem(graph, data, max_accuracy_drop=enforced,
                             budget=budget, clock_mhz=options.clock_mhz, cost_fn=cost_fn,
                             ladder=options.ladder,
                             pipeline_choices=pipeline_choices(options.clock_mhz),
                             progress=progress.ladder if progress else None,
-                            jobs=1 if options.scheduler else options.workers)
+                            jobs=1 if options.scheduler else options.workers,
+                            confidence_z=options.confidence_z)
     fingerprint = fingerprint_of(
         graph=_graph_digest(graph), data=_array_digest(data.x_ir), kind=data.kind,
         options={k: v for k, v in options.__dict__.items()
@@ -119,7 +134,12 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
         best = max(uniform_ok, key=fitness)
         baselines[f"best uniform ({_uniform_label(best)})"] = best
     metric_name = "top1" if data.labels is not None else "agreement"
-    return ExploreResult(problem, evaluations, front, chosen, baselines, metric_name)
+    measured = {}
+    if validation is not None:
+        shown = front + ([chosen] if chosen else []) + list(baselines.values())
+        measured = validate(problem, [e.genome for e in shown], validation)
+    return ExploreResult(problem, evaluations, front, chosen, baselines, metric_name,
+                         validation, measured, options.max_accuracy_drop)
 
 
 def write_products(result: ExploreResult, outdir: Path, model_name: str, budget: Budget,
@@ -128,13 +148,22 @@ def write_products(result: ExploreResult, outdir: Path, model_name: str, budget:
     into design.json so ``hlsgen generate --design`` can use and check it."""
     extra = {"model": model_name, **(meta or {}), "metric": result.metric_name,
              "data": data_kind,
+             "samples": int(result.problem.data.x_ir.shape[0]),
              "baseline": round(result.problem.data.baseline, 4),
-             "max_accuracy_drop": result.problem.max_accuracy_drop,
+             "max_accuracy_drop": result.max_accuracy_drop,
+             "accuracy_margin": round(result.max_accuracy_drop
+                                      - result.problem.max_accuracy_drop, 6),
              "clock_mhz": result.problem.clock_mhz, "budget": budget.__dict__}
-    _write(outdir / "pareto.csv", front_csv(result.front, result.metric_name))
-    _write(outdir / "pareto.json", front_json(result.front, result.metric_name, extra))
+    if result.validation is not None:
+        extra["validation"] = {"source": result.validation.source,
+                               "samples": int(len(result.validation.labels)),
+                               "baseline": round(result.validation.baseline, 4)}
+    rows = result.validation_row
+    _write(outdir / "pareto.csv", front_csv(result.front, result.metric_name, rows))
+    _write(outdir / "pareto.json", front_json(result.front, result.metric_name, extra, rows))
     if result.chosen is not None:
-        _write(outdir / "design.json", design_json(result.chosen, result.metric_name, extra))
+        _write(outdir / "design.json", design_json(result.chosen, result.metric_name, extra,
+                                                   rows))
     marks = {k: v for k, v in result.baselines.items() if k in ("exact", "po2")}
     plot_front(outdir / "pareto.png", result.evaluations, result.front, result.chosen, marks,
                budget, result.metric_name, f"{model_name}: {len(result.evaluations)} designs")
@@ -172,11 +201,16 @@ def summary_rows(result: ExploreResult) -> list[dict]:
         result.baselines.items())
     for name, e in named:
         metric = "top-1" if result.metric_name == "top1" else result.metric_name
-        rows.append({"design": name, "LUTs": f"{round(e.luts):,}", "FFs": f"{round(e.ffs):,}",
-                     "latency (cycles)": e.latency_cycles, "adders": f"{e.adders:,}",
-                     metric: f"{e.metric:.2f} %", "drop (points)": f"{e.accuracy_drop:.2f}",
-                     "feasible": "yes" if e.feasible else "no",
-                     "fails": ", ".join(sorted(e.violations)) or "-"})
+        row = {"design": name, "LUTs": f"{round(e.luts):,}", "FFs": f"{round(e.ffs):,}",
+               "latency (cycles)": e.latency_cycles, "adders": f"{e.adders:,}",
+               metric: f"{e.metric:.2f} %", "drop (points)": f"{e.accuracy_drop:.2f}"}
+        if result.validation is not None:
+            v = result.validation_row(e)
+            row["validation top-1"] = f"{v['validation_top1']:.2f} %" if v else "-"
+            row["validation drop"] = f"{v['validation_drop']:.2f}" if v else "-"
+        row["feasible"] = "yes" if e.feasible else "no"
+        row["fails"] = ", ".join(sorted(e.violations)) or "-"
+        rows.append(row)
     return rows
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "data_free_ranges",
     "DATA_FREE_SAMPLES",
     "DATA_FREE_PERCENTILE",
+    "resize_grid",
 ]
 
 DATA_FREE_SAMPLES = 256  # random fields
@@ -77,7 +78,7 @@ def random_fields(lowered: LoweredGraph, value_range: tuple[float, float], count
     for _ in range(count):
         a, b = (lo, hi) if rng.random() < 0.5 else tuple(np.sort(rng.uniform(lo, hi, 2)))
         grid = (int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1)))
-        field = _resize(rng.uniform(a, b, size=grid + (c,)), h, w)
+        field = resize_grid(rng.uniform(a, b, size=grid + (c,)), h, w)
         if rng.random() < 0.5:
             field = np.where(field > rng.uniform(a, b), b, a)
         fields.append(field)
@@ -95,7 +96,7 @@ def class_seeking_inputs(model: onnx.ModelProto, lowered: LoweredGraph,
     runner = SourceRunner(model, [lowered.output])
 
     def margin(coarse: np.ndarray, o: int) -> float:
-        y = runner.run(_to_source(lowered, [_resize(coarse, h, w)])[0])
+        y = runner.run(_to_source(lowered, [resize_grid(coarse, h, w)])[0])
         y = np.asarray(y[lowered.output], dtype=np.float64).reshape(-1)
         return float(y[o] - np.delete(y, o).max()) if y.size > 1 else float(y[o])
 
@@ -112,7 +113,7 @@ def class_seeking_inputs(model: onnx.ModelProto, lowered: LoweredGraph,
             score = margin(trial, o)
             if score > best:
                 best, coarse = score, trial
-        found.append(_resize(coarse, h, w))
+        found.append(resize_grid(coarse, h, w))
     return _to_source(lowered, found)
 
 
@@ -137,7 +138,7 @@ def _to_source(lowered: LoweredGraph, fields: list[np.ndarray]) -> np.ndarray:
     return rows
 
 
-def _resize(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
+def resize_grid(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
     """Bilinear interpolation of a [gh, gw, C] grid to [h, w, C] (corners aligned)."""
     out = coarse
     for axis, size in ((0, h), (1, w)):

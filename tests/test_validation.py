@@ -1,0 +1,106 @@
+"""Accuracy the search did not choose from: the search/validation split, the validation figure
+(checked against an independent ``hlsgen evaluate``), the sampling margin and the data-free
+synthetic inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hlsgen.cli import main
+from hlsgen.errors import DataError
+from hlsgen.explore.problem import sampling_margin
+from hlsgen.explore.validation import stratified_split
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "digits_cnn.onnx"
+EXAMPLE_DATA = ROOT / "examples" / "digits_test.npz"
+EXAMPLE_CAL = ROOT / "examples" / "digits_calib.npz"
+
+
+def test_split_is_deterministic_disjoint_complete_and_stratified():
+    labels = np.random.default_rng(1).integers(0, 7, size=331)
+    a = stratified_split(labels, 0.5, seed=4)
+    b = stratified_split(labels, 0.5, seed=4)
+    assert np.array_equal(a.search, b.search) and np.array_equal(a.validation, b.validation)
+    assert not set(a.search) & set(a.validation)
+    assert sorted(set(a.search) | set(a.validation)) == list(range(len(labels)))
+    for cls in range(7):
+        count = np.sum(labels == cls)
+        held = np.sum(labels[a.validation] == cls)
+        assert abs(held - count / 2) <= 1, (cls, held, count)
+    other = stratified_split(labels, 0.5, seed=5)
+    assert not np.array_equal(a.validation, other.validation)
+    quarter = stratified_split(labels, 0.25, seed=4)
+    assert abs(len(quarter.validation) - len(labels) / 4) <= 7
+
+
+@pytest.mark.parametrize("labels, fraction", [([0, 1, 2], 0.5), ([0, 0, 1], 1.0),
+                                              ([0, 0, 1], 0.0)])
+def test_split_refuses_what_cannot_be_split(labels, fraction):
+    with pytest.raises(DataError):
+        stratified_split(np.array(labels), fraction, seed=0)
+
+
+def test_sampling_margin_is_z_standard_errors_of_the_flips():
+    reference = np.zeros(400, dtype=int)
+    pred = reference.copy()
+    assert sampling_margin(pred, reference, 2.0) == 0.0
+    pred[:9] = 1  # 9 flips of 400
+    assert sampling_margin(pred, reference, 2.0) == pytest.approx(100 * 2 * 3 / 400)
+    assert sampling_margin(pred, reference, 0.0) == 0.0
+
+
+def test_validation_figure_equals_an_independent_evaluate(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["explore", str(EXAMPLE), "-o", str(out), "--data", str(EXAMPLE_DATA),
+                 "--calibration", str(EXAMPLE_CAL), "--generations", "1", "--population", "4",
+                 "--jobs", "1", "--seed", "3"]) == 0
+    assert "validation:" in capsys.readouterr().err
+    design = json.loads((out / "design.json").read_text())
+    split = json.loads((out / "split.json").read_text())
+    assert split["seed"] == 3 and split["data_sha256"]
+    data = np.load(EXAMPLE_DATA)
+    assert len(split["search"]) + len(split["validation"]) == len(data["y"])
+    assert design["samples"] == len(split["search"])
+    assert design["validation"]["samples"] == len(split["validation"])
+    held = tmp_path / "validation.npz"
+    np.savez(held, x=data["x"][split["validation"]], y=data["y"][split["validation"]])
+    assert main(["evaluate", str(EXAMPLE), "--data", str(held), "--calibration",
+                 str(EXAMPLE_CAL), "--design", str(out / "design.json"),
+                 "--json", str(tmp_path / "e.json")]) == 0
+    evaluated = json.loads((tmp_path / "e.json").read_text())
+    assert evaluated["design_top1"] == pytest.approx(design["validation_top1"], abs=1e-4)
+    assert evaluated["integer_top1"] == pytest.approx(design["validation"]["baseline"],
+                                                      abs=1e-4)
+    assert design["validation_drop"] == pytest.approx(
+        design["validation"]["baseline"] - design["validation_top1"], abs=1e-3)
+    front = json.loads((out / "pareto.json").read_text())["front"]
+    assert all("validation_top1" in row for row in front)
+
+
+def test_separate_validation_file_is_not_split(tmp_path):
+    out = tmp_path / "s"
+    assert main(["explore", str(EXAMPLE), "-o", str(out), "--data", str(EXAMPLE_CAL),
+                 "--validation", str(EXAMPLE_DATA), "--calibration", str(EXAMPLE_CAL),
+                 "--generations", "1", "--population", "4", "--jobs", "1"]) == 0
+    design = json.loads((out / "design.json").read_text())
+    assert design["validation"] == {"source": "file", "samples": 360,
+                                    "baseline": design["validation"]["baseline"]}
+    assert design["data"] == "unlabelled" and not (out / "split.json").exists()
+
+
+def test_synthetic_inputs_are_deterministic_and_in_range():
+    from hlsgen.explore.synthetic import synthetic_inputs
+    from hlsgen.frontend import import_model
+
+    graph = import_model(EXAMPLE, data_free_input_range=(0.0, 16.0))
+    a = synthetic_inputs(graph, seed=2)
+    assert np.array_equal(a, synthetic_inputs(graph, seed=2))
+    tensor = graph.tensor(graph.input)
+    assert a.shape[1] == tensor.size
+    assert a.min() >= tensor.dtype.qmin and a.max() <= tensor.dtype.qmax
+    assert len(np.unique(a, axis=0)) == len(a)
