@@ -61,7 +61,7 @@ def bench_model(name: str, out: Path, quick: bool) -> dict:
     search = ["--population", "6", "--generations", "2"] if quick else []
     row["explore_s"] = run(hlsgen("explore", str(model), "-o", str(work / "explore"), "--data",
                                   str(data), *cal, *limit, *search, "--max-accuracy-drop", "1.0",
-                                  ), work / "explore.log")
+                                  "--force"), work / "explore.log")
     design = json.loads((work / "explore" / "design.json").read_text())
     row["design_top1"] = design.get("top1")
     row["predicted_luts"] = design.get("luts")

@@ -183,6 +183,12 @@ def _print_summary(console, result, budget, seconds) -> None:
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     console.print(table)
+    data = result.problem.data
+    if data.kind == "synthetic":
+        console.print(f"data-free: agreement with the exact integer network on {len(data.x_ir)} "
+                      "synthetic inputs had to stay >= "
+                      f"{100 - result.problem.max_accuracy_drop:.2f} % (a calibrated proxy for "
+                      f"a top-1 drop of {result.max_accuracy_drop:g} points; docs/explore.md)")
     if result.validation is not None:
         v = result.validation
         console.print(f"validation: {len(v.labels)} labelled samples the search never saw "
