@@ -2,19 +2,22 @@
 
 :func:`plan_design` turns a :class:`hlsgen.design.Design` into a :class:`DesignPlan`: one
 frozen plan per IR layer (plus a :class:`ForkPlan` wherever a tensor feeds two layers), the
-streams between them with their FIFO depths, and for every arithmetic step the exact integer
-interval and two's-complement width of its result.  The HLS emitter renders these plans; every
-emitter shares the naming (:func:`identifier`, :data:`TOP_NAME`), the options
-(:class:`EmitOptions`) and the template loading (:func:`template_env`) defined here.  (The
-Verilog emitter schedules its own registers, so it renders :class:`hlsgen.cost.HardwarePlan`.)
+streams between them with their FIFO depths (read from the exact schedule of
+:class:`hlsgen.cost.HardwarePlan`, the plan the Verilog renders), and for every arithmetic step
+the exact integer interval and two's-complement width of its result.  The HLS emitter renders
+these plans; every emitter shares the naming (:func:`identifier`, :data:`TOP_NAME`), the
+options (:class:`EmitOptions`) and the template loading (:func:`template_env`) defined here.
 
 Width rules (all intervals are exact, derived from the input types; ``bit_width`` of
 :mod:`hlsgen.decompose.graph` gives the smallest two's-complement width holding one):
 
-- ``xc = x - zero_point`` (a padded Conv position is 0): :attr:`TensorPlan.centred`.
-- shift-add nodes: ``ShiftAddGraph.node_widths`` over the centred input interval.
+- the graphs read raw values ``x`` (:attr:`TensorPlan.values`; a padded Conv position holds
+  the zero point); the input zero point is folded into the bias, ``bias' = bias - zero_point *
+  rowsum(E)``, exactly as in the Verilog (an Add folds both zero points, an AvgPool
+  ``-taps * zero_point``).
+- shift-add nodes: ``ShiftAddGraph.node_widths`` over the raw input interval.
 - a row (output tap) ``sign * (node << shift)``: :attr:`ChannelTap.value`.
-- ``acc = row + bias``, ``product = acc * multiplier`` (CSD shift-adds), ``rounded = product +
+- ``acc = row + bias'``, ``product = acc * multiplier`` (CSD shift-adds), ``rounded = product +
   (1 << (shift - 1))``, ``shifted = rounded >> shift`` (arithmetic), ``y = clamp(shifted +
   zero_point, lo, hi)``: the fields of :class:`Requant` (see the ``hlsgen.ir`` docstring).
 
@@ -33,7 +36,7 @@ import jinja2
 import numpy as np
 
 import hlsgen
-from hlsgen import ir
+from hlsgen import cost, ir
 from hlsgen.decompose.csd import csd_digits
 from hlsgen.decompose.graph import OutputTap, ShiftAddGraph, bit_width
 from hlsgen.errors import InputError
@@ -60,18 +63,13 @@ __all__ = [
     "StreamPlan",
     "DesignPlan",
     "plan_design",
-    "plan_graph",
     "identifier",
     "templates_dir",
     "template_env",
     "TOP_NAME",
-    "FIFO_SLACK_PER_LAYER",
 ]
 
 TOP_NAME = "hlsgen_top"
-# Beats a layer may hold in flight (pipeline registers, its in/out stream slots) beyond what
-# its window needs; residual FIFOs add this per layer of the longer branch.
-FIFO_SLACK_PER_LAYER = 32
 MIN_FIFO_DEPTH = 2
 
 
@@ -223,10 +221,9 @@ class TensorPlan:
         return self.dtype.qmax
 
     @property
-    def centred(self) -> Interval:
-        """Range of ``x - zero_point``, widened to hold 0 (a padded Conv tap)."""
-        return Interval(self.qmin - self.zero_point, self.qmax - self.zero_point).hull(
-            Interval(0, 0))
+    def values(self) -> Interval:
+        """Range of a raw value ``x`` (a padded Conv position holds the zero point)."""
+        return Interval(self.qmin, self.qmax)
 
     def channel_bits(self, channel: int) -> tuple[int, int]:
         """(msb, lsb) of ``channel`` in a beat."""
@@ -378,7 +375,8 @@ class Requant:
 
 @dataclass(frozen=True)
 class AddChannel:
-    """``acc = (a - a.zp) * mult_a + (b - b.zp) * mult_b`` then :class:`Requant` (mult 1)."""
+    """``acc = a * mult_a + b * mult_b + bias`` (``bias = -a.zp * mult_a - b.zp * mult_b``),
+    then :class:`Requant`."""
 
     channel: int
     mult_a: ConstMult
@@ -408,8 +406,9 @@ class ConvPlan(_Process):
     method: str
     blocks: tuple[BlockPlan, ...]
     taps: tuple[ChannelTap, ...]  # per output channel
-    requant: tuple[Requant, ...]  # per output channel
-    centred: Interval  # x - zero_point (window values)
+    requant: tuple[Requant, ...]  # per output channel (bias with the zero point folded in)
+    values: Interval  # raw window values x
+    pad_value: int  # the input zero point: a padded position contributes 0
 
     @property
     def adder_count(self) -> int:
@@ -423,7 +422,7 @@ class DensePlan(_Process):
     blocks: tuple[BlockPlan, ...]  # exactly one; inputs index (h, w, c) of the input frame
     taps: tuple[ChannelTap, ...]
     requant: tuple[Requant, ...]
-    centred: Interval
+    values: Interval
 
     @property
     def adder_count(self) -> int:
@@ -441,8 +440,8 @@ class MaxPoolPlan(_Process):
 class AvgPoolPlan(_Process):
     kind = ir.LayerKind.AVGPOOL
     window: Window
-    centred: Interval
-    sum: Interval  # sum over the window of x - zero_point
+    values: Interval
+    sum: Interval  # sum over the window of the raw values x
     requant: tuple[Requant, ...]
 
 
@@ -552,15 +551,16 @@ def template_env(subdir: str) -> jinja2.Environment:
 
 # -- planning ----------------------------------------------------------------------------
 def plan_design(design, options: EmitOptions | None = None) -> DesignPlan:
-    """Plan a :class:`hlsgen.design.Design` (``.graph`` and ``.impls``)."""
+    """Plan a :class:`hlsgen.design.Design` (``.graph`` and ``.impls``) for HLS.
+
+    The stream depths come from the hardware plan's exact schedule
+    (:func:`hlsgen.cost.plan_hardware`, the plan the Verilog renders): the two streams an Add
+    reads get the depths of the Verilog Add's input FIFOs, every other stream the minimum.
+    """
+    options = options or EmitOptions()
+    graph = design.graph
     graphs = {name: impl.graphs for name, impl in design.impls.items()}
     methods = {name: impl.method for name, impl in design.impls.items()}
-    return plan_graph(design.graph, graphs, methods, options or EmitOptions())
-
-
-def plan_graph(graph: ir.Graph, graphs: Mapping[str, Sequence[ShiftAddGraph]],
-               methods: Mapping[str, str], options: EmitOptions) -> DesignPlan:
-    """Plan an IR graph whose Conv/Dense layers are computed by ``graphs[layer]``."""
     names = _Names(reserved=(TOP_NAME, "ap_clk", "ap_rst_n", "in_stream", "out_stream"))
     tensors = {t: _tensor_plan(graph.tensor(t)) for t in sorted(graph.tensors)}
     # tensor -> its readers as (process ident, input slot); TOP_NAME reads the graph output
@@ -610,7 +610,10 @@ def plan_graph(graph: ir.Graph, graphs: Mapping[str, Sequence[ShiftAddGraph]],
         if layer.output in fork_after:
             processes.append(fork_after[layer.output])
 
-    depths = _residual_depths(graph, layer_ident, feed)
+    hardware = cost.plan_hardware(design, options)
+    depths = {feed[(layer_ident[name], slot)]: depth
+              for name, pair in hardware.schedule.fifo_depths.items()
+              for slot, depth in enumerate(pair)}
     streams = [StreamPlan(s.ident, s.tensor, s.producer, s.consumer,
                           max(s.depth, depths.get(s.ident, 0))) for s in streams]
     return DesignPlan(
@@ -636,32 +639,39 @@ def _layer_plan(layer: ir.Layer, ident: str, in_streams, out_streams, tensors,
         window = _window(src, layer.kernel, layer.stride, layer.pads)
         blocks = _conv_blocks(layer, src, window, _graphs_for(layer, graphs))
         taps = _taps(blocks, output.channels)
+        rowsums = layer.weight.reshape(layer.weight.shape[0], -1).sum(axis=1)
         return ConvPlan(**common, window=window, groups=layer.groups,
                         method=str(methods.get(layer.name, "exact")), blocks=blocks, taps=taps,
-                        requant=_requants(layer.requant, layer.bias, [t.value for t in taps],
-                                          output),
-                        centred=src.centred)
+                        requant=_requants(layer.requant, _folded_bias(layer.bias, rowsums, src),
+                                          [t.value for t in taps], output),
+                        values=src.values, pad_value=src.zero_point)
     if isinstance(layer, ir.Dense):
         blocks = _dense_blocks(layer, src, _graphs_for(layer, graphs))
         taps = _taps(blocks, output.channels)
+        bias = _folded_bias(layer.bias, layer.weight.sum(axis=1), src)
         return DensePlan(**common, method=str(methods.get(layer.name, "exact")), blocks=blocks,
                          taps=taps,
-                         requant=_requants(layer.requant, layer.bias,
-                                           [t.value for t in taps], output),
-                         centred=src.centred)
+                         requant=_requants(layer.requant, bias, [t.value for t in taps], output),
+                         values=src.values)
     if isinstance(layer, ir.MaxPool):
         return MaxPoolPlan(**common, window=_window(src, layer.kernel, layer.stride, layer.pads),
                            pad_value=src.qmin)
     if isinstance(layer, ir.AvgPool):
         window = _window(src, layer.kernel, layer.stride, (0, 0, 0, 0))
-        centred = Interval(src.qmin - src.zero_point, src.qmax - src.zero_point)
-        total = centred.scaled(window.taps)
-        return AvgPoolPlan(**common, window=window, centred=centred, sum=total,
-                           requant=_requants(layer.requant, np.zeros(output.channels, np.int64),
-                                             [total] * output.channels, output))
+        total = src.values.scaled(window.taps)
+        bias = np.full(output.channels, -window.taps * src.zero_point, dtype=object)
+        return AvgPoolPlan(**common, window=window, values=src.values, sum=total,
+                           requant=_requants(layer.requant, bias, [total] * output.channels,
+                                             output))
     if isinstance(layer, ir.Add):
         return AddPlan(**common, channels=_add_channels(layer, inputs, output))
     raise TypeError(f"no emitter plan for layer {layer.name!r} of type {type(layer).__name__}")
+
+
+def _folded_bias(bias: np.ndarray, rowsums: np.ndarray, src: TensorPlan) -> np.ndarray:
+    """``bias - zero_point * rowsum(E)``: ``bias + E @ (x - zp) == bias' + E @ x``, so the
+    graphs read raw values (the input zero point folded into the bias, as in the Verilog)."""
+    return bias.astype(object) - src.zero_point * rowsums.astype(object)
 
 
 def _window(src: TensorPlan, kernel, stride, pads) -> Window:
@@ -684,8 +694,8 @@ def _check_matrix(layer, index: int, graph: ShiftAddGraph, matrix: np.ndarray) -
                              "compute the IR weight (the Design is inconsistent)")
 
 
-def _block(index: int, graph: ShiftAddGraph, inputs, centred: Interval, outputs) -> BlockPlan:
-    ranges = graph.node_ranges(centred.lo, centred.hi)
+def _block(index: int, graph: ShiftAddGraph, inputs, values: Interval, outputs) -> BlockPlan:
+    ranges = graph.node_ranges(values.lo, values.hi)
     return BlockPlan(index, graph, tuple(inputs), tuple(Interval(lo, hi) for lo, hi in ranges),
                      tuple(outputs))
 
@@ -703,7 +713,7 @@ def _conv_blocks(layer: ir.Conv, src: TensorPlan, window: Window, graphs) -> tup
         inputs = [BlockInput(kh, kw, g * cig + ci, kh * window.kernel_w + kw)
                   for kh in range(window.kernel_h) for kw in range(window.kernel_w)
                   for ci in range(cig)]
-        blocks.append(_block(g, graph, inputs, src.centred, range(g * per, (g + 1) * per)))
+        blocks.append(_block(g, graph, inputs, src.values, range(g * per, (g + 1) * per)))
     return tuple(blocks)
 
 
@@ -714,7 +724,7 @@ def _dense_blocks(layer: ir.Dense, src: TensorPlan, graphs) -> tuple[BlockPlan, 
     _check_matrix(layer, 0, graphs[0], layer.weight)
     inputs = [BlockInput(h, w, c, h * src.width + w) for h in range(src.height)
               for w in range(src.width) for c in range(src.channels)]
-    return (_block(0, graphs[0], inputs, src.centred, range(layer.weight.shape[0])),)
+    return (_block(0, graphs[0], inputs, src.values, range(layer.weight.shape[0])),)
 
 
 def _taps(blocks: tuple[BlockPlan, ...], channels: int) -> tuple[ChannelTap, ...]:
@@ -757,78 +767,11 @@ def _requant(rq: ir.Requant, c: int, bias: int, value: Interval, output: TensorP
 
 def _add_channels(layer: ir.Add, inputs, output: TensorPlan) -> tuple[AddChannel, ...]:
     a, b = inputs
-    ca = Interval(a.qmin - a.zero_point, a.qmax - a.zero_point)
-    cb = Interval(b.qmin - b.zero_point, b.qmax - b.zero_point)
     channels = []
     for c in range(output.channels):
         ma, mb = ConstMult.of(int(layer.mult_a[c])), ConstMult.of(int(layer.mult_b[c]))
-        ta, tb = ca.scaled(ma.value), cb.scaled(mb.value)
-        requant = _requant(layer.requant, c, 0, ta + tb, output)
+        ta, tb = a.values.scaled(ma.value), b.values.scaled(mb.value)
+        bias = -a.zero_point * ma.value - b.zero_point * mb.value  # both zero points folded
+        requant = _requant(layer.requant, c, bias, ta + tb, output)
         channels.append(AddChannel(c, ma, mb, ta, tb, requant))
     return tuple(channels)
-
-
-# -- residual FIFO sizing ----------------------------------------------------------------
-def _beats_needed(layer: ir.Layer, graph: ir.Graph) -> np.ndarray:
-    """int64 [output beats]: input beats (per input) read before each output beat."""
-    out = graph.tensor(layer.output)
-    src = graph.tensor(layer.inputs[0])
-    if isinstance(layer, (ir.Conv, ir.MaxPool, ir.AvgPool)):
-        pads = getattr(layer, "pads", (0, 0, 0, 0))
-        kernel = layer.kernel
-        return Window(src.shape[0], src.shape[1], kernel[0], kernel[1], layer.stride[0],
-                      layer.stride[1], *pads).beats_needed()
-    if isinstance(layer, ir.Dense):
-        return np.full(out.shape[0] * out.shape[1], src.shape[0] * src.shape[1], np.int64)
-    return np.arange(1, out.shape[0] * out.shape[1] + 1, dtype=np.int64)  # Add: beat by beat
-
-
-def _branch(graph: ir.Graph, tensor: str) -> tuple[str, list[ir.Layer]] | None:
-    """Walk up single-input layers from ``tensor`` to a tensor with several readers."""
-    path: list[ir.Layer] = []
-    while len(graph.consumers(tensor)) < 2:
-        layer = graph.producer(tensor)
-        if layer is None or len(layer.inputs) != 1:
-            return None
-        path.append(layer)
-        tensor = layer.input
-    return tensor, path
-
-
-def _residual_depths(graph: ir.Graph, layer_ident, feed) -> dict[str, int]:
-    """Depth of the fork streams feeding each Add's two branches.
-
-    While the Add waits for the slower branch (the one whose windows need more of the fork
-    tensor before emitting a beat), the fork keeps writing the faster branch's stream; that
-    stream must hold the difference in beats, plus slack for the pipelines of the slow branch.
-    An Add whose branches do not meet at one fork through single-input layers gets the whole
-    frame of each input tensor as its FIFO: always enough.
-    """
-    depths: dict[str, int] = {}
-    for layer in graph.layers:
-        if not isinstance(layer, ir.Add):
-            continue
-        ident = layer_ident[layer.name]
-        walks = [_branch(graph, t) for t in layer.inputs]
-        if any(w is None for w in walks) or walks[0][0] != walks[1][0]:
-            for slot, t in enumerate(layer.inputs):
-                stream = feed[(ident, slot)]
-                size = graph.tensor(t).shape[0] * graph.tensor(t).shape[1]
-                depths[stream] = max(depths.get(stream, 0), size + FIFO_SLACK_PER_LAYER)
-            continue
-        needs = []
-        for _, path in walks:
-            beats = np.arange(1, graph.tensor(layer.output).shape[0]
-                              * graph.tensor(layer.output).shape[1] + 1, dtype=np.int64)
-            for step in path:  # from the Add back to the fork
-                beats = _beats_needed(step, graph)[beats - 1]
-            needs.append(beats)
-        for k, (_, path) in enumerate(walks):
-            other = 1 - k
-            lag = int(np.max(needs[other] - needs[k]))
-            path = walks[k][1]
-            reader = (layer_ident[path[-1].name], 0) if path else (ident, k)
-            stream = feed[reader]
-            depth = max(lag, 0) + FIFO_SLACK_PER_LAYER * (len(walks[other][1]) + 1)
-            depths[stream] = max(depths.get(stream, 0), depth)
-    return depths

@@ -79,18 +79,9 @@ def c_literal(value: int) -> str:
     return f"{value}LL"
 
 
-def _signed_term(value: int) -> str:
-    """`` + v`` / `` - v`` / nothing, to append a constant to an expression."""
-    value = int(value)
-    if value == 0:
-        return ""
-    return f" + {c_literal(value)}" if value > 0 else f" - {c_literal(-value)}"
-
-
 def _environment() -> jinja2.Environment:
     env = common.template_env("hls")
     env.filters["lit"] = c_literal
-    env.filters["term"] = _signed_term
     return env
 
 
@@ -155,7 +146,6 @@ class _Unpack:
     msb: int
     lsb: int
     signed: bool
-    offset: int  # added after unpacking (-zero point, or 0)
 
 
 @dataclass(frozen=True)
@@ -304,13 +294,19 @@ def _matrix_channels(plan) -> tuple[_Channel, ...]:
 
 
 def _pool_channels(plan: AvgPoolPlan) -> tuple[_Channel, ...]:
-    """AvgPool: the template sums the window into acc_name; then requantization."""
-    return tuple(_channel(f"c{rq.channel}_acc", _requant_comment(rq), [], rq, plan.sum.width)
-                 for rq in plan.requant)
+    """AvgPool: the template sums the window into ``<acc_name>_sum``; then the bias (the
+    folded zero point) and requantization."""
+    channels = []
+    for rq in plan.requant:
+        acc = f"c{rq.channel}_acc"
+        ops = [_Op(acc, rq.acc.width, "hlsgen_offset", (f"{acc}_sum", c_literal(rq.bias)))]
+        channels.append(_channel(acc, f"bias {rq.bias}, {_requant_comment(rq)}", ops, rq,
+                                 plan.sum.width))
+    return tuple(channels)
 
 
-def _unpack(tensor: TensorPlan, offset: int) -> tuple[_Unpack, ...]:
-    return tuple(_Unpack(c, *tensor.channel_bits(c), tensor.signed, offset)
+def _unpack(tensor: TensorPlan) -> tuple[_Unpack, ...]:
+    return tuple(_Unpack(c, *tensor.channel_bits(c), tensor.signed)
                  for c in range(tensor.channels))
 
 
@@ -333,23 +329,23 @@ def _geometry(ident: str, window: Window, src: TensorPlan, out: TensorPlan, valu
 def _process_context(p) -> dict:
     src, out = p.inputs[0], p.output
     if isinstance(p, ConvPlan):
-        return dict(p=p, g=_geometry(p.ident, p.window, src, out, p.centred.width, 0),
-                    unpack=_unpack(src, -src.zero_point),
+        return dict(p=p, g=_geometry(p.ident, p.window, src, out, p.values.width, p.pad_value),
+                    unpack=_unpack(src),
                     blocks=[_block(b, dense=False) for b in p.blocks],
                     channels=_matrix_channels(p))
     if isinstance(p, DensePlan):
         return dict(p=p, in_bits=src.bits, out_bits=out.bits, beats=src.beats,
                     beats_last=src.beats - 1, in_channels=src.channels,
-                    value_width=p.centred.width, unpack=_unpack(src, -src.zero_point),
+                    value_width=p.values.width, unpack=_unpack(src),
                     blocks=[_block(b, dense=True) for b in p.blocks],
                     channels=_matrix_channels(p))
     if isinstance(p, MaxPoolPlan):
-        width = common.Interval(src.qmin, src.qmax).width  # raw values: no zero point
-        return dict(p=p, g=_geometry(p.ident, p.window, src, out, width, p.pad_value),
-                    unpack=_unpack(src, 0), outputs=_unpack(out, 0))
+        return dict(p=p, g=_geometry(p.ident, p.window, src, out, src.values.width,
+                                     p.pad_value),
+                    unpack=_unpack(src), outputs=_unpack(out))
     if isinstance(p, AvgPoolPlan):
-        return dict(p=p, g=_geometry(p.ident, p.window, src, out, p.centred.width, 0),
-                    unpack=_unpack(src, -src.zero_point), channels=_pool_channels(p))
+        return dict(p=p, g=_geometry(p.ident, p.window, src, out, p.values.width, 0),
+                    unpack=_unpack(src), channels=_pool_channels(p))
     if isinstance(p, AddPlan):
         return _add_context(p)
     if isinstance(p, ForkPlan):
@@ -359,7 +355,7 @@ def _process_context(p) -> dict:
 
 def _add_context(p: AddPlan) -> dict:
     a, b = p.inputs
-    sides = [dict(bits=t.bits, width=t.centred.width, unpack=_unpack(t, -t.zero_point))
+    sides = [dict(bits=t.bits, width=t.values.width, unpack=_unpack(t))
              for t in (a, b)]
     channels = []
     for ch in p.channels:
@@ -369,7 +365,9 @@ def _add_context(p: AddPlan) -> dict:
                        [(f"xa[{ch.channel}]", t.shift, t.negate) for t in ch.mult_a.terms])
         ops += _sum_ops(f"{acc}_b", ch.term_b.width,
                         [(f"xb[{ch.channel}]", t.shift, t.negate) for t in ch.mult_b.terms])
-        ops += _sum_ops(acc, rq.acc.width, [(f"{acc}_a", 0, False), (f"{acc}_b", 0, False)])
+        ops += _sum_ops(f"{acc}_ab", rq.acc.width,
+                        [(f"{acc}_a", 0, False), (f"{acc}_b", 0, False)])
+        ops.append(_Op(acc, rq.acc.width, "hlsgen_offset", (f"{acc}_ab", c_literal(rq.bias))))
         comment = (f"a x{ch.mult_a.value} + b x{ch.mult_b.value}, "
                    f"{_requant_comment(rq)}")
         channels.append(_channel(acc, comment, ops, rq))
