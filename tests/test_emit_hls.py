@@ -24,12 +24,11 @@ from factory import random_graph, random_input, tie_prone
 from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
 from hlsgen.design import apply_design
-from hlsgen.cost import plan_hardware
 from hlsgen.emit import common
-from hlsgen.emit.common import EmitOptions
 from hlsgen.emit.hls import c_literal, emit_hls
 from hlsgen.emit.project import vector_text
 from hlsgen.emit.writer import write_tree
+from hlsgen.hw import Target, plan_hardware
 from hlsgen.reference import execute
 
 
@@ -236,7 +235,7 @@ def test_residual_fifo_depth_is_the_schedule_depth(width):
                                ("conv", "maxpool", "dense")]))
 def test_hls_stream_depths_are_the_verilog_schedules(seed, pipeline, layers):
     graph = random_graph(seed, layers, signed=None)
-    hls_depths_match_schedule(apply_design(graph, "exact"), EmitOptions(pipeline=pipeline))
+    hls_depths_match_schedule(apply_design(graph, "exact"), Target(pipeline=pipeline))
 
 
 def test_plan_rejects_graphs_that_do_not_compute_the_weights():
@@ -258,4 +257,4 @@ def test_emit_options_reject_bad_values(kwargs, message):
     from hlsgen.errors import InputError
 
     with pytest.raises(InputError, match=message):
-        common.EmitOptions(**kwargs)
+        Target(**kwargs)

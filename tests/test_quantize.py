@@ -13,7 +13,7 @@ from hlsgen.errors import DataError, QuantizationError
 from hlsgen.frontend import import_model
 from hlsgen.frontend.lowered import QParams
 from hlsgen.ir import DType
-from hlsgen.quantize import (MULTIPLIER_BITS, activation_qparams, clamp_bounds, fixed_point,
+from hlsgen.frontend.quantize import (MULTIPLIER_BITS, activation_qparams, clamp_bounds, fixed_point,
                              quantize_weights)
 
 

@@ -13,7 +13,7 @@ from hlsgen.errors import OutputExistsError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from hlsgen.emit.common import EmitOptions
+    from hlsgen.hw.target import Target
 
     parser.add_argument("model", type=Path, help="ONNX model (float or int8 QDQ)")
     parser.add_argument("-o", "--out", type=Path, required=True, dest="outdir",
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="test frames for the project (default: --data)")
     parser.add_argument("--count", type=int, default=generate_command.DEFAULT_COUNT,
                         help="number of test frames")
-    parser.add_argument("--part", default=EmitOptions().part,
+    parser.add_argument("--part", default=Target().part,
                         help="Xilinx part for Vitis/Vivado (default: the --device's part)")
     parser.add_argument("--force", action="store_true", help="replace OUTDIR if it exists")
 
@@ -59,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _default_part() -> str:
-    from hlsgen.emit.common import EmitOptions
+    from hlsgen.hw.target import Target
 
-    return EmitOptions().part
+    return Target().part

@@ -18,9 +18,9 @@ DEFAULT_METHOD = "exact"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from hlsgen.emit.common import EmitOptions
+    from hlsgen.hw.target import Target
 
-    defaults = EmitOptions()
+    defaults = Target()
     parser.add_argument("model", type=Path, help="ONNX model (float or int8 QDQ)")
     parser.add_argument("-o", "--out", type=Path, required=True, dest="outdir",
                         help="project directory to create")
@@ -52,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hlsgen.commands.common import load_data
-    from hlsgen.design import apply_design
-    from hlsgen.emit.common import EmitOptions
+    from hlsgen.design import apply_design, design_kinds
+    from hlsgen.hw.target import Target
     from hlsgen.frontend import import_model
     from hlsgen.emit.project import ProjectInfo, project_files, random_inputs, reference_vectors
     from hlsgen.emit.writer import write_tree
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"output directory {outdir} already exists; pass --force to "
                                 "replace it (its whole content is deleted) or choose another -o")
     methods, layer_pipeline = _methods(args)
-    options = EmitOptions(part=args.part, clock_mhz=args.clock_mhz, pipeline=args.pipeline,
+    options = Target(part=args.part, clock_mhz=args.clock_mhz, pipeline=args.pipeline,
                           layer_pipeline=layer_pipeline)
 
     calibration = load_data(args.calibration)[0] if args.calibration is not None else None
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                          data_free_input_range=tuple(args.input_range) if args.input_range
                          else None)
     _check_pipeline_layers(graph, layer_pipeline, args.design)
-    design = apply_design(graph, methods, jobs=args.jobs)
+    design = apply_design(graph, methods, jobs=args.jobs, kinds=design_kinds(args.design))
     if args.vectors is not None:
         x, _ = load_data(args.vectors)
         if len(x) < args.count:

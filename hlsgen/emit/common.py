@@ -3,10 +3,10 @@
 :func:`plan_design` turns a :class:`hlsgen.design.Design` into a :class:`DesignPlan`: one
 frozen plan per IR layer (plus a :class:`ForkPlan` wherever a tensor feeds two layers), the
 streams between them with their FIFO depths (read from the exact schedule of
-:class:`hlsgen.cost.HardwarePlan`, the plan the Verilog renders), and for every arithmetic step
+:class:`hlsgen.hw.plan.HardwarePlan`, the plan the Verilog renders), and for every arithmetic step
 the exact integer interval and two's-complement width of its result.  The HLS emitter renders
 these plans; every emitter shares the naming (:func:`identifier`, :data:`TOP_NAME`), the
-options (:class:`EmitOptions`) and the template loading (:func:`template_env`) defined here.
+target (:class:`hlsgen.hw.target.Target`) and the template loading (:func:`template_env`) defined here.
 
 Width rules (all intervals are exact, derived from the input types; ``bit_width`` of
 :mod:`hlsgen.decompose.graph` gives the smallest two's-complement width holding one):
@@ -36,18 +36,18 @@ import jinja2
 import numpy as np
 
 import hlsgen
-from hlsgen import cost, ir
+from hlsgen import ir
 from hlsgen.decompose.csd import csd_digits
 from hlsgen.decompose.graph import OutputTap, ShiftAddGraph, bit_width
 from hlsgen.errors import InputError
+from hlsgen.hw.plan import plan_hardware
+from hlsgen.hw.target import Target
 
 __all__ = [
-    "EmitOptions",
     "Interval",
     "CsdTerm",
     "ConstMult",
     "TensorPlan",
-    "Window",
     "BlockInput",
     "BlockPlan",
     "ChannelTap",
@@ -71,57 +71,6 @@ __all__ = [
 
 TOP_NAME = "hlsgen_top"
 MIN_FIFO_DEPTH = 2
-
-
-# -- options -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class EmitOptions:
-    """Target options shared by every emitter.
-
-    ``pipeline``: register every N adder levels of a shift-add tree (None: chosen from the
-    clock, see :meth:`adder_levels`); ``layer_pipeline``: per-layer overrides as sorted
-    ``(layer name, N)`` pairs (what ``hlsgen explore`` writes to design.json).
-    """
-
-    part: str = "xc7z020clg400-1"
-    clock_mhz: float = 200.0
-    pipeline: int | None = None
-    layer_pipeline: tuple[tuple[str, int], ...] = ()
-
-    def __post_init__(self):
-        if not isinstance(self.part, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]+", self.part):
-            raise InputError(f"--part {self.part!r} is not an FPGA part name; "
-                             "use e.g. xc7z020clg400-1")
-        if (isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, (int, float))
-                or not 1 <= self.clock_mhz <= 1000):
-            raise InputError(f"--clock-mhz {self.clock_mhz!r} is out of range; "
-                             "give a frequency in MHz between 1 and 1000, e.g. 200")
-        for where, levels in [("pipeline", self.pipeline)] + list(self.layer_pipeline):
-            if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int)
-                                       or levels < 1):
-                raise InputError(f"pipeline levels for {where!r} must be an integer >= 1 "
-                                 f"(adder levels between registers), got {levels!r}")
-        if list(self.layer_pipeline) != sorted(dict(self.layer_pipeline).items()):
-            raise ValueError("layer_pipeline must be sorted (layer, levels) pairs, one per layer")
-
-    @property
-    def clock_period_ns(self) -> float:
-        return 1000.0 / self.clock_mhz
-
-    @property
-    def adder_levels_per_stage(self) -> int:
-        """Adder levels between registers for layers without an override."""
-        return self.adder_levels()
-
-    def adder_levels(self, layer: str | None = None) -> int:
-        """Adder levels between pipeline registers for ``layer``: its override, else
-        ``pipeline``, else ~1.6 ns per carry-chain adder level plus routing (7-series)."""
-        overrides = dict(self.layer_pipeline)
-        if layer in overrides:
-            return overrides[layer]
-        if self.pipeline is not None:
-            return self.pipeline
-        return max(1, int(self.clock_period_ns / 1.6))
 
 
 # -- exact integer intervals -------------------------------------------------------------
@@ -228,69 +177,6 @@ class TensorPlan:
     def channel_bits(self, channel: int) -> tuple[int, int]:
         """(msb, lsb) of ``channel`` in a beat."""
         return 8 * channel + 7, 8 * channel
-
-
-@dataclass(frozen=True)
-class Window:
-    """Sliding-window geometry for a line-buffer implementation.
-
-    The layer walks the *padded* input in raster order, one position per step (``steps``);
-    a padded position reads no beat.  An output is due at padded position (r, c) when
-    ``r >= kernel_h - 1``, ``c >= kernel_w - 1`` and both are on the stride grid.
-    ``is_global`` (kernel == input, no padding): a plain reduction over the whole frame.
-    """
-
-    in_h: int
-    in_w: int
-    kernel_h: int
-    kernel_w: int
-    stride_h: int
-    stride_w: int
-    pad_top: int
-    pad_left: int
-    pad_bottom: int
-    pad_right: int
-
-    @property
-    def padded_h(self) -> int:
-        return self.in_h + self.pad_top + self.pad_bottom
-
-    @property
-    def padded_w(self) -> int:
-        return self.in_w + self.pad_left + self.pad_right
-
-    @property
-    def out_h(self) -> int:
-        return (self.padded_h - self.kernel_h) // self.stride_h + 1
-
-    @property
-    def out_w(self) -> int:
-        return (self.padded_w - self.kernel_w) // self.stride_w + 1
-
-    @property
-    def steps(self) -> int:
-        return self.padded_h * self.padded_w
-
-    @property
-    def is_global(self) -> bool:
-        return ((self.kernel_h, self.kernel_w) == (self.in_h, self.in_w)
-                and (self.pad_top, self.pad_left, self.pad_bottom, self.pad_right) == (0,) * 4)
-
-    @property
-    def taps(self) -> int:
-        return self.kernel_h * self.kernel_w
-
-    def beats_needed(self) -> np.ndarray:
-        """int64 [out_h*out_w]: input beats read before output beat k (raster) is written."""
-        if self.is_global:
-            return np.full(self.out_h * self.out_w, self.in_h * self.in_w, dtype=np.int64)
-        r = np.arange(self.out_h) * self.stride_h + self.kernel_h - 1  # padded row of output
-        c = np.arange(self.out_w) * self.stride_w + self.kernel_w - 1
-        full_rows = np.clip(r - self.pad_top, 0, self.in_h)  # real rows strictly above r
-        in_row = (r - self.pad_top >= 0) & (r - self.pad_top < self.in_h)
-        cols = np.clip(c - self.pad_left + 1, 0, self.in_w)  # real pixels of row r up to c
-        before = full_rows[:, None] * self.in_w + np.where(in_row[:, None], cols[None, :], 0)
-        return before.reshape(-1).astype(np.int64)
 
 
 # -- matrices, taps and requantization ---------------------------------------------------
@@ -401,7 +287,7 @@ class _Process:
 @dataclass(frozen=True)
 class ConvPlan(_Process):
     kind = ir.LayerKind.CONV
-    window: Window
+    window: ir.Window
     groups: int
     method: str
     blocks: tuple[BlockPlan, ...]
@@ -432,14 +318,14 @@ class DensePlan(_Process):
 @dataclass(frozen=True)
 class MaxPoolPlan(_Process):
     kind = ir.LayerKind.MAXPOOL
-    window: Window
+    window: ir.Window
     pad_value: int  # the input type's minimum: never wins against a real pixel
 
 
 @dataclass(frozen=True)
 class AvgPoolPlan(_Process):
     kind = ir.LayerKind.AVGPOOL
-    window: Window
+    window: ir.Window
     values: Interval
     sum: Interval  # sum over the window of the raw values x
     requant: tuple[Requant, ...]
@@ -474,7 +360,7 @@ class StreamPlan:
 @dataclass(frozen=True)
 class DesignPlan:
     name: str
-    options: EmitOptions
+    options: Target
     input: TensorPlan
     output: TensorPlan
     in_stream: str  # written by the AXI4-Stream input adapter
@@ -550,14 +436,14 @@ def template_env(subdir: str) -> jinja2.Environment:
 
 
 # -- planning ----------------------------------------------------------------------------
-def plan_design(design, options: EmitOptions | None = None) -> DesignPlan:
+def plan_design(design, options: Target | None = None) -> DesignPlan:
     """Plan a :class:`hlsgen.design.Design` (``.graph`` and ``.impls``) for HLS.
 
     The stream depths come from the hardware plan's exact schedule
-    (:func:`hlsgen.cost.plan_hardware`, the plan the Verilog renders): the two streams an Add
+    (:func:`hlsgen.hw.plan.plan_hardware`, the plan the Verilog renders): the two streams an Add
     reads get the depths of the Verilog Add's input FIFOs, every other stream the minimum.
     """
-    options = options or EmitOptions()
+    options = options or Target()
     graph = design.graph
     graphs = {name: impl.graphs for name, impl in design.impls.items()}
     methods = {name: impl.method for name, impl in design.impls.items()}
@@ -610,7 +496,7 @@ def plan_design(design, options: EmitOptions | None = None) -> DesignPlan:
         if layer.output in fork_after:
             processes.append(fork_after[layer.output])
 
-    hardware = cost.plan_hardware(design, options)
+    hardware = plan_hardware(design, options)
     depths = {feed[(layer_ident[name], slot)]: depth
               for name, pair in hardware.schedule.fifo_depths.items()
               for slot, depth in enumerate(pair)}
@@ -636,7 +522,7 @@ def _layer_plan(layer: ir.Layer, ident: str, in_streams, out_streams, tensors,
                   output=output, in_streams=in_streams, out_streams=out_streams)
     src = inputs[0]
     if isinstance(layer, ir.Conv):
-        window = _window(src, layer.kernel, layer.stride, layer.pads)
+        window = ir.window(layer, (src.height, src.width))
         blocks = _conv_blocks(layer, src, window, _graphs_for(layer, graphs))
         taps = _taps(blocks, output.channels)
         rowsums = layer.weight.reshape(layer.weight.shape[0], -1).sum(axis=1)
@@ -654,10 +540,10 @@ def _layer_plan(layer: ir.Layer, ident: str, in_streams, out_streams, tensors,
                          requant=_requants(layer.requant, bias, [t.value for t in taps], output),
                          values=src.values)
     if isinstance(layer, ir.MaxPool):
-        return MaxPoolPlan(**common, window=_window(src, layer.kernel, layer.stride, layer.pads),
+        return MaxPoolPlan(**common, window=ir.window(layer, (src.height, src.width)),
                            pad_value=src.qmin)
     if isinstance(layer, ir.AvgPool):
-        window = _window(src, layer.kernel, layer.stride, (0, 0, 0, 0))
+        window = ir.window(layer, (src.height, src.width))
         total = src.values.scaled(window.taps)
         bias = np.full(output.channels, -window.taps * src.zero_point, dtype=object)
         return AvgPoolPlan(**common, window=window, values=src.values, sum=total,
@@ -672,11 +558,6 @@ def _folded_bias(bias: np.ndarray, rowsums: np.ndarray, src: TensorPlan) -> np.n
     """``bias - zero_point * rowsum(E)``: ``bias + E @ (x - zp) == bias' + E @ x``, so the
     graphs read raw values (the input zero point folded into the bias, as in the Verilog)."""
     return bias.astype(object) - src.zero_point * rowsums.astype(object)
-
-
-def _window(src: TensorPlan, kernel, stride, pads) -> Window:
-    return Window(src.height, src.width, int(kernel[0]), int(kernel[1]), int(stride[0]),
-                  int(stride[1]), *(int(p) for p in pads))
 
 
 def _graphs_for(layer, graphs) -> tuple[ShiftAddGraph, ...]:
@@ -700,7 +581,8 @@ def _block(index: int, graph: ShiftAddGraph, inputs, values: Interval, outputs) 
                      tuple(outputs))
 
 
-def _conv_blocks(layer: ir.Conv, src: TensorPlan, window: Window, graphs) -> tuple[BlockPlan, ...]:
+def _conv_blocks(layer: ir.Conv, src: TensorPlan, window: ir.Window, graphs
+                 ) -> tuple[BlockPlan, ...]:
     matrices = layer.group_matrices()
     if len(graphs) != len(matrices):
         raise AssertionError(f"layer {layer.name!r}: {len(graphs)} graphs for "
@@ -710,8 +592,8 @@ def _conv_blocks(layer: ir.Conv, src: TensorPlan, window: Window, graphs) -> tup
     blocks = []
     for g, (graph, matrix) in enumerate(zip(graphs, matrices)):
         _check_matrix(layer, g, graph, matrix)
-        inputs = [BlockInput(kh, kw, g * cig + ci, kh * window.kernel_w + kw)
-                  for kh in range(window.kernel_h) for kw in range(window.kernel_w)
+        inputs = [BlockInput(kh, kw, g * cig + ci, kh * window.kw + kw)
+                  for kh in range(window.kh) for kw in range(window.kw)
                   for ci in range(cig)]
         blocks.append(_block(g, graph, inputs, src.values, range(g * per, (g + 1) * per)))
     return tuple(blocks)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import jinja2
 
 import hlsgen
+from hlsgen import ir
 from hlsgen.emit import common
 from hlsgen.emit.common import (
     TOP_NAME,
@@ -23,13 +24,12 @@ from hlsgen.emit.common import (
     ConvPlan,
     DensePlan,
     DesignPlan,
-    EmitOptions,
     ForkPlan,
     MaxPoolPlan,
     Requant,
     TensorPlan,
-    Window,
 )
+from hlsgen.hw.target import Target
 
 __all__ = ["emit_hls", "render_hls", "c_literal"]
 
@@ -44,9 +44,9 @@ _TEMPLATES = {
 _STATIC = ("hlsgen_ops.h", "csim_compat/ap_axi_sdata.h")
 
 
-def emit_hls(design, options: EmitOptions | None = None) -> dict[str, str]:
+def emit_hls(design, options: Target | None = None) -> dict[str, str]:
     """``hls/`` files of a :class:`hlsgen.design.Design`."""
-    return render_hls(common.plan_design(design, options or EmitOptions()))
+    return render_hls(common.plan_design(design, options or Target()))
 
 
 def render_hls(plan: DesignPlan) -> dict[str, str]:
@@ -96,7 +96,7 @@ def _tidy(text: str) -> str:
     return "\n".join(kept)
 
 
-def _period(options: EmitOptions) -> str:
+def _period(options: Target) -> str:
     return f"{options.clock_period_ns:.3f}"
 
 
@@ -310,18 +310,17 @@ def _unpack(tensor: TensorPlan) -> tuple[_Unpack, ...]:
                  for c in range(tensor.channels))
 
 
-def _geometry(ident: str, window: Window, src: TensorPlan, out: TensorPlan, value_width: int,
-              pad_value: int) -> _Geometry:
+def _geometry(ident: str, window: ir.Window, src: TensorPlan, out: TensorPlan,
+              value_width: int, pad_value: int) -> _Geometry:
     w = window
     return _Geometry(
-        ident=ident, kernel_h=w.kernel_h, kernel_w=w.kernel_w, stride_h=w.stride_h,
-        stride_w=w.stride_w,
-        pads=f"(top {w.pad_top}, left {w.pad_left}, bottom {w.pad_bottom}, right {w.pad_right})",
-        taps=w.taps, steps=w.steps, pad_top=w.pad_top, row_end=w.pad_top + w.in_h,
-        pad_left=w.pad_left, col_end=w.pad_left + w.in_w, padded_w=w.padded_w,
-        kh_last=w.kernel_h - 1, kw_last=w.kernel_w - 1, sh_last=w.stride_h - 1,
-        sw_last=w.stride_w - 1, wp_last=w.padded_w - 1, line_rows=w.kernel_h - 1,
-        line_last=w.kernel_h - 2, channels=src.channels, value_width=value_width,
+        ident=ident, kernel_h=w.kh, kernel_w=w.kw, stride_h=w.sh, stride_w=w.sw,
+        pads=f"(top {w.pt}, left {w.pl}, bottom {w.pb}, right {w.pr})",
+        taps=w.taps, steps=w.padded_h * w.padded_w, pad_top=w.pt, row_end=w.pt + w.h,
+        pad_left=w.pl, col_end=w.pl + w.w, padded_w=w.padded_w,
+        kh_last=w.kh - 1, kw_last=w.kw - 1, sh_last=w.sh - 1,
+        sw_last=w.sw - 1, wp_last=w.padded_w - 1, line_rows=w.kh - 1,
+        line_last=w.kh - 2, channels=src.channels, value_width=value_width,
         pad_value=pad_value, in_bits=src.bits, out_bits=out.bits, beats=src.beats,
         is_global=w.is_global)
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 import hlsgen
-from hlsgen import cost
 from hlsgen.emit import common, rtl
-from hlsgen.emit.common import TOP_NAME, DesignPlan, EmitOptions, ForkPlan
+from hlsgen.emit.common import TOP_NAME, DesignPlan, ForkPlan
+from hlsgen.errors import CostModelError
+from hlsgen.hw.resources import estimate_design
+from hlsgen.hw.target import Target
 from hlsgen.emit.hls import render_hls
 
 __all__ = ["Vectors", "ProjectInfo", "reference_vectors", "random_inputs", "project_files",
@@ -71,7 +73,7 @@ def vector_text(rows: np.ndarray) -> str:
     return "".join(" ".join(str(int(v)) for v in row) + "\n" for row in np.asarray(rows))
 
 
-def project_files(design, options: EmitOptions, vectors: Vectors, info: ProjectInfo
+def project_files(design, options: Target, vectors: Vectors, info: ProjectInfo
                   ) -> dict[str, str | bytes]:
     """Every file of the project directory, keyed by its path relative to the project."""
     plan = common.plan_design(design, options)
@@ -89,12 +91,12 @@ def project_files(design, options: EmitOptions, vectors: Vectors, info: ProjectI
     return files
 
 
-def _cost_report(design, options: EmitOptions):
-    """Predicted resources and latency of the Verilog from ``hlsgen.cost``, or the reason why
-    there are none (the cost model raises rather than guess)."""
+def _cost_report(design, options: Target):
+    """Predicted resources and latency of the Verilog from the hardware plan, or the reason
+    why there are none (the resource model raises rather than guess)."""
     try:
-        return cost.estimate_design(design, options), None
-    except cost.CostModelError as err:
+        return estimate_design(design, options), None
+    except CostModelError as err:
         return None, str(err)
 
 

@@ -3,7 +3,7 @@ module, or one datapath module per pipeline stage for large layers), the ``hlsge
 wrapper, primitives.
 
 :func:`emit_rtl` returns ``{path relative to the project: text}`` for ``rtl/``; it renders the
-:class:`hlsgen.cost.HardwarePlan` (the same plan the cost model times and sizes), so every
+:class:`hlsgen.hw.plan.HardwarePlan` (the same plan the cost model times and sizes), so every
 width, pipeline register, line-buffer row count and FIFO depth comes from one place.  Shift-add
 graphs and requantizations become straight-line ``assign`` statements of exact widths, with a
 register stage every N adder levels; no ``*`` appears on data anywhere.  This module prepares
@@ -19,8 +19,10 @@ import re
 from dataclasses import asdict, dataclass
 
 import hlsgen
-from hlsgen import cost
-from hlsgen.cost import Front, HardwarePlan, ModulePlan, Node, Op
+from hlsgen.hw.module import Front, ModulePlan, fixed_bank
+from hlsgen.hw.netlist import Node, Op
+from hlsgen.hw.plan import HardwarePlan, plan_hardware
+from hlsgen.hw.resources import estimate_plan
 from hlsgen.decompose.graph import bit_width
 from hlsgen.emit.common import TOP_NAME, identifier, template_env, templates_dir
 
@@ -36,8 +38,8 @@ STAGE_MODULES_ABOVE = 12_000
 
 
 def emit_rtl(design, options=None) -> dict[str, str]:
-    """``rtl/`` files of a :class:`hlsgen.design.Design` (options: ``EmitOptions`` or None)."""
-    return render_rtl(cost.plan_hardware(design, options))
+    """``rtl/`` files of a :class:`hlsgen.design.Design` (options: ``Target`` or None)."""
+    return render_rtl(plan_hardware(design, options))
 
 
 def render_rtl(plan: HardwarePlan, split_above: int | None = None) -> dict[str, str]:
@@ -62,7 +64,7 @@ def render_rtl(plan: HardwarePlan, split_above: int | None = None) -> dict[str, 
 
 def cost_json(plan: HardwarePlan) -> str:
     """The cost model's prediction, per Verilog module, for ``hlsgen.verify.estimate``."""
-    report = cost.estimate_plan(plan)
+    report = estimate_plan(plan)
     layers = {}
     for m in plan.modules:
         entry = asdict(report.layer(m.name))
@@ -157,7 +159,7 @@ class _Reg:
 def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict:
     dp = m.datapath
     per_stage = plan.per_stage(m)
-    stages = dp.stages(per_stage)
+    stages = plan.stages(m)
     copies = dp.register_stages(per_stage)
     home = [dp.home_stage(n, per_stage) for n in range(len(dp.nodes))]
 
@@ -183,14 +185,14 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict
     ins = m.inputs
     ident = module_name(m)
     adders = sum(w.kind == "add" for w in wires)
-    parts = _datapath_modules(ident, wires, regs, outputs, home, _bus_bits(m),
+    parts = _datapath_modules(ident, wires, regs, outputs, home, m.bus_bits,
                               split=stages > 1 and adders > split_above)
     return dict(
         ident=ident, name=m.name, source=m.layer.source, kind=m.layer.kind.value,
         front=m.front.value, params=_front_params(plan, m), stages=stages,
         valid_shift="v0" if stages == 1 else f"{{v[{stages - 1}:1], v0}}",
         in_msbs=[8 * t.shape[2] - 1 for t in ins], out_bits=8 * m.output.shape[2],
-        out_msb=8 * m.output.shape[2] - 1, bus_msb=_bus_bits(m) - 1, parts=parts,
+        out_msb=8 * m.output.shape[2] - 1, bus_msb=m.bus_bits - 1, parts=parts,
         outputs=list(reversed(outputs)), levels=dp.levels, per_stage=per_stage,
         in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
 
@@ -310,19 +312,6 @@ def _wire(n: int, dp, ref) -> _Wire:
                  clamp_lo=lo, clamp_hi=hi, even_parity=even, tie_msb=tie_msb)
 
 
-def _bus_bits(m: ModulePlan) -> int:
-    c = m.inputs[0].shape[2]
-    if m.front is Front.WINDOW:
-        return m.window.kh * m.window.kw * 8 * c
-    if m.front is Front.VECTOR:
-        return m.in_beats * 8 * c
-    if m.front is Front.SUM:
-        return c * m.sum_bits
-    if m.front is Front.PAIR:
-        return 8 * (m.inputs[0].shape[2] + m.inputs[1].shape[2])
-    return 8 * c
-
-
 def _clog2(value: int) -> int:
     return max(1, (max(value, 1) - 1).bit_length())
 
@@ -350,7 +339,7 @@ def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
     s = m.window
     rows = plan.schedule.rows[m.name]
     depth = -(-w // s.kw)  # words per bank and row
-    fixed = s.fixed_bank()
+    fixed = fixed_bank(s)
     span = rows + h + s.kh + s.sh + 2
     position = max(h, w, s.ho * s.sh, s.wo * s.sw) + s.kh + s.kw + max(s.pt, s.pl) + 2
     pad = 0
