@@ -192,7 +192,7 @@ def test_yosys_stat_is_summed_through_the_hierarchy():
                                                                "RAMB18E1": 1}},
         "$paramod\\hlsgen_skid\\WIDTH=8": {"num_cells_by_type": {"LUT3": 8, "FDRE": 18}},
     }}
-    report = summarize(stat, "yosys")
+    report = summarize(stat, "yosys", {"l0_conv": ("l0_conv_dp",)})
     conv = report.modules["l0_conv"]
     assert (conv.luts, conv.lutram_luts, conv.ffs, conv.carry4, conv.brams) == (34, 8, 30, 5, 0.5)
     assert report.total.luts == 37 and report.total.ffs == 32

@@ -143,6 +143,13 @@ def _graphs(layer, impl, count: int) -> tuple[ShiftAddGraph, ...]:
     graphs = tuple(impl.graphs)
     if len(graphs) != count:
         raise AssertionError(f"layer {layer.name!r}: {len(graphs)} graphs, expected {count}")
+    # Internal invariant of a Design: the IR weight *is* the graphs' effective matrix.
+    matrices = layer.group_matrices() if isinstance(layer, ir.Conv) else [layer.weight]
+    for g, (graph, matrix) in enumerate(zip(graphs, matrices)):
+        effective = graph.effective_matrix()
+        if effective.shape != matrix.shape or not np.array_equal(effective, matrix):
+            raise AssertionError(f"layer {layer.name!r} group {g}: the shift-add graph does not "
+                                 "compute the IR weight (the Design is inconsistent)")
     return graphs
 
 
