@@ -198,7 +198,8 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict
                               split=stages > 1 and adders > split_above)
     return dict(
         ident=ident, name=m.name, source=m.layer.source, kind=m.layer.kind.value,
-        front=m.front.value, params=_front_params(plan, m), stages=stages,
+        front=m.front.value, primitive=_PRIMITIVE[m.front], params=_front_params(plan, m),
+        stages=stages,
         valid_shift="v0" if stages == 1 else f"{{v[{stages - 1}:1], v0}}",
         in_msbs=[8 * t.shape[2] - 1 for t in ins], out_bits=8 * m.output.shape[2],
         out_msb=8 * m.output.shape[2] - 1, bus_msb=m.bus_bits - 1, parts=parts,
@@ -314,6 +315,25 @@ def _wire(n: int, dp, ref) -> _Wire:
                  lshift=lshift, qwidth=qwidth, lo=lo if q_lo < lo else None,
                  hi=hi if q_hi > hi else None,
                  clamp_lo=lo, clamp_hi=hi, even_parity=even, tie_msb=tie_msb)
+
+
+@dataclass(frozen=True)
+class _Primitive:
+    """A front end's hand-written module and the ports its window / vector bus leaves by."""
+
+    module: str
+    data: str
+    valid: str
+    pair: bool = False  # two stream inputs (a_*, b_*) instead of one (s_*)
+
+
+_PRIMITIVE = {
+    Front.PIXEL: _Primitive("hlsgen_pixel", "pix", "pix_valid"),
+    Front.WINDOW: _Primitive("hlsgen_window", "win", "win_valid"),
+    Front.VECTOR: _Primitive("hlsgen_vector", "vec", "vec_valid"),
+    Front.SUM: _Primitive("hlsgen_sum", "sum", "sum_valid"),
+    Front.PAIR: _Primitive("hlsgen_pair", "pair", "pair_valid", pair=True),
+}
 
 
 def _clog2(value: int) -> int:
