@@ -20,7 +20,7 @@ from hlsgen.design import DatapathKind
 from hlsgen.errors import UnsupportedModelError
 from hlsgen.hw.netlist import Datapath
 
-__all__ = ["Front", "ModulePlan", "Frontage", "front_of", "trigger", "oldest_row",
+__all__ = ["Front", "ModulePlan", "FrontEnd", "front_of", "trigger", "oldest_row",
            "fixed_bank"]
 
 
@@ -35,7 +35,7 @@ class Front(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Frontage:
+class FrontEnd:
     """What a layer's front end delivers to its datapath: the kind of front, its window
     (PIXEL / WINDOW), the value of a padded position (WINDOW, per channel) and the width of a
     channel's running sum (SUM)."""
@@ -46,7 +46,7 @@ class Frontage:
     sum_bits: int = 0
 
 
-def front_of(layer: ir.Layer, index: int, graph: ir.Graph) -> Frontage:
+def front_of(layer: ir.Layer, index: int, graph: ir.Graph) -> FrontEnd:
     """The front end of ``layer`` (the ``index``-th layer of ``graph``).
 
     Window layers must have every window touch the frame (else UnsupportedModelError).  A
@@ -55,18 +55,18 @@ def front_of(layer: ir.Layer, index: int, graph: ir.Graph) -> Frontage:
     """
     src = graph.tensor(layer.inputs[0])
     if isinstance(layer, ir.Dense):
-        return Frontage(Front.VECTOR)
+        return FrontEnd(Front.VECTOR)
     if isinstance(layer, ir.Add):
-        return Frontage(Front.PAIR)
+        return FrontEnd(Front.PAIR)
     window = ir.window(layer, src.shape)
     _check_window(layer, index, graph, window)
     if isinstance(layer, ir.AvgPool) and window.is_global:
         h, w, _ = src.shape
         lo, hi = h * w * src.dtype.qmin, h * w * src.dtype.qmax
-        return Frontage(Front.SUM, sum_bits=max(9, bit_width(lo, hi)))
+        return FrontEnd(Front.SUM, sum_bits=max(9, bit_width(lo, hi)))
     pad = src.dtype.qmin if isinstance(layer, ir.MaxPool) else src.zero_point
     plain = (window.kh, window.kw) == (1, 1) and not any(window.pads)
-    return Frontage(Front.PIXEL if plain else Front.WINDOW, window, pad)
+    return FrontEnd(Front.PIXEL if plain else Front.WINDOW, window, pad)
 
 
 @dataclass(frozen=True, eq=False)

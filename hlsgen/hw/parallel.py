@@ -17,7 +17,7 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.decompose.graph import ShiftAddGraph, bit_width
-from hlsgen.hw.module import Front, Frontage
+from hlsgen.hw.module import Front, FrontEnd
 from hlsgen.hw.netlist import (Datapath, Netlist, Op, Operand, balanced, even_parity,
                                requant_tail, rounding)
 
@@ -31,22 +31,22 @@ LUT_COEFFS = {
 }
 
 
-def build(layer: ir.Layer, frontage: Frontage, inputs: tuple[ir.Tensor, ...], out: ir.Tensor,
-          impl) -> Datapath:
-    """The datapath of ``layer`` behind ``frontage`` (``impl``: its LayerImpl, or None)."""
+def build(layer: ir.Layer, front_end: FrontEnd, inputs: tuple[ir.Tensor, ...],
+          out: ir.Tensor, impl) -> Datapath:
+    """The datapath of ``layer`` behind ``front_end`` (``impl``: its LayerImpl, or None)."""
     net = Netlist()
     if isinstance(layer, ir.Dense):
         outs = _dense(net, layer, inputs[0], impl)
     elif isinstance(layer, ir.Add):
         outs = _add(net, layer, inputs, out)
-    elif frontage.front is Front.SUM:
-        outs = _global_pool(net, layer, inputs[0], frontage.sum_bits)
+    elif front_end.front is Front.SUM:
+        outs = _global_pool(net, layer, inputs[0], front_end.sum_bits)
     elif isinstance(layer, ir.Conv):
-        outs = _conv(net, layer, inputs[0], frontage.window, impl)
+        outs = _conv(net, layer, inputs[0], front_end.window, impl)
     elif isinstance(layer, ir.MaxPool):
-        outs = _maxpool(net, inputs[0], frontage.window)
+        outs = _maxpool(net, inputs[0], front_end.window)
     else:
-        outs = _window_pool(net, layer, inputs[0], frontage.window)
+        outs = _window_pool(net, layer, inputs[0], front_end.window)
     return Datapath(tuple(net.nodes), tuple(outs))
 
 

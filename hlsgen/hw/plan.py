@@ -70,11 +70,11 @@ def plan_hardware(design, target: Target | None = None) -> HardwarePlan:
 def _module(layer: ir.Layer, index: int, graph: ir.Graph, impl) -> ModulePlan:
     inputs = tuple(graph.tensor(t) for t in layer.inputs)
     out = graph.tensor(layer.output)
-    frontage = front_of(layer, index, graph)
+    front_end = front_of(layer, index, graph)
     kind = impl.kind if impl is not None else DatapathKind.PARALLEL
-    datapath = KINDS[kind].build(layer, frontage, inputs, out, impl)
-    return ModulePlan(layer, index, kind, frontage.front, inputs, out, datapath,
-                      frontage.window, frontage.pad, frontage.sum_bits)
+    datapath = KINDS[kind].build(layer, front_end, inputs, out, impl)
+    return ModulePlan(layer, index, kind, front_end.front, inputs, out, datapath,
+                      front_end.window, front_end.pad, front_end.sum_bits)
 
 
 _MODULE_CACHE: dict = {}

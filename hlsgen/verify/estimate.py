@@ -117,8 +117,8 @@ def run_yosys(rtl_dir: Path, yosys: list[str] | None = None, timeout: float | No
     boxes), one per datapath module (``l<N>_*_dp``, or per stage ``_dp<S>``) and one for the
     top with the layers as black boxes, ``jobs`` at a time, merged into the same report.
     The hierarchy is kept either way, so flip-flops, carry chains, DSPs and RAMs come out the
-    same and LUTs within a fraction of a percent (ABC maps each run on its own: 41,136 vs 41,180 LUTs on the
-    digits example).  Each run holds one layer, so a process needs far less memory (the
+    same and LUTs within a fraction of a percent (ABC maps each run on its own: 41,136 vs
+    41,180 LUTs on the digits example).  Each run holds one layer, so a process needs far less memory (the
     WebAssembly yosys stops at 4 GB), and several cores work at once.  ``progress``, if given,
     is called with a line of text as each run finishes.
     """
