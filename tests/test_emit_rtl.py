@@ -25,7 +25,8 @@ from hlsgen.emit.rtl import PRIMITIVES, emit_rtl
 from hlsgen.errors import CostModelError, UnsupportedModelError
 from hlsgen.hw import Target, estimate_design, plan_hardware
 from hlsgen.reference import execute
-from hlsgen.verify.estimate import compare, run_yosys, summarize
+from hlsgen.verify.estimate import (PER_MODULE_ABOVE, compare, datapath_modules, run_yosys,
+                                    summarize, wants_per_module)
 from hlsgen.verify.sim import SimulationError, simulate, write_sim_project
 
 TOP_PORTS = ("ap_clk", "ap_rst_n", "in_stream_TDATA", "in_stream_TVALID", "in_stream_TREADY",
@@ -205,3 +206,17 @@ def test_yosys_stat_is_summed_through_the_hierarchy():
     assert doc["layers"]["l0_conv"]["ratio"] == {"luts": 1.0, "ffs": 2.0}
 
 
+
+
+def test_estimate_goes_per_module_by_itself_on_large_designs(tmp_path):
+    small, large = ({"total": {"luts": n}} for n in (PER_MODULE_ABOVE, PER_MODULE_ABOVE + 1))
+    assert not wants_per_module(small) and wants_per_module(large)
+    assert wants_per_module(small, per_module=True) and not wants_per_module(large, whole=True)
+    # the modules to synthesise one by one are listed by the emitter, not parsed from names
+    graph = random_graph(4, ("conv", "add", "dense"), max_channels=3)
+    files = emit_rtl(apply_design(graph, "exact"))
+    (tmp_path / "hlsgen_cost.json").write_text(files["rtl/hlsgen_cost.json"])
+    listed = datapath_modules(tmp_path)
+    assert sorted(listed) == sorted(p[4:-2] for p in files if p.startswith("rtl/l"))
+    for layer, modules in listed.items():
+        assert modules and all(f"module {m} (" in files[f"rtl/{layer}.v"] for m in modules)

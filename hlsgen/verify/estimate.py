@@ -36,7 +36,8 @@ from pathlib import Path
 
 from hlsgen.errors import HlsgenError, InputError, ToolMissingError
 
-__all__ = ["Resources", "YosysReport", "find_yosys", "run_yosys", "summarize", "main"]
+__all__ = ["Resources", "YosysReport", "find_yosys", "run_yosys", "summarize",
+           "wants_per_module", "datapath_modules", "main"]
 
 TOP = "hlsgen_top"
 COST_FILE = "hlsgen_cost.json"
@@ -176,6 +177,14 @@ def _module_size(run) -> int:
     start = text.find(f"module {top} ")
     end = text.find("endmodule", start)
     return end - start
+
+
+def wants_per_module(predicted: dict, per_module: bool = False, whole: bool = False) -> bool:
+    """Per-module synthesis when asked, or by default when the prediction
+    (``hlsgen_cost.json``) is above :data:`PER_MODULE_ABOVE` LUTs."""
+    if per_module or whole:
+        return per_module
+    return predicted.get("total", {}).get("luts", 0) > PER_MODULE_ABOVE
 
 
 def datapath_modules(rtl_dir: Path) -> dict[str, tuple[str, ...]]:
@@ -335,8 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         rtl = args.project / "rtl"
         cost_file = rtl / COST_FILE
         predicted = json.loads(cost_file.read_text()) if cost_file.is_file() else {}
-        per_module = args.per_module or (
-            not args.whole and predicted.get("total", {}).get("luts", 0) > PER_MODULE_ABOVE)
+        per_module = wants_per_module(predicted, args.per_module, args.whole)
         jobs = args.jobs or len(os.sched_getaffinity(0))
         report = run_yosys(rtl, [args.yosys] if args.yosys else None, args.timeout,
                            log=(args.project / "results" / "yosys.log").resolve()
