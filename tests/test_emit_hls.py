@@ -244,16 +244,3 @@ def test_plan_rejects_graphs_that_do_not_compute_the_weights():
     mixed = replace(design, impls=wrong.impls)
     with pytest.raises(AssertionError, match="does not compute the IR weight|graphs for"):
         plan_dataflow(mixed)
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(part="xc7z020 clg400"), "not an FPGA part"),
-    (dict(clock_mhz=0), "out of range"),
-    (dict(pipeline=0), "integer >= 1"),
-    (dict(layer_pipeline=(("conv0", 0),)), "integer >= 1"),
-])
-def test_emit_options_reject_bad_values(kwargs, message):
-    from hlsgen.errors import InputError
-
-    with pytest.raises(InputError, match=message):
-        Target(**kwargs)

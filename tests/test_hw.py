@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from factory import LAYER_KINDS, random_graph, random_input
 from hlsgen import ir
 from hlsgen.design import DatapathKind, apply_design
-from hlsgen.errors import CostModelError, UnsupportedModelError
+from hlsgen.errors import CostModelError, InputError, UnsupportedModelError
 from hlsgen.hw import KINDS, Front, Target, estimate_design, plan_hardware
 from hlsgen.hw.netlist import Op, evaluate
 from hlsgen.hw.schedule import serial
@@ -172,3 +172,14 @@ def test_modules_carry_their_datapath_kind():
     plan = plan_hardware(design)
     assert all(m.kind is DatapathKind.PARALLEL for m in plan.modules)
     assert all(impl.kind is DatapathKind.PARALLEL for impl in design.impls.values())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(part="xc7z020 clg400"), "not an FPGA part"),
+    (dict(clock_mhz=0), "out of range"),
+    (dict(pipeline=0), "integer >= 1"),
+    (dict(layer_pipeline=(("conv0", 0),)), "integer >= 1"),
+])
+def test_target_rejects_bad_values(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        Target(**kwargs)

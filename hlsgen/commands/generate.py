@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                                 "replace it (its whole content is deleted) or choose another -o")
     methods, layer_pipeline = _methods(args)
     options = Target(part=args.part, clock_mhz=args.clock_mhz, pipeline=args.pipeline,
-                          layer_pipeline=layer_pipeline)
+                     layer_pipeline=layer_pipeline)
 
     calibration = load_data(args.calibration)[0] if args.calibration is not None else None
     graph = import_model(args.model, calibration=calibration,
