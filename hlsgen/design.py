@@ -12,6 +12,7 @@ ONNX and the emitters all read the approximated network from ``Design.graph``.
 
 from __future__ import annotations
 
+import enum
 import json
 import multiprocessing
 import time
@@ -28,8 +29,16 @@ from hlsgen.errors import InputError
 from hlsgen.ir import Conv, Dense, Graph
 
 __all__ = [
-    "LayerImpl", "Design", "apply_design", "approximated_layer", "weight_layers", "resolve_methods"
+    "DatapathKind", "LayerImpl", "Design", "apply_design", "approximated_layer", "weight_layers",
+    "resolve_methods", "resolve_kinds", "design_kinds",
 ]
+
+
+class DatapathKind(enum.Enum):
+    """What hardware computes a layer's shift-add graphs (``hlsgen.hw.plan.KINDS`` maps each
+    kind to the module that builds, schedules and costs it)."""
+
+    PARALLEL = "parallel"  # the graphs hard-wired, one output pixel per cycle
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,12 +47,14 @@ class LayerImpl:
 
     ``graphs``: Conv -> one per group (rows = that group's output channels, inputs =
     KH*KW*Cin/groups in (kh, kw, ci) order, i.e. ``layer.group_matrices()``); Dense -> one
-    graph whose inputs are the H*W*C input elements in IR order.
+    graph whose inputs are the H*W*C input elements in IR order.  ``kind``: the datapath that
+    computes them.
     """
 
     layer: str
     method: str  # canonical spec, e.g. "exact", "po2", "terms:2", "lcc:slice=4"
     graphs: tuple[ShiftAddGraph, ...]
+    kind: DatapathKind = DatapathKind.PARALLEL
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +115,54 @@ def _by_layer_name(graph: Graph, methods: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
+def resolve_kinds(graph: Graph, kinds: dict) -> dict[str, DatapathKind]:
+    """Per weight layer: its datapath kind.  ``kinds`` maps layer names to a kind, its name
+    (``"parallel"``) or an object ``{"kind": "parallel", ...}`` as design.json holds them;
+    unlisted layers are parallel."""
+    names = [layer.name for layer in weight_layers(graph)]
+    unknown = [name for name in kinds if name not in names]
+    if unknown:
+        raise InputError(
+            f"model {graph.name!r} has no Conv/Dense layer named {', '.join(map(repr, unknown))} "
+            f"(in \"kinds\"); its weight layers are: {', '.join(names)}")
+    return {name: _kind(name, kinds.get(name, DatapathKind.PARALLEL)) for name in names}
+
+
+def _kind(layer: str, value) -> DatapathKind:
+    if isinstance(value, DatapathKind):
+        return value
+    if isinstance(value, dict):
+        value = value.get("kind")
+    try:
+        return DatapathKind(value)
+    except ValueError:
+        known = ", ".join(repr(k.value) for k in DatapathKind)
+        raise InputError(f"layer {layer!r}: datapath kind {value!r} is not known; "
+                         f"use one of {known}") from None
+
+
+def design_kinds(path: Path | None) -> dict:
+    """The ``"kinds"`` object of a design.json (``{}`` without a file or without kinds: a
+    design.json from before datapath kinds is all parallel)."""
+    if path is None:
+        return {}
+    kinds = _read_json(path, "design file").get("kinds") or {}
+    if not isinstance(kinds, dict):
+        raise InputError(f"design file {str(path)!r}: \"kinds\" must map layer names to a "
+                         "datapath kind such as \"parallel\"")
+    return kinds
+
+
+def _read_json(path: Path, what: str):
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{what} {str(path)!r} does not exist") from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"{what} {str(path)!r} is not readable JSON: {err}") from None
+    return data if isinstance(data, dict) else {}
+
+
 def _read_methods_file(path: Path) -> dict[str, str]:
     try:
         data = json.loads(path.read_text())
@@ -124,15 +183,19 @@ def _read_methods_file(path: Path) -> dict[str, str]:
 
 
 def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: int = 1,
-                 timings: dict[str, float] | None = None) -> Design:
+                 timings: dict[str, float] | None = None,
+                 kinds: dict[str, DatapathKind] | None = None) -> Design:
     """Decompose every Conv/Dense layer with its method and rebuild the IR around the graphs.
 
     ``methods``: one spec for every layer, a mapping {layer: spec} (unlisted layers: exact)
     or a JSON file holding that mapping.  ``jobs > 1`` decomposes layers in that many worker
     processes (the result is identical).  ``timings``, if given, receives each layer's
-    decomposition time in seconds.
+    decomposition time in seconds.  ``kinds``: datapath kind per layer (default parallel).
     """
     specs = resolve_methods(graph, methods)
+    if kinds is None:
+        kinds = design_kinds(methods) if isinstance(methods, Path) else {}
+    kinds = resolve_kinds(graph, kinds)
     layers = weight_layers(graph)
     decomposed = decompose_layers(layers, specs, jobs)
     impls: dict[str, LayerImpl] = {}
@@ -143,7 +206,7 @@ def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: in
             continue
         graphs, seconds = decomposed[layer.name]
         spec = specs[layer.name]
-        impls[layer.name] = LayerImpl(layer.name, str(spec), graphs)
+        impls[layer.name] = LayerImpl(layer.name, str(spec), graphs, kinds[layer.name])
         new_layers.append(approximated_layer(layer, graphs, spec))
         if timings is not None:
             timings[layer.name] = seconds

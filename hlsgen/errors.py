@@ -15,6 +15,7 @@ __all__ = [
     "DataError",
     "ToolMissingError",
     "OutputExistsError",
+    "CostModelError",
 ]
 
 
@@ -65,3 +66,7 @@ class ToolMissingError(HlsgenError):
 
 class OutputExistsError(InputError):
     """The output directory exists and --force was not given."""
+
+
+class CostModelError(HlsgenError):
+    """The hardware plan cannot give an exact figure for this design (it never guesses)."""

@@ -63,6 +63,8 @@ __all__ = [
     "Add",
     "Layer",
     "LayerKind",
+    "Window",
+    "window",
     "Graph",
 ]
 
@@ -137,6 +139,65 @@ class LayerKind(enum.Enum):
     MAXPOOL = "maxpool"
     AVGPOOL = "avgpool"
     ADD = "add"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Geometry of a sliding-window layer (Conv, MaxPool, AvgPool) over an (h, w) input.
+
+    ``kh x kw`` kernel, ``sh x sw`` stride, pads ``pt``/``pl``/``pb``/``pr`` (top, left,
+    bottom, right).  Output size in ONNX floor mode: ``ho = (h + pt + pb - kh) // sh + 1``.
+    Every reader (IR check, reference, frontend, hardware plan, emitters) takes it from here.
+    """
+
+    h: int
+    w: int
+    kh: int
+    kw: int
+    sh: int = 1
+    sw: int = 1
+    pt: int = 0
+    pl: int = 0
+    pb: int = 0
+    pr: int = 0
+
+    @classmethod
+    def of(cls, in_hw, kernel, stride, pads=(0, 0, 0, 0)) -> "Window":
+        return cls(*(int(v) for v in (*in_hw, *kernel, *stride, *pads)))
+
+    @property
+    def pads(self) -> tuple[int, int, int, int]:
+        return self.pt, self.pl, self.pb, self.pr
+
+    @property
+    def padded_h(self) -> int:
+        return self.h + self.pt + self.pb
+
+    @property
+    def padded_w(self) -> int:
+        return self.w + self.pl + self.pr
+
+    @property
+    def ho(self) -> int:
+        return (self.padded_h - self.kh) // self.sh + 1
+
+    @property
+    def wo(self) -> int:
+        return (self.padded_w - self.kw) // self.sw + 1
+
+    @property
+    def taps(self) -> int:
+        return self.kh * self.kw
+
+    @property
+    def is_global(self) -> bool:
+        """Kernel == input, no padding: a plain reduction over the whole frame."""
+        return (self.kh, self.kw) == (self.h, self.w) and not any(self.pads)
+
+
+def window(layer: "Conv | MaxPool | AvgPool", in_shape) -> Window:
+    """The window of ``layer`` over an input of shape ``(H, W, ...)``."""
+    return Window.of(in_shape[:2], layer.kernel, layer.stride, getattr(layer, "pads", (0,) * 4))
 
 
 @dataclass(frozen=True, eq=False)

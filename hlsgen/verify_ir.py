@@ -146,8 +146,8 @@ def _check_conv(graph: ir.Graph, layer: ir.Conv, report) -> None:
                f"'{layer.input}' has {cin} channels / {layer.groups} groups")
     if not _window_ok(where, (h, w), layer.kernel, layer.stride, layer.pads, report):
         return
-    ho, wo = output_hw((h, w), layer.kernel, layer.stride, layer.pads)
-    _expect_shape(where, out, (ho, wo, cout), report)
+    win = ir.window(layer, (h, w))
+    _expect_shape(where, out, (win.ho, win.wo, cout), report)
     _check_bias(where, layer.bias, cout, report)
     _check_integer(where, "weight", weight, report)
     _check_requant(graph, layer, report)
@@ -176,8 +176,8 @@ def _check_maxpool(graph: ir.Graph, layer: ir.MaxPool, report) -> None:
     if max(top, bottom) >= layer.kernel[0] or max(left, right) >= layer.kernel[1]:
         report(f"{where}: pads {layer.pads} not smaller than kernel {layer.kernel}: a window "
                "could lie entirely in the padding")
-    ho, wo = output_hw(src.shape[:2], layer.kernel, layer.stride, layer.pads)
-    _expect_shape(where, out, (ho, wo, src.shape[2]), report)
+    win = ir.window(layer, src.shape)
+    _expect_shape(where, out, (win.ho, win.wo, src.shape[2]), report)
     if (out.dtype, out.scale, out.zero_point) != (src.dtype, src.scale, src.zero_point):
         report(f"{where}: output '{out.name}' must share dtype, scale and zero point with "
                f"input '{src.name}' (MaxPool does not requantize)")
@@ -188,8 +188,8 @@ def _check_avgpool(graph: ir.Graph, layer: ir.AvgPool, report) -> None:
     src, out = graph.tensor(layer.input), graph.tensor(layer.output)
     if not _window_ok(where, src.shape[:2], layer.kernel, layer.stride, (0, 0, 0, 0), report):
         return
-    ho, wo = output_hw(src.shape[:2], layer.kernel, layer.stride)
-    _expect_shape(where, out, (ho, wo, src.shape[2]), report)
+    win = ir.window(layer, src.shape)
+    _expect_shape(where, out, (win.ho, win.wo, src.shape[2]), report)
     _check_requant(graph, layer, report)
 
 
@@ -272,7 +272,8 @@ def _window_ok(where, in_hw, kernel, stride, pads, report) -> bool:
         report(f"{where}: kernel {kernel} and stride {stride} must be >= 1 and pads {pads} "
                ">= 0")
         return False
-    ho, wo = output_hw(tuple(in_hw), kernel, stride, pads)
+    win = ir.Window.of(in_hw, kernel, stride, pads)
+    ho, wo = win.ho, win.wo
     if ho < 1 or wo < 1:
         report(f"{where}: kernel {kernel} does not fit input {tuple(in_hw)} with pads {pads}")
         return False
@@ -288,11 +289,3 @@ def _expect_shape(where: str, tensor: ir.Tensor, shape: tuple[int, int, int], re
 def _centred_max(tensor: ir.Tensor) -> int:
     zp = tensor.zero_point
     return max(abs(tensor.dtype.qmin - zp), abs(tensor.dtype.qmax - zp))
-
-
-def output_hw(in_hw, kernel, stride, pads=(0, 0, 0, 0)) -> tuple[int, int]:
-    """(Ho, Wo) of a window op in ONNX floor mode (kept here so the IR check needs no later
-    stage; hlsgen.reference.windows.output_hw is the same formula)."""
-    (h, w), (kh, kw), (sh, sw) = in_hw, kernel, stride
-    top, left, bottom, right = pads
-    return (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1

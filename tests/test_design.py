@@ -13,7 +13,8 @@ import pytest
 from factory import random_graph, random_input
 from hlsgen.decompose.exact import decompose_exact
 from hlsgen.decompose.methods import layer_matrices, parse_method
-from hlsgen.design import apply_design, approximated_layer, weight_layers
+from hlsgen.design import (DatapathKind, apply_design, approximated_layer, design_kinds,
+                           weight_layers)
 from hlsgen.errors import InputError
 from hlsgen.ir import Conv
 from hlsgen.reference import execute
@@ -156,3 +157,24 @@ def test_a_design_json_from_explore_is_a_methods_file(tmp_path):
     design = apply_design(graph, path)
     assert {name: impl.method for name, impl in design.impls.items()} == {
         name: chosen.get(name, "exact") for name in names}
+
+
+def test_design_json_kinds_name_each_layers_datapath(tmp_path):
+    graph = _graph(4)
+    names = [layer.name for layer in weight_layers(graph)]
+    old = tmp_path / "old.json"  # before datapath kinds: every layer parallel
+    old.write_text(json.dumps({"methods": {names[0]: "po2"}}))
+    assert all(impl.kind is DatapathKind.PARALLEL
+               for impl in apply_design(graph, old).impls.values())
+    new = tmp_path / "design.json"
+    new.write_text(json.dumps({"methods": {}, "kinds": {names[0]: "parallel",
+                                                        names[-1]: {"kind": "parallel"}}}))
+    assert design_kinds(new) == {names[0]: "parallel", names[-1]: {"kind": "parallel"}}
+    assert all(impl.kind is DatapathKind.PARALLEL
+               for impl in apply_design(graph, new).impls.values())
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"methods": {}, "kinds": {names[0]: "systolic"}}))
+    with pytest.raises(InputError, match="datapath kind 'systolic' is not known.*'parallel'"):
+        apply_design(graph, bad)
+    with pytest.raises(InputError, match="no Conv/Dense layer named 'nope'"):
+        apply_design(graph, "exact", kinds={"nope": DatapathKind.PARALLEL})

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +22,13 @@ from hypothesis import strategies as st
 
 from factory import random_graph, random_input, tie_prone
 from hlsgen import ir
-from hlsgen.decompose.graph import bit_width
 from hlsgen.design import apply_design
-from hlsgen.emit import common
+from hlsgen.emit.dataflow import MIN_FIFO_DEPTH, plan_dataflow
 from hlsgen.emit.hls import c_literal, emit_hls
 from hlsgen.emit.project import vector_text
 from hlsgen.emit.writer import write_tree
+from hlsgen.hw import Target, plan_hardware
+from hlsgen.hw.netlist import Op
 from hlsgen.reference import execute
 
 
@@ -143,29 +145,28 @@ def test_emission_is_deterministic():
     assert first == second
 
 
-def test_adder_widths_are_the_planned_exact_widths():
-    graph = random_graph(2, ("conv", "dense"))
+def test_nodes_are_the_hardware_plans_with_its_exact_widths():
+    """Every datapath node is declared as the Verilog declares its wire: same name, same
+    exact width (the kernel renders the hardware plan's netlist)."""
+    graph = random_graph(2, ("conv", "maxpool", "add", "avgpool", "dense"), signed=None)
     design = apply_design(graph, "exact")
-    plan = common.plan_design(design)
-    conv = plan.layers[0]
-    block = conv.blocks[0]
-    lo, hi = conv.centred.lo, conv.centred.hi
-    text = emit_hls(design)[f"hls/{conv.ident}.h"]
-    declared = {name: width for width, name in re.findall(r"const ap_int<(\d+)> (b0_n\d+) =", text)}
-    assert declared, "no shift-add nodes emitted"
-    for name, width in declared.items():
-        node = int(name.split("_n")[1])
-        form = block.graph.node_forms[node]
-        # the exact range of a linear form over the box [lo, hi]^n
-        low = sum(int(c) * (lo if c > 0 else hi) for c in form)
-        high = sum(int(c) * (hi if c > 0 else lo) for c in form)
-        assert int(width) == bit_width(low, high), name
+    plan = plan_dataflow(design)
+    files = emit_hls(design)
+    for process in plan.layers:
+        dp = process.module.datapath
+        text = files[f"hls/{process.ident}.h"]
+        declared = {int(n): int(w) for w, n in re.findall(r"const ap_int<(\d+)> n(\d+) =", text)}
+        live = {n for n, node in enumerate(dp.nodes) if dp.live[n] and node.op is not Op.CONST}
+        assert set(declared) == live, process.name
+        for n, width in declared.items():
+            if dp.nodes[n].op is not Op.CLAMP:  # a clamp is declared in its working width
+                assert width == dp.nodes[n].width, (process.name, n)
 
 
 def test_top_declares_streams_with_planned_depths():
     graph = random_graph(4, ("conv", "add", "dense"))
     design = apply_design(graph, "exact")
-    plan = common.plan_design(design)
+    plan = plan_dataflow(design)
     top = emit_hls(design)["hls/hlsgen_top.cpp"]
     for stream in plan.streams:
         assert f"#pragma HLS STREAM variable={stream.ident} depth={stream.depth}" in top
@@ -182,7 +183,7 @@ def test_c_literal():
         c_literal(1 << 63)
 
 
-# -- residual FIFO sizing ----------------------------------------------------------------
+# -- stream depths: the hardware plan's schedule ------------------------------------------
 def _residual_graph(width: int) -> ir.Graph:
     """x (4 x width x 1) -> conv 3x3 pad 1 -> add(conv, x): one fork, two branches."""
     t = {name: ir.Tensor(name, (4, width, 1), ir.DType.INT8, 0.1, 0) for name in "xcy"}
@@ -194,45 +195,52 @@ def _residual_graph(width: int) -> ir.Graph:
     return ir.Graph("res", "x", "y", t, (conv, add), np.arange(4 * width), "y")
 
 
+def hls_depths_match_schedule(design, options=None) -> None:
+    """Every stream an Add reads is as deep as the Verilog Add's FIFO on that input (the exact
+    schedule); every other stream has the minimum depth."""
+    plan = plan_dataflow(design, options)
+    schedule = plan_hardware(design, options).schedule
+    expected = {}
+    for name, depths in schedule.fifo_depths.items():
+        add = plan.layer(name)
+        for stream, depth in zip(add.in_streams, depths):
+            expected[stream] = depth
+    assert expected or not any(p.kind is ir.LayerKind.ADD for p in plan.layers)
+    for stream in plan.streams:
+        assert stream.depth == expected.get(stream.ident, MIN_FIFO_DEPTH), stream.ident
+    top = emit_hls(design, options)["hls/hlsgen_top.cpp"]
+    for stream in plan.streams:
+        assert f"#pragma HLS STREAM variable={stream.ident} depth={stream.depth}" in top
+
+
 @pytest.mark.parametrize("width", [3, 7])
-def test_residual_fifo_holds_the_window_lag(width):
+def test_residual_fifo_depth_is_the_schedule_depth(width):
     graph = _residual_graph(width)
-    plan = common.plan_design(apply_design(graph, "exact"))
+    design = apply_design(graph, "exact")
+    hls_depths_match_schedule(design)
+    plan = plan_dataflow(design)
     (fork,) = plan.forks
     to_conv, to_add = (plan.stream(s) for s in fork.out_streams)
-    # Output (0, 0) of a 3x3 'same' conv is due once input row 1 column 1 is in: width + 2
-    # beats, while the identity branch needs 1; the lag width + 1 is the largest (the last
-    # column's window is clipped).  Slack covers the conv branch and the Add itself.
+    # The identity branch waits for the conv's window (width + 1 beats of lag) and pipeline.
     assert to_add.consumer == plan.layer("add").ident
-    assert to_add.depth == width + 1 + 2 * common.FIFO_SLACK_PER_LAYER
-    assert to_conv.depth == common.FIFO_SLACK_PER_LAYER
+    assert to_add.depth > width + 1
+    assert to_conv.depth == MIN_FIFO_DEPTH
 
 
-def test_window_beats_needed_counts_only_real_pixels():
-    # 2x3 input, 2x2 kernel, stride 1, pads (1, 0, 0, 0): output (0, 0) is due at padded
-    # row 1 (real row 0), column 1 -> 2 beats; (1, 1) at real row 1, column 2 -> 6 beats.
-    window = common.Window(2, 3, 2, 2, 1, 1, 1, 0, 0, 0)
-    assert (window.out_h, window.out_w) == (2, 2)
-    assert window.beats_needed().tolist() == [2, 3, 5, 6]
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**20), pipeline=st.sampled_from([None, 1, 4]),
+       layers=st.sampled_from([("conv", "add", "conv", "avgpool"),
+                               ("dwconv", "add", "maxpool", "add", "dense"),
+                               ("conv", "maxpool", "dense")]))
+def test_hls_stream_depths_are_the_verilog_schedules(seed, pipeline, layers):
+    graph = random_graph(seed, layers, signed=None)
+    hls_depths_match_schedule(apply_design(graph, "exact"), Target(pipeline=pipeline))
 
 
 def test_plan_rejects_graphs_that_do_not_compute_the_weights():
     graph = random_graph(2, ("conv", "dense"))
     design = apply_design(graph, "exact")
     wrong = apply_design(random_graph(3, ("conv", "dense")), "exact")
-    graphs = {name: impl.graphs for name, impl in wrong.impls.items()}
+    mixed = replace(design, impls=wrong.impls)
     with pytest.raises(AssertionError, match="does not compute the IR weight|graphs for"):
-        common.plan_graph(design.graph, graphs, {}, common.EmitOptions())
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(part="xc7z020 clg400"), "not an FPGA part"),
-    (dict(clock_mhz=0), "out of range"),
-    (dict(pipeline=0), "integer >= 1"),
-    (dict(layer_pipeline=(("conv0", 0),)), "integer >= 1"),
-])
-def test_emit_options_reject_bad_values(kwargs, message):
-    from hlsgen.errors import InputError
-
-    with pytest.raises(InputError, match=message):
-        common.EmitOptions(**kwargs)
+        plan_dataflow(mixed)

@@ -14,19 +14,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from factory import LAYER_KINDS, random_graph, random_input, tie_prone
 from hlsgen import ir
-from hlsgen.cost import CostModelError, estimate_design, plan_hardware
 from hlsgen.design import apply_design
 from hlsgen.emit import rtl
-from hlsgen.emit.common import EmitOptions
 from hlsgen.emit.rtl import PRIMITIVES, emit_rtl
-from hlsgen.errors import UnsupportedModelError
+from hlsgen.errors import CostModelError, UnsupportedModelError
+from hlsgen.hw import Target, estimate_design, plan_hardware
 from hlsgen.reference import execute
-from hlsgen.verify.estimate import compare, run_yosys, summarize
+from hlsgen.verify.estimate import (PER_MODULE_ABOVE, compare, datapath_modules, run_yosys,
+                                    summarize, wants_per_module)
 from hlsgen.verify.sim import SimulationError, simulate, write_sim_project
 
 TOP_PORTS = ("ap_clk", "ap_rst_n", "in_stream_TDATA", "in_stream_TVALID", "in_stream_TREADY",
@@ -112,7 +112,7 @@ def test_stage_modules_of_large_layers_simulate_exactly(tmp_path, monkeypatch):
     monkeypatch.setattr(rtl, "STAGE_MODULES_ABOVE", 0)
     graph = random_graph(6, ("conv", "dense"), max_channels=4, weight_bits=10)
     design = apply_design(graph, "exact")
-    options = EmitOptions(pipeline=1)
+    options = Target(pipeline=1)
     plan = plan_hardware(design, options)
     files = emit_rtl(design, options)
     for m in plan.modules:
@@ -144,8 +144,10 @@ def test_random_networks_simulate_exactly(tmp_path, seed, kinds):
     graph = random_graph(seed, kinds, signed=None, rounding="mixed")
     try:
         plan_hardware(apply_design(graph, "exact"))
+        plannable = True
     except (CostModelError, UnsupportedModelError):
-        return
+        plannable = False
+    assume(plannable)
     out = tmp_path / f"case{seed}"
     shutil.rmtree(out, ignore_errors=True)
     _simulate(out, graph, seed=seed)
@@ -191,7 +193,7 @@ def test_yosys_stat_is_summed_through_the_hierarchy():
                                                                "RAMB18E1": 1}},
         "$paramod\\hlsgen_skid\\WIDTH=8": {"num_cells_by_type": {"LUT3": 8, "FDRE": 18}},
     }}
-    report = summarize(stat, "yosys")
+    report = summarize(stat, "yosys", {"l0_conv": ("l0_conv_dp",)})
     conv = report.modules["l0_conv"]
     assert (conv.luts, conv.lutram_luts, conv.ffs, conv.carry4, conv.brams) == (34, 8, 30, 5, 0.5)
     assert report.total.luts == 37 and report.total.ffs == 32
@@ -204,3 +206,17 @@ def test_yosys_stat_is_summed_through_the_hierarchy():
     assert doc["layers"]["l0_conv"]["ratio"] == {"luts": 1.0, "ffs": 2.0}
 
 
+
+
+def test_estimate_goes_per_module_by_itself_on_large_designs(tmp_path):
+    small, large = ({"total": {"luts": n}} for n in (PER_MODULE_ABOVE, PER_MODULE_ABOVE + 1))
+    assert not wants_per_module(small) and wants_per_module(large)
+    assert wants_per_module(small, per_module=True) and not wants_per_module(large, whole=True)
+    # the modules to synthesise one by one are listed by the emitter, not parsed from names
+    graph = random_graph(4, ("conv", "add", "dense"), max_channels=3)
+    files = emit_rtl(apply_design(graph, "exact"))
+    (tmp_path / "hlsgen_cost.json").write_text(files["rtl/hlsgen_cost.json"])
+    listed = datapath_modules(tmp_path)
+    assert sorted(listed) == sorted(p[4:-2] for p in files if p.startswith("rtl/l"))
+    for layer, modules in listed.items():
+        assert modules and all(f"module {m} (" in files[f"rtl/{layer}.v"] for m in modules)

@@ -13,8 +13,8 @@ from hlsgen.errors import DataError, QuantizationError
 from hlsgen.frontend import import_model
 from hlsgen.frontend.lowered import QParams
 from hlsgen.ir import DType
-from hlsgen.quantize import (MULTIPLIER_BITS, activation_qparams, clamp_bounds, fixed_point,
-                             quantize_weights)
+from hlsgen.frontend.quantize import (MULTIPLIER_BITS, activation_qparams, clamp_bounds,
+                                      fixed_point, quantize_weights)
 
 
 @given(st.floats(min_value=1e-9, max_value=1e3), st.integers(min_value=12, max_value=31))

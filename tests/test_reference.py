@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import onnxruntime as ort
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
@@ -17,7 +17,8 @@ from hlsgen import ir
 from hlsgen.errors import DataError, QuantizationError
 from hlsgen.reference import execute, quantize_input
 from hlsgen.reference import executor as executor_module
-from hlsgen.reference.windows import output_hw, window_pixels
+from hlsgen.ir import Window
+from hlsgen.reference.windows import window_pixels
 from hlsgen.verify_ir import InvalidGraphError, verify
 
 
@@ -240,10 +241,10 @@ def test_execute_rejects_bad_input(bad, message):
        sh=st.integers(1, 3), sw=st.integers(1, 3), pads=st.tuples(*[st.integers(0, 2)] * 4))
 def test_window_pixels_by_brute_force(h, w, kh, kw, sh, sw, pads):
     top, left, bottom, right = pads
-    if h + top + bottom < kh or w + left + right < kw:
-        return
-    index = window_pixels((h, w), (kh, kw), (sh, sw), pads)
-    ho, wo = output_hw((h, w), (kh, kw), (sh, sw), pads)
+    assume(h + top + bottom >= kh and w + left + right >= kw)
+    window = Window.of((h, w), (kh, kw), (sh, sw), pads)
+    index = window_pixels(window)
+    ho, wo = window.ho, window.wo
     assert index.shape == (ho * wo, kh * kw)
     padded = np.full((h + top + bottom, w + left + right), h * w)
     padded[top : top + h, left : left + w] = np.arange(h * w).reshape(h, w)

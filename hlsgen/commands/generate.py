@@ -52,6 +52,7 @@ class DesignFile:
     methods: dict[str, str]
     pipeline: tuple[tuple[str, int], ...]
     meta: dict = field(default_factory=dict)
+    kinds: dict = field(default_factory=dict)  # layer -> datapath kind (older files: none)
 
 
 def read_design_file(path: Path) -> DesignFile:
@@ -79,8 +80,13 @@ def read_design_file(path: Path) -> DesignFile:
                          "adder levels >= 1")
     meta = {key: data[key] for key in ("model_sha256", "part", "clock_mhz", "quantization",
                                        "metric", "data", "baseline", "accuracy_drop",
-                                       "samples", "top1", "agreement") if key in data}
-    return DesignFile(Path(path), methods, tuple(sorted(pipeline.items())), meta)
+                                       "samples", "top1", "agreement", "validation",
+                                       "validation_top1", "validation_drop") if key in data}
+    kinds = data.get("kinds") or {}
+    if not isinstance(kinds, dict):
+        raise InputError(f"--design file '{path}': \"kinds\" must map layer names to a "
+                         "datapath kind such as \"parallel\"")
+    return DesignFile(Path(path), methods, tuple(sorted(pipeline.items())), meta, kinds)
 
 
 def design_source(args) -> tuple[str | None, DesignFile | None]:
@@ -159,7 +165,7 @@ def _check_mismatches(args, design: DesignFile | None, mismatches: list[str]) ->
 def run(args: argparse.Namespace) -> int:
     from hlsgen.commands.common import load_data
     from hlsgen.design import apply_design
-    from hlsgen.emit.common import EmitOptions
+    from hlsgen.hw.target import Target
     from hlsgen.emit.project import ProjectInfo, project_files, random_inputs, reference_vectors
     from hlsgen.emit.writer import write_tree
     from hlsgen.reference import quantize_input
@@ -180,12 +186,13 @@ def run(args: argparse.Namespace) -> int:
             _check_mismatches(args, design_file, [f"model {args.model.name} (not the file the "
                                                   "design was searched on)"])
     layer_pipeline = design_file.pipeline if design_file else ()
-    options = EmitOptions(part=part, clock_mhz=clock_mhz, pipeline=args.pipeline,
-                          layer_pipeline=layer_pipeline)
+    options = Target(part=part, clock_mhz=clock_mhz, pipeline=args.pipeline,
+                     layer_pipeline=layer_pipeline)
 
     graph = opt.load_graph(args.model, quantization)
     _check_pipeline_layers(graph, layer_pipeline, design_file)
-    design = apply_design(graph, design_file.methods if design_file else method, jobs=args.jobs)
+    design = apply_design(graph, design_file.methods if design_file else method, jobs=args.jobs,
+                          kinds=design_file.kinds if design_file else None)
     if args.vectors is not None:
         x, _ = load_data(args.vectors)
         if len(x) < args.count:
@@ -226,6 +233,13 @@ def accuracy_sentence(design_file: DesignFile | None) -> str:
         return ""
     value, baseline, drop, samples = numbers
     kind = meta.get("data")
+    held = meta.get("validation")
+    if isinstance(held, dict) and isinstance(meta.get("validation_top1"), (int, float)):
+        return (f"Top-1 {meta['validation_top1']:.2f} % on {held.get('samples')} labelled "
+                f"samples the search never saw (exact integer network: "
+                f"{held.get('baseline', 0):.2f} %, drop {meta.get('validation_drop', 0):.2f} "
+                f"points); on the {samples:.0f} samples the search chose it on: "
+                f"{value:.2f} % ({metric}), drop {drop:.2f} points (hlsgen explore).")
     if metric == "top1" and kind == "labelled":
         return (f"hlsgen explore measured top-1 {value:.2f} % on {samples:.0f} labelled samples "
                 f"(exact integer network: {baseline:.2f} %, drop {drop:.2f} points). The search "

@@ -36,6 +36,7 @@ import numpy as np
 
 from hlsgen.decompose.builder import GraphBuilder, Term
 from hlsgen.decompose.csd import csd_digits
+from hlsgen.decompose.patterns import canonical, pack, scramble, unpack
 
 __all__ = ["eliminate_common_subexpressions", "TieBreak"]
 
@@ -48,42 +49,9 @@ class TieBreak(enum.Enum):
     SCRAMBLED = "scrambled"  # a fixed pseudo-random order (a hash of the key)
 
 
-def _scramble(values: np.ndarray) -> np.ndarray:
-    """A fixed bijective mix of uint64 values (splitmix64 finaliser): deterministic disorder."""
-    z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-_D_BITS = 8  # relative shifts in [-127, 127]
-_D_OFFSET = 1 << (_D_BITS - 1)
-_NODE_BITS = 32
 _SHIFT_BITS = 8  # a term's shift is below 256
 _LOST_LIMIT = 2_000_000  # entries in the lost-pairs tally before it is pruned
 _RECENT_LIMIT = 2048  # newly tracked keys checked by np.isin before a merge into ``known``
-
-
-def _pack(a, b, d, negative):
-    """Pattern key (works on ints and int64 arrays); orders like (a, b, d, negative)."""
-    return ((((a << _NODE_BITS) | b) << _D_BITS | (d + _D_OFFSET)) << 1) | negative
-
-
-def _unpack(key: int) -> tuple[int, int, int, int]:
-    s = -1 if key & 1 else 1
-    key >>= 1
-    d = (key & ((1 << _D_BITS) - 1)) - _D_OFFSET
-    key >>= _D_BITS
-    return key >> _NODE_BITS, key & ((1 << _NODE_BITS) - 1), d, s
-
-
-def _canonical(node1, shift1, sign1, node2, shift2, sign2):
-    """(first node, second node, d, sign product < 0), the first term being the one with the
-    smaller (node, shift); vectorised."""
-    swap = (node2 < node1) | ((node2 == node1) & (shift2 < shift1))
-    a = np.where(swap, node2, node1)
-    b = np.where(swap, node1, node2)
-    d = np.where(swap, shift1 - shift2, shift2 - shift1)
-    return a, b, d, (sign1 * sign2) < 0
 
 
 class _Engine:
@@ -224,7 +192,7 @@ class _Engine:
             starts[where[source]], lengths)
         keep = (q != p) & (~is_marked[q] | (q > p))
         p, q = p[keep], q[keep]
-        return _canonical(node[p], bit[p], sign[p], node[q], bit[q], sign[q])
+        return canonical(node[p], bit[p], sign[p], node[q], bit[q], sign[q])
 
     def _forget(self, removals: dict[int, list[tuple[int, int, int]]]) -> None:
         """Count as lost every pair holding a term about to be removed (still stored)."""
@@ -235,7 +203,7 @@ class _Engine:
                                                     neg[inputs]), 1)
         created = ~inputs
         if created.any():
-            keys = _pack(a[created], b[created], d[created], neg[created].astype(np.int64))
+            keys = pack(a[created], b[created], d[created], neg[created].astype(np.int64))
             self.lost.update(keys[self._maybe_tracked(keys)].tolist())
             if len(self.lost) > _LOST_LIMIT:
                 self.lost = Counter({key: self.lost[key] for key in self.tracked
@@ -250,11 +218,11 @@ class _Engine:
         if not additions:
             return
         a, b, d, neg = self._pair_keys(additions)
-        unique, local = np.unique(_pack(a, b, d, neg.astype(np.int64)), return_counts=True)
+        unique, local = np.unique(pack(a, b, d, neg.astype(np.int64)), return_counts=True)
         if fresh:
             pairs = zip(unique[local >= 2].tolist(), local[local >= 2].tolist())
         else:
-            pairs = ((key, len(self._occurrences(*_unpack(key)))) for key in unique.tolist())
+            pairs = ((key, len(self._occurrences(*unpack(key)))) for key in unique.tolist())
         for key, count in pairs:
             if count >= 2:
                 self.tracked[key] = count + self.lost.get(key, 0)
@@ -304,18 +272,18 @@ class _Engine:
             if self.tie is TieBreak.FAR:
                 rank = -np.abs((tied >> 1) % self.span - (self.bits - 1))
             else:
-                rank = _scramble(tied)
+                rank = scramble(tied)
             flat = int(tied[np.argmin(rank)])
         rest, negative = divmod(flat, 2)
         rest, d = divmod(rest, self.span)
         a, b = divmod(rest, self.n)
-        return count, _pack(a, b, d - (self.bits - 1), negative)
+        return count, pack(a, b, d - (self.bits - 1), negative)
 
     def _tie_rank(self, key: int, d: int) -> int:
         if self.tie is TieBreak.FAR:
             return -abs(d)
         if self.tie is TieBreak.SCRAMBLED:
-            return int(_scramble(np.array([key], dtype=np.uint64))[0])
+            return int(scramble(np.array([key], dtype=np.uint64))[0])
         return 0
 
     def _best_created_pattern(self) -> tuple[int, int]:
@@ -340,7 +308,7 @@ class _Engine:
                 for key in self.levels.pop(top):
                     count = self._count(key)
                     if count == top:
-                        a, b, d, _ = _unpack(key)
+                        a, b, d, _ = unpack(key)
                         digits = self._digits(a) + self._digits(b)
                         heapq.heappush(self.ready, (-digits, self._tie_rank(key, d), key))
                     elif count >= 2:
@@ -368,7 +336,7 @@ class _Engine:
                 key = created_key
             elif count < 2:
                 return
-            a, b, d, s = _unpack(key)
+            a, b, d, s = unpack(key)
             found = self._occurrences(a, b, d, s)
             if len(found) < 2:  # the counted pairs overlap (x<<t, x<<t+d, x<<t+2d): unusable
                 if b < self.n:

@@ -1,8 +1,9 @@
-"""Emitters: a :class:`hlsgen.design.Design` -> the files of a project directory.
+"""Emitters: thin renderers of the hardware plan (:mod:`hlsgen.hw`) -> the files of a project.
 
-- :mod:`hlsgen.emit.common`: names, exact widths and per-layer plans every emitter reads.
-- :mod:`hlsgen.emit.hls`: Vitis HLS C++ (``hls/``), its C testbench and Vitis scripts.
-- :mod:`hlsgen.emit.rtl`: Verilog (``rtl/``) and the cocotb testbench (``tb/``).
+- :mod:`hlsgen.emit.common`: the top's name, identifiers, template loading.
+- :mod:`hlsgen.emit.rtl`: Verilog (``rtl/``) of the plan, and the cocotb testbench (``tb/``).
+- :mod:`hlsgen.emit.dataflow`: the HLS top's processes and streams, read from the plan.
+- :mod:`hlsgen.emit.hls`: Vitis HLS C++ (``hls/``) of the plan, its C testbench and scripts.
 - :mod:`hlsgen.emit.project`: the whole project (vectors, reference ONNX, Makefile, README,
   Vivado scripts) as ``{relative path: text or bytes}``.
 - :mod:`hlsgen.emit.writer`: the one place that writes a project to disk, atomically.

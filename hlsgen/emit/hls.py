@@ -1,10 +1,11 @@
 """Vitis HLS C++ for a design: one kernel header per layer, the dataflow top, a C testbench.
 
-:func:`emit_hls` returns ``{path relative to the project: text}`` for ``hls/``.  Every shift-add
-graph becomes straight-line ``ap_int`` code of the exact widths planned in
-:mod:`hlsgen.emit.common`; constant multiplications (requantization, Add multipliers) are CSD
-shift-adds too, so no kernel contains a ``*``.  This module prepares names and operand lists;
-the C++ text lives in ``templates/hls``.
+:func:`emit_hls` returns ``{path relative to the project: text}`` for ``hls/``.  Each kernel
+renders one module of the hardware plan (:mod:`hlsgen.emit.dataflow`): its front end as a
+loop (``templates/hls/layer_<front>.h.j2``), then its datapath netlist node for node as
+straight-line ``ap_int`` code -- node ``nK`` of the exact width the Verilog wire ``nK`` has,
+with the same constants (zero points folded into them), so no kernel contains a ``*``.  This
+module prepares names and operand lists; the C++ text lives in ``templates/hls``.
 """
 
 from __future__ import annotations
@@ -14,52 +15,47 @@ from dataclasses import dataclass
 import jinja2
 
 import hlsgen
+from hlsgen import ir
+from hlsgen.decompose.graph import bit_width
 from hlsgen.emit import common
-from hlsgen.emit.common import (
-    TOP_NAME,
-    AddPlan,
-    AvgPoolPlan,
-    BlockPlan,
-    ConvPlan,
-    DensePlan,
-    DesignPlan,
-    EmitOptions,
-    ForkPlan,
-    MaxPoolPlan,
-    Requant,
-    TensorPlan,
-    Window,
-)
+from hlsgen.emit.common import TOP_NAME
+from hlsgen.emit.dataflow import DataflowPlan, ForkProcess, LayerProcess, plan_dataflow
+from hlsgen.hw.module import Front, ModulePlan
+from hlsgen.hw.netlist import Datapath, Op
+from hlsgen.hw.target import Target
 
 __all__ = ["emit_hls", "render_hls", "c_literal"]
 
 _TEMPLATES = {
-    ConvPlan: "layer_conv.h.j2",
-    DensePlan: "layer_dense.h.j2",
-    MaxPoolPlan: "layer_maxpool.h.j2",
-    AvgPoolPlan: "layer_avgpool.h.j2",
-    AddPlan: "layer_add.h.j2",
-    ForkPlan: "fork.h.j2",
+    Front.PIXEL: "layer_window.h.j2",  # a 1x1 window walk
+    Front.WINDOW: "layer_window.h.j2",
+    Front.VECTOR: "layer_vector.h.j2",
+    Front.SUM: "layer_sum.h.j2",
+    Front.PAIR: "layer_pair.h.j2",
 }
 _STATIC = ("hlsgen_ops.h", "csim_compat/ap_axi_sdata.h")
 
 
-def emit_hls(design, options: EmitOptions | None = None) -> dict[str, str]:
+def emit_hls(design, target: Target | None = None) -> dict[str, str]:
     """``hls/`` files of a :class:`hlsgen.design.Design`."""
-    return render_hls(common.plan_design(design, options or EmitOptions()))
+    return render_hls(plan_dataflow(design, target))
 
 
-def render_hls(plan: DesignPlan) -> dict[str, str]:
+def render_hls(plan: DataflowPlan) -> dict[str, str]:
     env = _environment()
     files: dict[str, str] = {}
     for process in plan.processes:
-        template = env.get_template(_TEMPLATES[type(process)])
-        files[f"hls/{process.ident}.h"] = _tidy(template.render(**_process_context(process)))
+        if isinstance(process, ForkProcess):
+            text = env.get_template("fork.h.j2").render(p=process)
+        else:
+            template = env.get_template(_TEMPLATES[process.module.front])
+            text = template.render(**_layer_context(process))
+        files[f"hls/{process.ident}.h"] = _tidy(text)
     top = dict(
         top=TOP_NAME, name=plan.name, version=hlsgen.__version__, input=plan.input,
         output=plan.output, output_last=plan.output.beats - 1, processes=plan.processes,
         streams=plan.streams, in_stream=plan.in_stream, out_stream=plan.out_stream,
-        part=plan.options.part, period=_period(plan.options),
+        part=plan.target.part, period=f"{plan.target.clock_period_ns:.3f}",
     )
     for name in ("hlsgen_top.h", "hlsgen_top.cpp", "tb_hlsgen_top.cpp", "hls_config.cfg",
                  "build_prj.tcl"):
@@ -79,18 +75,9 @@ def c_literal(value: int) -> str:
     return f"{value}LL"
 
 
-def _signed_term(value: int) -> str:
-    """`` + v`` / `` - v`` / nothing, to append a constant to an expression."""
-    value = int(value)
-    if value == 0:
-        return ""
-    return f" + {c_literal(value)}" if value > 0 else f" - {c_literal(-value)}"
-
-
 def _environment() -> jinja2.Environment:
     env = common.template_env("hls")
     env.filters["lit"] = c_literal
-    env.filters["term"] = _signed_term
     return env
 
 
@@ -105,14 +92,11 @@ def _tidy(text: str) -> str:
     return "\n".join(kept)
 
 
-def _period(options: EmitOptions) -> str:
-    return f"{options.clock_period_ns:.3f}"
-
-
 # -- prepared code -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Op:
-    """``const ap_int<width> name = func<width>(args);`` with a primitive of hlsgen_ops.h."""
+    """``const ap_int<width> name = func<width>(args);`` with a primitive of hlsgen_ops.h, or
+    (``func`` empty) ``const ap_int<width> name = args[0];``."""
 
     name: str
     width: int
@@ -121,32 +105,13 @@ class _Op:
 
 
 @dataclass(frozen=True)
-class _Input:
-    name: str
-    width: int
-    index: tuple[int, ...]
+class _Output:
+    """Output channel ``channel``: bits [msb:lsb] of the output beat get ``value``."""
 
-
-@dataclass(frozen=True)
-class _Block:
-    index: int
-    adder_count: int
-    inputs: tuple[_Input, ...]
-    ops: tuple[_Op, ...]
-
-
-@dataclass(frozen=True)
-class _Channel:
-    """One output channel: ``ops`` end with ``result``, stored in beat bits [msb:lsb]."""
-
-    index: int
-    comment: str
-    ops: tuple[_Op, ...]
-    result: str
+    channel: int
     msb: int
     lsb: int
-    acc_width: int  # pooling: width of the window sum, named acc_name
-    acc_name: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -155,7 +120,6 @@ class _Unpack:
     msb: int
     lsb: int
     signed: bool
-    offset: int  # added after unpacking (-zero point, or 0)
 
 
 @dataclass(frozen=True)
@@ -165,9 +129,6 @@ class _Geometry:
     ident: str
     kernel_h: int
     kernel_w: int
-    stride_h: int
-    stride_w: int
-    pads: str
     taps: int
     steps: int
     pad_top: int
@@ -183,12 +144,6 @@ class _Geometry:
     line_rows: int
     line_last: int
     channels: int
-    value_width: int
-    pad_value: int
-    in_bits: int
-    out_bits: int
-    beats: int
-    is_global: bool
 
 
 _Term = tuple  # (operand name, left shift, negate)
@@ -223,155 +178,133 @@ def _sum_ops(name: str, width: int, terms) -> list[_Op]:
     return ops
 
 
-def _requant_ops(acc: str, rq: Requant) -> list[_Op]:
-    """acc -> clamp(((acc * multiplier) + round) >> shift) + zero point, lo, hi)."""
-    ops = _sum_ops(f"{acc}_prod", rq.product.width,
-                   [(acc, t.shift, t.negate) for t in rq.multiplier.terms])
-    ops += [
-        _Op(f"{acc}_round", rq.rounded.width, "hlsgen_offset",
-            (f"{acc}_prod", c_literal(rq.round))),
-        _Op(f"{acc}_shift", rq.shifted.width,
-            "hlsgen_shr_even" if rq.ties_to_even else "hlsgen_shr",
-            (f"{acc}_round", str(rq.effective_shift))),
-        _Op(f"{acc}_zp", rq.clamp_width, "hlsgen_offset",
-            (f"{acc}_shift", c_literal(rq.zero_point))),
-        _Op(f"{acc}_y", rq.clamp_width, "hlsgen_clamp",
-            (f"{acc}_zp", c_literal(rq.lo), c_literal(rq.hi))),
-    ]
+def _wrapped(value: int, width: int) -> int:
+    """``value`` modulo ``2**width`` as a signed number: the same bits in ``width`` bits."""
+    value = int(value) % (1 << width)
+    return value - (1 << width) if value >> (width - 1) else value
+
+
+def _datapath_ops(dp: Datapath, source) -> list[_Op]:
+    """Every live node of ``dp`` as ops; ``source(node)`` is the C expression of an INPUT."""
+    ops: list[_Op] = []
+    for n, node in enumerate(dp.nodes):
+        if not dp.live[n] or node.op is Op.CONST:
+            continue
+        name = f"n{n}"
+        if node.op is Op.INPUT:
+            ops.append(_Op(name, node.width, "", (source(node),)))
+        elif node.op is Op.ADD:
+            terms = [(f"n{o.node}", o.shift, o.negate) for o in node.operands]
+            const = _wrapped(node.const, node.width)
+            if not const:
+                ops += _sum_ops(name, node.width, terms)
+            else:
+                ops += _sum_ops(f"{name}_t", node.width, terms)
+                ops.append(_Op(name, node.width, "hlsgen_offset",
+                               (f"{name}_t", c_literal(const))))
+        elif node.op is Op.MAX:
+            a, b = node.operands
+            ops.append(_Op(name, node.width, "hlsgen_max", (f"n{a.node}", f"n{b.node}")))
+        else:
+            ops += _clamp_ops(dp, n)
     return ops
 
 
-def _channel(name: str, comment: str, ops: list[_Op], rq: Requant, acc_width: int = 0
-             ) -> _Channel:
-    return _Channel(rq.channel, comment, tuple(ops + _requant_ops(name, rq)), f"{name}_y",
-                    rq.msb, rq.lsb, acc_width, name)
+def _clamp_ops(dp: Datapath, n: int) -> list[_Op]:
+    """CLAMP ``nK``: ``q = floor(src * 2**-shift)`` (ties to even if asked: a tie with a floor
+    of the wrong parity steps down by one), then clamp to the bounds (the 8 output bits)."""
+    node = dp.nodes[n]
+    src = f"n{node.operands[0].node}"
+    width = dp.nodes[node.operands[0].node].width
+    lo, hi = node.bounds
+    q_lo, q_hi = dp.clamp_input_range(n)
+    even = node.even_parity
+    q = bit_width(min(q_lo - (even is not None), lo), max(q_hi, hi))
+    name, shift = f"n{n}", node.shift
+    if even is not None and shift >= 0:
+        ops = [_Op(f"{name}_q", q, "hlsgen_shr_tie", (src, str(shift), str(even)))]
+    elif shift > 0:
+        ops = [_Op(f"{name}_q", q, "hlsgen_shr", (src, str(min(shift, width - 1))))]
+    else:  # a left shift: every value is a tie and its floor is even
+        ops = [_Op(f"{name}_q", q, "hlsgen_shl", (src, str(-shift)))]
+        if even:  # an even floor is wrong exactly when the zero point is odd
+            ops = [_Op(f"{name}_s", q, "hlsgen_shl", (src, str(-shift))),
+                   _Op(f"{name}_q", q, "hlsgen_offset", (f"{name}_s", "-1"))]
+    return ops + [_Op(name, q, "hlsgen_clamp", (f"{name}_q", c_literal(lo), c_literal(hi)))]
 
 
-def _requant_comment(rq: Requant) -> str:
-    return (f"requantize x{rq.multiplier.value} >> {rq.shift}, zero point {rq.zero_point}, "
-            f"clamp [{rq.lo}, {rq.hi}]")
+def _outputs(dp: Datapath) -> tuple[_Output, ...]:
+    outs = []
+    for c, n in enumerate(dp.outputs):
+        node = dp.nodes[n]
+        value = (f"{node.const % 256}" if node.op is Op.CONST else f"(ap_uint<8>)n{n}")
+        outs.append(_Output(c, 8 * c + 7, 8 * c, value))
+    return tuple(outs)
 
 
-def _node_name(block: int, node: int) -> str:
-    return f"b{block}_n{node}"
+def _unpack(tensor) -> tuple[_Unpack, ...]:
+    return tuple(_Unpack(c, 8 * c + 7, 8 * c, tensor.signed) for c in range(tensor.channels))
 
 
-def _live_nodes(block: BlockPlan) -> set[int]:
-    """Nodes some output depends on (dead adders are not emitted)."""
-    graph = block.graph
-    live: set[int] = set()
-    stack = [tap.node for tap in graph.outputs if tap.node is not None]
-    while stack:
-        node = stack.pop()
-        if node in live:
-            continue
-        live.add(node)
-        if node >= graph.n_inputs:
-            adder = graph.adders[node - graph.n_inputs]
-            stack += [adder.a.node, adder.b.node]
-    return live
-
-
-def _block(block: BlockPlan, dense: bool) -> _Block:
-    graph, widths = block.graph, block.node_widths
-    live = _live_nodes(block)
-    inputs = []
-    for j, src in enumerate(block.inputs):
-        if j in live:
-            index = (src.beat, src.channel) if dense else (src.row, src.col, src.channel)
-            inputs.append(_Input(_node_name(block.index, j), widths[j], index))
-    ops: list[_Op] = []
-    for i, adder in enumerate(graph.adders):
-        node = graph.n_inputs + i
-        if node in live:
-            terms = [(_node_name(block.index, op.node), op.shift, op.negate)
-                     for op in (adder.a, adder.b)]
-            ops += _sum_ops(_node_name(block.index, node), widths[node], terms)
-    return _Block(block.index, graph.adder_count, tuple(inputs), tuple(ops))
-
-
-def _matrix_channels(plan) -> tuple[_Channel, ...]:
-    """Conv / Dense: acc = row of the shift-add graph + bias, then requantization."""
-    channels = []
-    for tap, rq in zip(plan.taps, plan.requant):
-        acc = f"c{rq.channel}_acc"
-        t = tap.tap
-        terms = [] if t.node is None else [(_node_name(tap.block, t.node), t.shift, t.negate)]
-        ops = _sum_ops(f"{acc}_row", rq.acc.width, terms)
-        ops.append(_Op(acc, rq.acc.width, "hlsgen_offset", (f"{acc}_row", c_literal(rq.bias))))
-        channels.append(_channel(acc, f"bias {rq.bias}, {_requant_comment(rq)}", ops, rq))
-    return tuple(channels)
-
-
-def _pool_channels(plan: AvgPoolPlan) -> tuple[_Channel, ...]:
-    """AvgPool: the template sums the window into acc_name; then requantization."""
-    return tuple(_channel(f"c{rq.channel}_acc", _requant_comment(rq), [], rq, plan.sum.width)
-                 for rq in plan.requant)
-
-
-def _unpack(tensor: TensorPlan, offset: int) -> tuple[_Unpack, ...]:
-    return tuple(_Unpack(c, *tensor.channel_bits(c), tensor.signed, offset)
-                 for c in range(tensor.channels))
-
-
-def _geometry(ident: str, window: Window, src: TensorPlan, out: TensorPlan, value_width: int,
-              pad_value: int) -> _Geometry:
-    w = window
+def _geometry(ident: str, w: ir.Window, channels: int) -> _Geometry:
     return _Geometry(
-        ident=ident, kernel_h=w.kernel_h, kernel_w=w.kernel_w, stride_h=w.stride_h,
-        stride_w=w.stride_w,
-        pads=f"(top {w.pad_top}, left {w.pad_left}, bottom {w.pad_bottom}, right {w.pad_right})",
-        taps=w.taps, steps=w.steps, pad_top=w.pad_top, row_end=w.pad_top + w.in_h,
-        pad_left=w.pad_left, col_end=w.pad_left + w.in_w, padded_w=w.padded_w,
-        kh_last=w.kernel_h - 1, kw_last=w.kernel_w - 1, sh_last=w.stride_h - 1,
-        sw_last=w.stride_w - 1, wp_last=w.padded_w - 1, line_rows=w.kernel_h - 1,
-        line_last=w.kernel_h - 2, channels=src.channels, value_width=value_width,
-        pad_value=pad_value, in_bits=src.bits, out_bits=out.bits, beats=src.beats,
-        is_global=w.is_global)
+        ident=ident, kernel_h=w.kh, kernel_w=w.kw, taps=w.taps, steps=w.padded_h * w.padded_w,
+        pad_top=w.pt, row_end=w.pt + w.h, pad_left=w.pl, col_end=w.pl + w.w,
+        padded_w=w.padded_w, kh_last=w.kh - 1, kw_last=w.kw - 1, sh_last=w.sh - 1,
+        sw_last=w.sw - 1, wp_last=w.padded_w - 1, line_rows=w.kh - 1, line_last=w.kh - 2,
+        channels=channels)
 
 
-def _process_context(p) -> dict:
-    src, out = p.inputs[0], p.output
-    if isinstance(p, ConvPlan):
-        return dict(p=p, g=_geometry(p.ident, p.window, src, out, p.centred.width, 0),
-                    unpack=_unpack(src, -src.zero_point),
-                    blocks=[_block(b, dense=False) for b in p.blocks],
-                    channels=_matrix_channels(p))
-    if isinstance(p, DensePlan):
-        return dict(p=p, in_bits=src.bits, out_bits=out.bits, beats=src.beats,
-                    beats_last=src.beats - 1, in_channels=src.channels,
-                    value_width=p.centred.width, unpack=_unpack(src, -src.zero_point),
-                    blocks=[_block(b, dense=True) for b in p.blocks],
-                    channels=_matrix_channels(p))
-    if isinstance(p, MaxPoolPlan):
-        width = common.Interval(src.qmin, src.qmax).width  # raw values: no zero point
-        return dict(p=p, g=_geometry(p.ident, p.window, src, out, width, p.pad_value),
-                    unpack=_unpack(src, 0), outputs=_unpack(out, 0))
-    if isinstance(p, AvgPoolPlan):
-        return dict(p=p, g=_geometry(p.ident, p.window, src, out, p.centred.width, 0),
-                    unpack=_unpack(src, -src.zero_point), channels=_pool_channels(p))
-    if isinstance(p, AddPlan):
-        return _add_context(p)
-    if isinstance(p, ForkPlan):
-        return dict(p=p)
-    raise TypeError(f"no HLS template for {type(p).__name__}")
+def _describe(p: LayerProcess) -> str:
+    """One line about the layer for the kernel's header comment."""
+    layer, m = p.module.layer, p.module
+    channels = f"{p.inputs[0].channels} -> {p.output.channels} channels"
+    if m.window is not None:
+        w = m.window
+        shape = (f"{w.kh}x{w.kw}, stride {w.sh}x{w.sw}, pads (top {w.pt}, left {w.pl}, "
+                 f"bottom {w.pb}, right {w.pr})")
+        groups = f", {layer.groups} group(s)" if isinstance(layer, ir.Conv) else ""
+        text = f"{layer.kind.value} {shape}{groups}, {channels}"
+    else:
+        text = f"{layer.kind.value}, {channels}"
+    if p.method != "-":
+        text += f"; method {p.method}: {p.adder_count} adders"
+    return text
 
 
-def _add_context(p: AddPlan) -> dict:
-    a, b = p.inputs
-    sides = [dict(bits=t.bits, width=t.centred.width, unpack=_unpack(t, -t.zero_point))
-             for t in (a, b)]
-    channels = []
-    for ch in p.channels:
-        rq = ch.requant
-        acc = f"c{ch.channel}_acc"
-        ops = _sum_ops(f"{acc}_a", ch.term_a.width,
-                       [(f"xa[{ch.channel}]", t.shift, t.negate) for t in ch.mult_a.terms])
-        ops += _sum_ops(f"{acc}_b", ch.term_b.width,
-                        [(f"xb[{ch.channel}]", t.shift, t.negate) for t in ch.mult_b.terms])
-        ops += _sum_ops(acc, rq.acc.width, [(f"{acc}_a", 0, False), (f"{acc}_b", 0, False)])
-        comment = (f"a x{ch.mult_a.value} + b x{ch.mult_b.value}, "
-                   f"{_requant_comment(rq)}")
-        channels.append(_channel(acc, comment, ops, rq))
-    return dict(p=p, a=sides[0], b=sides[1], out_bits=p.output.bits, beats=p.output.beats,
-                channels=channels)
+def _layer_context(p: LayerProcess) -> dict:
+    m: ModulePlan = p.module
+    src = p.inputs[0]
+    channels = src.channels
+    value_width = bit_width(src.dtype.qmin, src.dtype.qmax)  # raw values
+    if m.front in (Front.PIXEL, Front.WINDOW):
+        kw = m.window.kw
+
+        def source(node) -> str:
+            tap, c = divmod(node.bit // 8, channels)
+            return f"win[{tap // kw}][{tap % kw}][{c}]"
+    elif m.front is Front.VECTOR:
+        def source(node) -> str:
+            beat, c = divmod(node.bit // 8, channels)
+            return f"buf[{beat}][{c}]"
+    elif m.front is Front.SUM:
+        def source(node) -> str:
+            return f"sum[{node.bit // m.sum_bits}]"
+    else:  # PAIR: the a channels, then the b channels
+        def source(node) -> str:
+            field = node.bit // 8
+            return f"xa[{field}]" if field < channels else f"xb[{field - channels}]"
+    context = dict(
+        p=p, describe=_describe(p), in_bits=src.bits, out_bits=p.output.bits,
+        beats=src.beats, beats_last=src.beats - 1, channels=channels, value_width=value_width,
+        unpack=_unpack(src), ops=_datapath_ops(m.datapath, source), outputs=_outputs(m.datapath),
+        kind=m.kind.value, nodes=sum(m.datapath.live), levels=m.datapath.levels)
+    if m.front in (Front.PIXEL, Front.WINDOW):
+        context.update(g=_geometry(p.ident, m.window, channels), pad_value=m.pad)
+    elif m.front is Front.SUM:
+        context.update(sum_bits=m.sum_bits)
+    elif m.front is Front.PAIR:
+        b = p.inputs[1]
+        context.update(b_bits=b.bits, b_channels=b.channels, unpack_b=_unpack(b),
+                       b_width=bit_width(b.dtype.qmin, b.dtype.qmax))
+    return context

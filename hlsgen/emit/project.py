@@ -14,9 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 import hlsgen
-from hlsgen import cost
 from hlsgen.emit import common, rtl
-from hlsgen.emit.common import TOP_NAME, DesignPlan, EmitOptions, ForkPlan
+from hlsgen.emit.common import TOP_NAME
+from hlsgen.emit.dataflow import MIN_FIFO_DEPTH, DataflowPlan, plan_dataflow
+from hlsgen.errors import CostModelError
+from hlsgen.hw.resources import estimate_design
+from hlsgen.hw.target import Target
 from hlsgen.emit.hls import render_hls
 
 __all__ = ["Vectors", "ProjectInfo", "reference_vectors", "random_inputs", "project_files",
@@ -72,10 +75,10 @@ def vector_text(rows: np.ndarray) -> str:
     return "".join(" ".join(str(int(v)) for v in row) + "\n" for row in np.asarray(rows))
 
 
-def project_files(design, options: EmitOptions, vectors: Vectors, info: ProjectInfo
+def project_files(design, options: Target, vectors: Vectors, info: ProjectInfo
                   ) -> dict[str, str | bytes]:
     """Every file of the project directory, keyed by its path relative to the project."""
-    plan = common.plan_design(design, options)
+    plan = plan_dataflow(design, options)
     files: dict[str, str | bytes] = dict(render_hls(plan))
     files.update(rtl.emit_rtl(design, options))
     files.update(rtl.testbench_files())
@@ -90,12 +93,12 @@ def project_files(design, options: EmitOptions, vectors: Vectors, info: ProjectI
     return files
 
 
-def _cost_report(design, options: EmitOptions):
-    """Predicted resources and latency of the Verilog from ``hlsgen.cost``, or the reason why
-    there are none (the cost model raises rather than guess)."""
+def _cost_report(design, options: Target):
+    """Predicted resources and latency of the Verilog from the hardware plan, or the reason
+    why there are none (the resource model raises rather than guess)."""
     try:
-        return cost.estimate_design(design, options), None
-    except cost.CostModelError as err:
+        return estimate_design(design, options), None
+    except CostModelError as err:
         return None, str(err)
 
 
@@ -149,23 +152,20 @@ def _shape(t) -> str:
     return f"{t.height}x{t.width}x{t.channels}"
 
 
-def _layer_rows(plan: DesignPlan) -> list[_LayerRow]:
+def _layer_rows(plan: DataflowPlan) -> list[_LayerRow]:
     rows = []
     for i, p in enumerate(plan.layers):
         ins = " + ".join(_shape(t) for t in p.inputs)
         rows.append(_LayerRow(
             index=i, name=p.name, kind=p.kind.value, shape=f"{ins} -> {_shape(p.output)}",
-            method=getattr(p, "method", "-"),
-            adders=str(p.adder_count) if hasattr(p, "adder_count") else "-",
+            method=p.method, adders=str(p.adder_count) if p.method != "-" else "-",
             source=", ".join(p.source)))
     return rows
 
 
-def _context(plan: DesignPlan, design, vectors: Vectors, info: ProjectInfo) -> dict:
-    options = plan.options
-    residual = [s for s in plan.streams
-                if s.depth > common.MIN_FIFO_DEPTH and any(s.producer == f.ident
-                                                           for f in plan.forks)]
+def _context(plan: DataflowPlan, design, vectors: Vectors, info: ProjectInfo) -> dict:
+    options = plan.target
+    residual = [s for s in plan.streams if s.depth > MIN_FIFO_DEPTH]  # the Adds' FIFOs
     report, no_report = _cost_report(design, options)
     graph = design.graph
     return dict(
@@ -175,8 +175,7 @@ def _context(plan: DesignPlan, design, vectors: Vectors, info: ProjectInfo) -> d
         name=plan.name, top=TOP_NAME, version=hlsgen.__version__, part=options.part,
         clock_mhz=f"{options.clock_mhz:g}", period=f"{options.clock_period_ns:.3f}",
         input=plan.input, output=plan.output, layers=_layer_rows(plan),
-        adders=sum(getattr(p, "adder_count", 0) for p in plan.layers),
-        forks=[p for p in plan.processes if isinstance(p, ForkPlan)], residual=residual,
+        adders=sum(p.adder_count for p in plan.layers), forks=plan.forks, residual=residual,
         frames=int(vectors.inputs.shape[0]), origin=vectors.origin, info=info,
         cost=report, no_cost=no_report, levels=options.adder_levels(),
     )

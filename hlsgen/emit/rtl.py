@@ -3,7 +3,7 @@ module, or one datapath module per pipeline stage for large layers), the ``hlsge
 wrapper, primitives.
 
 :func:`emit_rtl` returns ``{path relative to the project: text}`` for ``rtl/``; it renders the
-:class:`hlsgen.cost.HardwarePlan` (the same plan the cost model times and sizes), so every
+:class:`hlsgen.hw.plan.HardwarePlan` (the same plan the cost model times and sizes), so every
 width, pipeline register, line-buffer row count and FIFO depth comes from one place.  Shift-add
 graphs and requantizations become straight-line ``assign`` statements of exact widths, with a
 register stage every N adder levels; no ``*`` appears on data anywhere.  This module prepares
@@ -15,12 +15,13 @@ runner every generated project carries in ``tb/``.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 
 import hlsgen
-from hlsgen import cost
-from hlsgen.cost import Front, HardwarePlan, ModulePlan, Node, Op
+from hlsgen.hw.module import Front, ModulePlan, fixed_bank
+from hlsgen.hw.netlist import Node, Op
+from hlsgen.hw.plan import HardwarePlan, plan_hardware
+from hlsgen.hw.resources import estimate_plan
 from hlsgen.decompose.graph import bit_width
 from hlsgen.emit.common import TOP_NAME, identifier, template_env, templates_dir
 
@@ -36,8 +37,8 @@ STAGE_MODULES_ABOVE = 12_000
 
 
 def emit_rtl(design, options=None) -> dict[str, str]:
-    """``rtl/`` files of a :class:`hlsgen.design.Design` (options: ``EmitOptions`` or None)."""
-    return render_rtl(cost.plan_hardware(design, options))
+    """``rtl/`` files of a :class:`hlsgen.design.Design` (options: ``Target`` or None)."""
+    return render_rtl(plan_hardware(design, options))
 
 
 def render_rtl(plan: HardwarePlan, split_above: int | None = None) -> dict[str, str]:
@@ -56,18 +57,23 @@ def render_rtl(plan: HardwarePlan, split_above: int | None = None) -> dict[str, 
         version=version, **_top_context(plan, modules))
     for name in PRIMITIVES:
         files[f"rtl/{name}"] = (templates_dir() / "rtl" / "primitives" / name).read_text()
-    files["rtl/hlsgen_cost.json"] = cost_json(plan)
+    datapath = {c["ident"]: [part.ident for part in c["parts"]] for c in modules}
+    files["rtl/hlsgen_cost.json"] = cost_json(plan, datapath)
     return files
 
 
-def cost_json(plan: HardwarePlan) -> str:
-    """The cost model's prediction, per Verilog module, for ``hlsgen.verify.estimate``."""
-    report = cost.estimate_plan(plan)
+def cost_json(plan: HardwarePlan, datapath: dict[str, list[str]]) -> str:
+    """The cost model's prediction per layer module, for ``hlsgen.verify.estimate``, with
+    the names of each layer's datapath modules (``datapath``: so that per-module synthesis
+    and the report need not parse names back)."""
+    report = estimate_plan(plan)
     layers = {}
     for m in plan.modules:
         entry = asdict(report.layer(m.name))
-        layers[module_name(m)] = {"layer": entry.pop("name"), **entry,
-                                  "adder_levels_per_stage": plan.per_stage(m)}
+        ident = module_name(m)
+        layers[ident] = {"layer": entry.pop("name"), **entry,
+                         "adder_levels_per_stage": plan.per_stage(m),
+                         "datapath_modules": datapath[ident]}
     doc = {
         "total": {"luts": report.luts, "ffs": report.ffs, "dsps": report.dsps,
                   "brams": report.brams},
@@ -109,6 +115,7 @@ class _Term:
     src: str
     shift: int
     negate: bool
+    node: int  # the netlist node ``src`` holds (or a register copy of)
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,7 @@ class _Wire:
     even_parity: int | None = None  # CLAMP: ties to even (zero point parity), None: half up
     tie_msb: int | None = None  # CLAMP, ties to even: top source bit a tie needs zero (None:
     # nothing is shifted out, every value is a tie)
+    node: int = 0  # the netlist node
 
     @property
     def msb(self) -> int:
@@ -148,6 +156,7 @@ class _Reg:
     width: int
     src: str
     stage: int
+    node: int  # the netlist node it holds a copy of
 
     @property
     def msb(self) -> int:
@@ -157,7 +166,7 @@ class _Reg:
 def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict:
     dp = m.datapath
     per_stage = plan.per_stage(m)
-    stages = dp.stages(per_stage)
+    stages = plan.stages(m)
     copies = dp.register_stages(per_stage)
     home = [dp.home_stage(n, per_stage) for n in range(len(dp.nodes))]
 
@@ -172,25 +181,28 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict
         wires.append(_wire(n, dp, lambda k: ref(k, home[n])))
         width = _storage_width(node)
         for s in copies[n]:
-            regs.append(_Reg(f"n{n}_s{s}", width, ref(n, s - 1), s))
+            regs.append(_Reg(f"n{n}_s{s}", width, ref(n, s - 1), s, n))
     outputs = []
+    out_refs = set()  # values the layer's output bus reads
     for n in dp.outputs:
         node = dp.nodes[n]
         if node.op is Op.CONST:
             outputs.append(f"8'h{node.const % 256:02x}")
         else:
+            out_refs.add(ref(n, stages))
             outputs.append(f"{ref(n, stages)}[7:0]")
     ins = m.inputs
     ident = module_name(m)
     adders = sum(w.kind == "add" for w in wires)
-    parts = _datapath_modules(ident, wires, regs, outputs, home, _bus_bits(m),
+    parts = _datapath_modules(ident, wires, regs, out_refs, home, m.bus_bits,
                               split=stages > 1 and adders > split_above)
     return dict(
         ident=ident, name=m.name, source=m.layer.source, kind=m.layer.kind.value,
-        front=m.front.value, params=_front_params(plan, m), stages=stages,
+        front=m.front.value, primitive=_PRIMITIVE[m.front], params=_front_params(plan, m),
+        stages=stages,
         valid_shift="v0" if stages == 1 else f"{{v[{stages - 1}:1], v0}}",
         in_msbs=[8 * t.shape[2] - 1 for t in ins], out_bits=8 * m.output.shape[2],
-        out_msb=8 * m.output.shape[2] - 1, bus_msb=_bus_bits(m) - 1, parts=parts,
+        out_msb=8 * m.output.shape[2] - 1, bus_msb=m.bus_bits - 1, parts=parts,
         outputs=list(reversed(outputs)), levels=dp.levels, per_stage=per_stage,
         in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
 
@@ -201,6 +213,7 @@ class _Port:
     width: int
     signed: bool
     register: bool = False  # an output driven by one of the module's registers
+    order: tuple[int, ...] = ()  # input ports: d0 first, then register copies by node, stage
 
     @property
     def msb(self) -> int:
@@ -226,28 +239,25 @@ class _StageModule:
         return frozenset(p.name for p in self.outputs)
 
 
-def _datapath_modules(ident: str, wires: list[_Wire], regs: list[_Reg], outputs: list[str],
+def _datapath_modules(ident: str, wires: list[_Wire], regs: list[_Reg], out_refs: set[str],
                       home: list[int], bus_bits: int, split: bool) -> list[_StageModule]:
     """The layer's wires and registers as one datapath module (``<ident>_dp``) or, with
     ``split``, one per stage (``<ident>_dp<S>``; a wire sits in its home stage, a register
-    copy of node K with node K)."""
-    def node(name: str) -> int:
-        return int(re.match(r"n(\d+)", name).group(1))
+    copy of node K with node K).  ``out_refs``: the values the layer's output bus reads."""
+    def part(node: int) -> int | None:
+        return home[node] if split else None
 
-    def part(name: str) -> int | None:
-        return home[node(name)] if split else None
-
-    reg_width = {r.name: r.width for r in regs}
+    reg_of = {r.name: r for r in regs}
     by_stage: dict[int | None, list[_Wire]] = {}
     for w in wires:
-        by_stage.setdefault(part(w.name), []).append(w)
+        by_stage.setdefault(part(w.node), []).append(w)
     regs_of: dict[int | None, list[_Reg]] = {}
     for r in regs:
-        regs_of.setdefault(part(r.name), []).append(r)
+        regs_of.setdefault(part(r.node), []).append(r)
     # Values read outside their module: wire operands (register copies, across stages) and
-    # the layer's outputs (``nK_sS[7:0]`` or, without stages, ``nK[7:0]``).
-    read_outside = {t.src for w in wires for t in w.terms if part(t.src) != part(w.name)}
-    read_outside |= {o.split("[")[0] for o in outputs}
+    # the layer's outputs.
+    read_outside = {t.src for w in wires for t in w.terms if part(t.node) != part(w.node)}
+    read_outside |= out_refs
     modules = []
     for stage in sorted(by_stage, key=lambda k: k or 0):
         group, own_regs = by_stage[stage], regs_of.get(stage, [])
@@ -255,23 +265,19 @@ def _datapath_modules(ident: str, wires: list[_Wire], regs: list[_Reg], outputs:
         inputs: dict[str, _Port] = {}
         for w in group:
             if w.kind == "input":
-                inputs["d0"] = _Port("d0", bus_bits, False)
+                inputs["d0"] = _Port("d0", bus_bits, False, order=(-1,))
             for t in w.terms:
                 if t.src not in defined:
-                    inputs[t.src] = _Port(t.src, reg_width[t.src], True)
+                    reg = reg_of[t.src]  # values cross modules only through registers
+                    inputs[t.src] = _Port(t.src, reg.width, True, order=(reg.node, reg.stage))
         outs = [_Port(w.name, w.width, w.kind != "clamp") for w in group
                 if w.name in read_outside]
         outs += [_Port(r.name, r.width, True, True) for r in own_regs if r.name in read_outside]
         name = f"{ident}_dp" if stage is None else f"{ident}_dp{stage}"
         modules.append(_StageModule(name, stage, tuple(group), tuple(own_regs),
-                                    tuple(sorted(inputs.values(), key=_port_order)),
+                                    tuple(sorted(inputs.values(), key=lambda p: p.order)),
                                     tuple(outs)))
     return modules
-
-
-def _port_order(port: _Port) -> tuple[int, ...]:
-    """``d0`` first, then ``n<K>_s<S>`` by K."""
-    return (-1,) if port.name == "d0" else tuple(int(x) for x in re.findall(r"\d+", port.name))
 
 
 def _storage_width(node: Node) -> int:
@@ -282,13 +288,13 @@ def _wire(n: int, dp, ref) -> _Wire:
     node = dp.nodes[n]
     name = f"n{n}"
     if node.op is Op.INPUT:
-        return _Wire("input", name, node.width, hi_bit=node.bit + node.bits - 1,
+        return _Wire("input", name, node.width, node=n, hi_bit=node.bit + node.bits - 1,
                      lo_bit=node.bit, signed=node.signed)
-    terms = tuple(_Term(ref(op.node), op.shift, op.negate) for op in node.operands)
+    terms = tuple(_Term(ref(op.node), op.shift, op.negate, op.node) for op in node.operands)
     if node.op is Op.ADD:
-        return _Wire("add", name, node.width, terms=terms, const=node.const)
+        return _Wire("add", name, node.width, terms=terms, const=node.const, node=n)
     if node.op is Op.MAX:
-        return _Wire("max", name, node.width, terms=terms)
+        return _Wire("max", name, node.width, terms=terms, node=n)
     # CLAMP: q = (src << op.shift) >>> shift, then clamp to the bounds, keep 8 bits
     src = dp.nodes[node.operands[0].node]
     width = src.width
@@ -305,22 +311,29 @@ def _wire(n: int, dp, ref) -> _Wire:
     even = node.even_parity
     tie_msb = min(node.shift, width) - 1 if node.shift > 0 else None
     qwidth = max(qbits + (even is not None), bit_width(min(lo, q_lo), max(hi, q_hi)), 9)
-    return _Wire("clamp", name, 8, terms=terms[:1], hi_bit=msb, lo_bit=lsb, lshift=lshift,
-                 qwidth=qwidth, lo=lo if q_lo < lo else None, hi=hi if q_hi > hi else None,
+    return _Wire("clamp", name, 8, node=n, terms=terms[:1], hi_bit=msb, lo_bit=lsb,
+                 lshift=lshift, qwidth=qwidth, lo=lo if q_lo < lo else None,
+                 hi=hi if q_hi > hi else None,
                  clamp_lo=lo, clamp_hi=hi, even_parity=even, tie_msb=tie_msb)
 
 
-def _bus_bits(m: ModulePlan) -> int:
-    c = m.inputs[0].shape[2]
-    if m.front is Front.WINDOW:
-        return m.window.kh * m.window.kw * 8 * c
-    if m.front is Front.VECTOR:
-        return m.in_beats * 8 * c
-    if m.front is Front.SUM:
-        return c * m.sum_bits
-    if m.front is Front.PAIR:
-        return 8 * (m.inputs[0].shape[2] + m.inputs[1].shape[2])
-    return 8 * c
+@dataclass(frozen=True)
+class _Primitive:
+    """A front end's hand-written module and the ports its window / vector bus leaves by."""
+
+    module: str
+    data: str
+    valid: str
+    pair: bool = False  # two stream inputs (a_*, b_*) instead of one (s_*)
+
+
+_PRIMITIVE = {
+    Front.PIXEL: _Primitive("hlsgen_pixel", "pix", "pix_valid"),
+    Front.WINDOW: _Primitive("hlsgen_window", "win", "win_valid"),
+    Front.VECTOR: _Primitive("hlsgen_vector", "vec", "vec_valid"),
+    Front.SUM: _Primitive("hlsgen_sum", "sum", "sum_valid"),
+    Front.PAIR: _Primitive("hlsgen_pair", "pair", "pair_valid", pair=True),
+}
 
 
 def _clog2(value: int) -> int:
@@ -350,7 +363,7 @@ def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
     s = m.window
     rows = plan.schedule.rows[m.name]
     depth = -(-w // s.kw)  # words per bank and row
-    fixed = s.fixed_bank()
+    fixed = fixed_bank(s)
     span = rows + h + s.kh + s.sh + 2
     position = max(h, w, s.ho * s.sh, s.wo * s.sw) + s.kh + s.kw + max(s.pt, s.pl) + 2
     pad = 0

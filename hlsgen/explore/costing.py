@@ -3,17 +3,17 @@ and exact latency, and the pipelining choices the target clock allows."""
 
 from __future__ import annotations
 
-from hlsgen.cost import CostReport, estimate_design
-from hlsgen.emit.common import EmitOptions
+from hlsgen.hw.resources import CostReport, estimate_design
+from hlsgen.hw.target import Target
 
 __all__ = ["explore_cost", "pipeline_choices"]
 
 
 def explore_cost(design, pipeline: dict[str, int], clock_mhz: float) -> CostReport:
-    options = EmitOptions(clock_mhz=clock_mhz, layer_pipeline=tuple(sorted(pipeline.items())))
+    options = Target(clock_mhz=clock_mhz, layer_pipeline=tuple(sorted(pipeline.items())))
     return estimate_design(design, options)
 
 
 def pipeline_choices(clock_mhz: float) -> tuple[int, ...]:
     """Adder levels between registers from 1 up to what the clock period allows."""
-    return tuple(range(1, EmitOptions(clock_mhz=clock_mhz).adder_levels() + 1))
+    return tuple(range(1, Target(clock_mhz=clock_mhz).adder_levels() + 1))

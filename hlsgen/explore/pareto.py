@@ -8,6 +8,7 @@ import io
 import json
 from typing import Sequence
 
+from hlsgen.design import DatapathKind
 from hlsgen.explore.devices import Budget
 from hlsgen.explore.problem import Evaluation
 
@@ -77,8 +78,10 @@ def front_json(front: Sequence[Evaluation], metric_name: str, meta: dict,
 
 
 def design_json(chosen: Evaluation, metric_name: str, meta: dict, extra=_no_validation) -> str:
-    """The chosen design: ``methods`` and ``pipeline`` are what ``hlsgen generate`` reads."""
-    body = {**meta, **_row(chosen, metric_name, extra)}
+    """The chosen design: ``methods``, ``pipeline`` and ``kinds`` (the datapath kind of every
+    weight layer; the search does not vary it yet) are what ``hlsgen generate`` reads."""
+    kinds = {name: DatapathKind.PARALLEL.value for name in chosen.methods}
+    body = {**meta, **_row(chosen, metric_name, extra), "kinds": kinds}
     return json.dumps(body, indent=2) + "\n"
 
 

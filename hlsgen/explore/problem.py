@@ -89,7 +89,7 @@ class Problem:
     max_accuracy_drop: float  # percentage points
     budget: Budget
     clock_mhz: float
-    cost_fn: object  # (design, pipeline: dict[str, int], clock_mhz) -> hlsgen.cost report
+    cost_fn: object  # (design, pipeline: dict[str, int], clock_mhz) -> hlsgen.hw CostReport
     prefix_cache_bytes: int = 256 << 20
     # The bound must hold with this many standard errors to spare (0: on the samples only).
     confidence_z: float = 0.0

@@ -8,7 +8,7 @@ Public API::
 
 The pipeline, in order: :func:`.view.build_view` (shape inference, constant folding),
 :func:`.support.check_model` (every unsupported node at once), :func:`.lower.lower` (layers,
-layouts, QDQ parameters) and :func:`hlsgen.quantize.quantize` (what the model leaves open).
+layouts, QDQ parameters) and :func:`hlsgen.frontend.quantize.quantize` (what the model leaves open).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import onnx
 from hlsgen import ir
 from hlsgen.frontend.loader import as_model, load_onnx
 from hlsgen.frontend.lower import lower
+from hlsgen.frontend.quantize import quantize
 from hlsgen.frontend.support import NodeInfo, check_model, node_infos
 from hlsgen.frontend.view import build_view
 
@@ -46,8 +47,6 @@ def import_model(
     ``data_free_input_range`` = (lo, hi) of its input values.  An int8 QDQ model needs
     neither: its own scales are kept.
     """
-    from hlsgen.quantize import quantize  # quantize reads the lowered types defined here
-
     model, name = as_model(path_or_model)
     view = build_view(model, name)
     check_model(view)

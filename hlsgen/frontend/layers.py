@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from hlsgen import ir
 from hlsgen.frontend import layout
 from hlsgen.frontend.fold import ConstValue
 from hlsgen.frontend.lowered import (NO_CLAMP, LAvgPool, LBias, LConv, LDense, LLayer,
@@ -177,8 +178,8 @@ def _weight(const: ConstValue) -> LWeight:
 
 
 def _out_shape(out_onnx: tuple, in_shape: Shape3, kernel, stride, pads, channels) -> Shape3:
-    h = (in_shape[0] + pads[0] + pads[2] - kernel[0]) // stride[0] + 1
-    w = (in_shape[1] + pads[1] + pads[3] - kernel[1]) // stride[1] + 1
+    window = ir.Window.of(in_shape[:2], kernel, stride, pads)
+    h, w = window.ho, window.wo
     if layout.spatial_ir_shape(out_onnx) != (h, w, channels):
         raise NodeProblem(f"output shape {list(out_onnx)} does not follow from kernel {kernel}, "
                           f"stride {stride}, pads {pads} (unsupported padding mode?)")

@@ -2,7 +2,7 @@
 
 The lowering (:mod:`.lower`) produces it from any supported model.  Everything an int8 QDQ
 model already fixes is carried along -- tensor scales and zero points, integer weights with
-their per-channel scales, int32 biases -- and :mod:`hlsgen.quantize` fills in the rest
+their per-channel scales, int32 biases -- and :mod:`hlsgen.frontend.quantize` fills in the rest
 (everything, for a float model) and emits :mod:`hlsgen.ir` objects.  Shapes, pads, strides,
 layouts and names are final here; quantization never changes them.
 """

@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 
 from hlsgen.errors import UnsupportedModelError
+from hlsgen.ir import Window
 from hlsgen.frontend.fold import attributes
 from hlsgen.frontend.view import ModelView, product
 
@@ -256,7 +257,7 @@ def _floor_matches(view, node, kernel, attrs) -> bool:
     if shape is None or out is None:
         return True
     strides = list(attrs.get("strides", [1] * len(kernel)))
-    return all((size - k) // s + 1 == o
+    return all(Window(size, 1, k, 1, s).ho == o
                for size, k, s, o in zip(shape[2:], kernel, strides, out[2:]))
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.errors import DataError, QuantizationError
-from hlsgen.reference.windows import output_hw, window_pixels
+from hlsgen.reference.windows import window_pixels
 
 __all__ = ["execute", "run_layer", "quantize_input", "quantize_linear", "requantize",
            "EXACT_FLOAT_LIMIT"]
@@ -137,7 +137,7 @@ def _conv(graph: ir.Graph, layer: ir.Conv, values) -> np.ndarray:
     (h, w, cin), cout, groups = src.shape, layer.weight.shape[0], layer.groups
     xc = values[layer.input] - src.zero_point
     n = xc.shape[0]
-    index = window_pixels((h, w), layer.kernel, layer.stride, layer.pads)  # [P, K]
+    index = window_pixels(ir.window(layer, src.shape))  # [P, K]
     pixels, taps = index.shape
     cig, cog = cin // groups, cout // groups
     weight = layer.weight.astype(np.int64)
@@ -177,15 +177,13 @@ def _dense(graph: ir.Graph, layer: ir.Dense, values) -> np.ndarray:
 
 
 def _maxpool(graph: ir.Graph, layer: ir.MaxPool, values) -> np.ndarray:
-    h, w, c = graph.tensor(layer.input).shape
-    index = window_pixels((h, w), layer.kernel, layer.stride, layer.pads)
+    index = window_pixels(ir.window(layer, graph.tensor(layer.input).shape))
     return np.take(_pad_pixel(values[layer.input], _MAXPOOL_PAD), index, axis=1).max(axis=2)
 
 
 def _avgpool(graph: ir.Graph, layer: ir.AvgPool, values) -> np.ndarray:
     src = graph.tensor(layer.input)
-    h, w, _ = src.shape
-    index = window_pixels((h, w), layer.kernel, layer.stride)
+    index = window_pixels(ir.window(layer, src.shape))
     acc = np.take(values[layer.input] - src.zero_point, index, axis=1).sum(axis=2)
     return requantize(acc, layer.requant, f"AvgPool '{layer.name}'")
 
@@ -292,14 +290,9 @@ def _bytes_per_sample(graph: ir.Graph) -> int:
     peak = graph.tensor(graph.input).size
     for layer in graph.layers:
         src = graph.tensor(layer.inputs[0])
-        h, w, c = src.shape
-        if layer.kind in (ir.LayerKind.CONV, ir.LayerKind.MAXPOOL):
-            ho, wo = output_hw((h, w), layer.kernel, layer.stride, layer.pads)
-            kh, kw = layer.kernel
-            peak = max(peak, ho * wo * kh * kw * c)
-        elif layer.kind is ir.LayerKind.AVGPOOL:
-            ho, wo = output_hw((h, w), layer.kernel, layer.stride)
-            peak = max(peak, ho * wo * layer.kernel[0] * layer.kernel[1] * c)
+        if layer.kind in (ir.LayerKind.CONV, ir.LayerKind.MAXPOOL, ir.LayerKind.AVGPOOL):
+            win = ir.window(layer, src.shape)
+            peak = max(peak, win.ho * win.wo * win.taps * src.shape[2])
         else:
             peak = max(peak, src.size, graph.tensor(layer.output).size)
     return 8 * 3 * peak

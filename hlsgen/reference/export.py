@@ -131,7 +131,7 @@ class _Builder:
                 where: str) -> str:
         """[N, H*W, C] -> [N, P, KH*KW, C] (pad pixel appended when any tap can hit it)."""
         h, w, _ = src.shape
-        index = window_pixels((h, w), kernel, stride, pads)
+        index = window_pixels(ir.Window.of((h, w), kernel, stride, pads))
         if (index == h * w).any():
             value = self.node("Pad", [value, self.const(f"{where}_pads", [0, 0, 0, 0, 1, 0]),
                                       self.const(f"{where}_pad_value", pad_value)],
@@ -175,7 +175,7 @@ class _Builder:
 def _conv(b: _Builder, layer: ir.Conv) -> str:
     src = b.graph.tensor(layer.input)
     cin, cout, groups, where = src.shape[2], layer.weight.shape[0], layer.groups, layer.name
-    pixels = len(window_pixels(src.shape[:2], layer.kernel, layer.stride, layer.pads))
+    pixels = len(window_pixels(ir.window(layer, src.shape)))
     taps = layer.kernel[0] * layer.kernel[1]
     cig, cog = cin // groups, cout // groups
     weight = layer.weight.astype(np.int64)

@@ -11,39 +11,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["output_hw", "window_pixels"]
+from hlsgen.ir import Window
+
+__all__ = ["window_pixels"]
 
 
-def output_hw(
-    in_hw: tuple[int, int],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
-) -> tuple[int, int]:
-    """(Ho, Wo) of a window op: ``floor((H + top + bottom - KH) / SH) + 1`` (ONNX floor mode)."""
-    (h, w), (kh, kw), (sh, sw) = in_hw, kernel, stride
-    top, left, bottom, right = pads
-    return (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
-
-
-def window_pixels(
-    in_hw: tuple[int, int],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    pads: tuple[int, int, int, int] = (0, 0, 0, 0),
-) -> np.ndarray:
+def window_pixels(window: Window) -> np.ndarray:
     """int64 [Ho*Wo, KH*KW]: the input pixel read by each output pixel at each tap.
 
     Rows are output pixels in raster order, columns taps in (kh, kw) order; a tap that falls
     into the padding reads the pad pixel ``H*W``.
     """
-    (h, w), (kh, kw), (sh, sw) = in_hw, kernel, stride
-    top, left, _, _ = pads
-    ho, wo = output_hw(in_hw, kernel, stride, pads)
-    rows = (np.arange(ho) * sh - top)[:, None] + np.arange(kh)[None, :]  # [Ho, KH]
-    cols = (np.arange(wo) * sw - left)[:, None] + np.arange(kw)[None, :]  # [Wo, KW]
+    s = window
+    rows = (np.arange(s.ho) * s.sh - s.pt)[:, None] + np.arange(s.kh)[None, :]  # [Ho, KH]
+    cols = (np.arange(s.wo) * s.sw - s.pl)[:, None] + np.arange(s.kw)[None, :]  # [Wo, KW]
     r = rows[:, None, :, None]  # [Ho, 1, KH, 1]
     c = cols[None, :, None, :]  # [1, Wo, 1, KW]
-    inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-    pixel = np.where(inside, r * w + c, h * w)
-    return pixel.reshape(ho * wo, kh * kw).astype(np.int64)
+    inside = (r >= 0) & (r < s.h) & (c >= 0) & (c < s.w)
+    pixel = np.where(inside, r * s.w + c, s.h * s.w)
+    return pixel.reshape(s.ho * s.wo, s.taps).astype(np.int64)

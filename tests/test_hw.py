@@ -1,11 +1,12 @@
-"""hlsgen.cost: the hardware plan computes the IR exactly, the schedule is self-consistent,
+"""hlsgen.hw: the hardware plan computes the IR exactly, the schedule is self-consistent,
 and the resource estimate is honest (raises rather than guesses).
 
-The datapath of every module is run here by a small independent interpreter of the node
-semantics (the hardware contract), on the layer inputs the reference executor produces, and
-must give the reference outputs bit for bit -- with every intermediate value inside the
-range its declared width holds.  Simulation of the emitted Verilog (which also checks the
-latency model cycle for cycle) is in test_emit_rtl.py.
+The datapath of every module is run here by the netlist interpreter
+(:func:`hlsgen.hw.netlist.evaluate`, the node semantics written out independently of the
+emitters) on the layer inputs the reference executor produces, and must give the reference
+outputs bit for bit -- with every intermediate value inside the range its declared width
+holds.  Simulation of the emitted Verilog (which also checks the latency model cycle for
+cycle) is in test_emit_rtl.py.
 """
 
 from __future__ import annotations
@@ -14,57 +15,18 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from factory import LAYER_KINDS, random_graph, random_input
 from hlsgen import ir
-from hlsgen.cost import (
-    CostModelError,
-    Front,
-    Op,
-    _serial,
-    adder_levels_per_stage,
-    estimate_design,
-    plan_hardware,
-)
-from hlsgen.design import apply_design
-from hlsgen.errors import UnsupportedModelError
+from hlsgen.design import DatapathKind, apply_design
+from hlsgen.errors import CostModelError, InputError, UnsupportedModelError
+from hlsgen.hw import KINDS, Front, Target, estimate_design, plan_hardware
+from hlsgen.hw.netlist import Op, evaluate
+from hlsgen.hw.schedule import serial
 from hlsgen.reference import execute
 from hlsgen.reference.windows import window_pixels
-
-
-def _run_datapath(dp, bus: np.ndarray) -> np.ndarray:
-    """Evaluate ``dp`` on stage-0 buses ``bus`` (int64 [N, fields], one column per INPUT
-    node in node order); returns [N, outputs] and checks every value against its range."""
-    values: list[np.ndarray] = []
-    inputs = iter(range(bus.shape[1]))
-    for node in dp.nodes:
-        if node.op is Op.INPUT:
-            v = bus[:, next(inputs)]
-        elif node.op is Op.CONST:
-            v = np.full(bus.shape[0], node.const, dtype=object)
-        elif node.op is Op.ADD:
-            v = np.full(bus.shape[0], node.const, dtype=object)
-            for op in node.operands:
-                term = values[op.node] * (1 << op.shift)
-                v = v - term if op.negate else v + term
-        elif node.op is Op.MAX:
-            v = np.maximum(values[node.operands[0].node], values[node.operands[1].node])
-        else:  # CLAMP: floor shift, clamp to the bounds
-            op = node.operands[0]
-            shifted = values[op.node] * (1 << op.shift)
-            total = node.shift + op.shift
-            v = np.array([x >> total for x in shifted], dtype=object)
-            if node.even_parity is not None and total > 0:  # ties to even, zero point folded
-                tie = np.array([x % (1 << total) == 0 for x in shifted])
-                odd = np.array([(int(q) ^ node.even_parity) & 1 == 1 for q in v])
-                v = v - (tie & odd).astype(object)
-            v = np.minimum(np.maximum(v, node.bounds[0]), node.bounds[1])
-        v = np.asarray(v, dtype=object)
-        assert ((v >= node.lo) & (v <= node.hi)).all(), f"{node} out of its range"
-        values.append(v)
-    return np.stack([values[n] for n in dp.outputs], axis=1).astype(np.int64)
 
 
 def _fields(module, values: dict) -> np.ndarray:
@@ -80,7 +42,7 @@ def _fields(module, values: dict) -> np.ndarray:
         bus = x.reshape(n, h * w, c).sum(axis=1)
     else:
         s = module.window
-        index = window_pixels((h, w), (s.kh, s.kw), (s.sh, s.sw), (s.pt, s.pl, s.pb, s.pr))
+        index = window_pixels(s)
         padded = np.concatenate([x.reshape(n, h * w, c), np.full((n, 1, c), module.pad)], 1)
         bus = padded[:, index, :].reshape(n * index.shape[0], -1)  # taps then channels
     width = 8 if module.front is not Front.SUM else module.sum_bits
@@ -106,11 +68,12 @@ def test_datapaths_compute_the_reference_exactly(case, method):
     try:
         plan = plan_hardware(design)
     except (CostModelError, UnsupportedModelError):
-        return  # covered by the tests below
+        plan = None  # covered by the tests below
+    assume(plan is not None)
     x = random_input(graph, 3, seed)
     values = execute(design.graph, x, return_all=True)
     for module in plan.modules:
-        got = _run_datapath(module.datapath, _fields(module, values))
+        got = evaluate(module.datapath, _fields(module, values))
         want = values[module.layer.output].reshape(-1, module.output.shape[2])
         np.testing.assert_array_equal(got, want, err_msg=module.name)
 
@@ -122,28 +85,25 @@ def test_serial_is_one_event_per_cycle_in_order(ready):
     for r in ready.tolist():  # the recurrence, literally
         last = r if last is None else max(last + 1, r)
         expected.append(last)
-    assert _serial(ready).tolist() == expected
+    assert serial(ready).tolist() == expected
 
 
 def test_pipeline_stages_follow_the_option():
     graph = random_graph(7, ("conv", "dense"), max_channels=6, weight_bits=10)
     design = apply_design(graph, "exact")
     for levels in (1, 2, 3, 5):
-        options = type("Options", (), {"adder_levels_per_stage": levels})()
-        plan = plan_hardware(design, options)
+        plan = plan_hardware(design, Target(pipeline=levels))
         assert all(plan.per_stage(m) == levels for m in plan.modules)
         for module in plan.modules:
             assert plan.stages(module) == -(-module.datapath.levels // levels)
-    assert adder_levels_per_stage(None) == 3
+    assert Target().adder_levels() == 3  # 200 MHz
 
 
 def test_per_layer_pipeline_overrides():
-    from hlsgen.emit.common import EmitOptions
-
     graph = random_graph(7, ("conv", "dense"), max_channels=6, weight_bits=10)
     design = apply_design(graph, "exact")
     conv, dense = (layer.name for layer in graph.layers)
-    options = EmitOptions(pipeline=4, layer_pipeline=((dense, 1),))
+    options = Target(pipeline=4, layer_pipeline=((dense, 1),))
     plan = plan_hardware(design, options)
     assert plan.levels == {conv: 4, dense: 1}
     assert plan.stages(plan.modules[1]) == plan.modules[1].datapath.levels
@@ -152,8 +112,8 @@ def test_per_layer_pipeline_overrides():
 def test_latency_grows_with_finer_pipelining():
     graph = random_graph(11, ("conv", "conv", "dense"), max_channels=6, weight_bits=10)
     design = apply_design(graph, "exact")
-    coarse = estimate_design(design, type("O", (), {"adder_levels_per_stage": 8})())
-    fine = estimate_design(design, type("O", (), {"adder_levels_per_stage": 1})())
+    coarse = estimate_design(design, Target(pipeline=8))
+    fine = estimate_design(design, Target(pipeline=1))
     assert fine.latency_cycles > coarse.latency_cycles
     assert fine.ffs > coarse.ffs  # more pipeline registers
     assert fine.interval_cycles == coarse.interval_cycles  # one pixel per cycle either way
@@ -198,3 +158,28 @@ def test_window_reading_only_padding_is_reported():
     graph = replace(graph, layers=(bad,))
     with pytest.raises(UnsupportedModelError, match="padding"):
         plan_hardware(apply_design(graph, "exact"))
+
+
+def test_every_datapath_kind_has_a_module():
+    assert set(KINDS) == set(DatapathKind)
+    for module in KINDS.values():
+        assert callable(module.build) and callable(module.stages) and callable(module.resources)
+
+
+def test_modules_carry_their_datapath_kind():
+    graph = random_graph(3, ("conv", "maxpool", "add", "dense"), max_channels=4)
+    design = apply_design(graph, "exact")
+    plan = plan_hardware(design)
+    assert all(m.kind is DatapathKind.PARALLEL for m in plan.modules)
+    assert all(impl.kind is DatapathKind.PARALLEL for impl in design.impls.values())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(part="xc7z020 clg400"), "not an FPGA part"),
+    (dict(clock_mhz=0), "out of range"),
+    (dict(pipeline=0), "integer >= 1"),
+    (dict(layer_pipeline=(("conv0", 0),)), "integer >= 1"),
+])
+def test_target_rejects_bad_values(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        Target(**kwargs)

@@ -1,0 +1,132 @@
+"""The exact cycle schedule of a hardware plan, with the input offered back to back and the
+output always ready.
+
+With ``S`` pipeline stages of a module's datapath:
+
+- pixel front (1x1, no padding): beat accepted at ``a`` -> output offered at ``a + S + 2``;
+- window front (line buffer): output ``n`` emitted at ``e[n] = max(e[n-1] + 1, a[trig] + 1)``
+  (``trig`` = last pixel its window reads) -> offered at ``e[n] + S + 3``;
+- vector (Dense) and sum (global AvgPool) fronts: last beat of a frame at ``a`` -> ``a + S + 2``;
+- pair front (Add): pop ``p[k] = max(p[k-1] + 1, a_A[k] + 1, a_B[k] + 1)`` -> ``p[k] + S + 2``;
+- forks are wires.  Line buffers and FIFOs are sized from this schedule so that no layer ever
+  stalls its producer: the latency is then exact, and so is the interval (the input beats per
+  frame, or the pacer period), checked over several streamed frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hlsgen import ir
+from hlsgen.errors import CostModelError
+from hlsgen.hw.module import Front, ModulePlan, oldest_row, trigger
+
+__all__ = ["Schedule", "schedule", "serial"]
+
+_FRAMES = 3  # frames streamed to check that the schedule repeats every input frame
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Exact cycle timing with the input offered back to back and the output always ready.
+
+    ``layer_latency``: from the layer's first input beat to its last output beat (frame 0).
+    ``rows``: line-buffer row slots per WINDOW layer; ``fifo_depths``: (a, b) per Add.
+    ``paced``: the top admits a frame only every ``interval_cycles`` (more than its beats).
+    """
+
+    latency_cycles: int
+    interval_cycles: int
+    layer_latency: dict[str, int]
+    rows: dict[str, int]
+    fifo_depths: dict[str, tuple[int, int]]
+    paced: bool = False
+
+
+def serial(ready: np.ndarray) -> np.ndarray:
+    """``x[n] = max(x[n-1] + 1, ready[n])``: one event per cycle, in order."""
+    steps = np.arange(ready.shape[0], dtype=np.int64)
+    return steps + np.maximum.accumulate(ready - steps)
+
+
+def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages: int,
+                  sizes: dict) -> np.ndarray:
+    """Output offer times of ``m`` for ``frames`` frames of input offer times ``arrivals``."""
+    a = arrivals[0]
+    beats = m.in_beats
+    if m.front is Front.PIXEL:
+        s = m.window
+        rows, cols = np.divmod(np.arange(beats), s.w)
+        keep = ((rows % s.sh == 0) & (rows // s.sh < s.ho) & (cols % s.sw == 0)
+                & (cols // s.sw < s.wo))
+        return a[np.tile(keep, frames)] + stages + 2
+    if m.front in (Front.VECTOR, Front.SUM):
+        return a[beats - 1 :: beats] + stages + 2
+    if m.front is Front.PAIR:
+        b = arrivals[1]
+        pops = serial(np.maximum(a, b) + 1)
+        depths = tuple(max(2, int(np.max(np.arange(x.shape[0])
+                                          - np.searchsorted(pops, x, side="left"))) + 1)
+                       for x in (a, b))
+        sizes[m.name] = tuple(max(d, old) for d, old in zip(depths, sizes.get(m.name, (0, 0))))
+        return pops + stages + 2
+    # WINDOW
+    s = m.window
+    per = s.ho * s.wo
+    offsets = np.repeat(np.arange(frames, dtype=np.int64) * beats, per)
+    emits = serial(a[np.tile(trigger(s), frames) + offsets] + 1)
+    # Row slots: the writer never blocks if it stays < R rows ahead of the oldest row of the
+    # emitter's current output (the first output not yet emitted when the beat arrives).
+    current = np.searchsorted(emits, a, side="left")
+    oldest_in = np.tile(oldest_row(s), frames) + np.repeat(np.arange(frames) * s.h, per)
+    oldest = np.append(oldest_in, frames * s.h)[current]
+    rows = np.arange(a.shape[0]) // s.w
+    need = int(np.max(rows - oldest)) + 1
+    sizes[m.name] = max(s.kh, need, sizes.get(m.name, 0))
+    return emits + stages + 3
+
+
+def _work(m: ModulePlan) -> int:
+    """Cycles per frame a module needs at least (one output, or one pop, per cycle)."""
+    if m.front is Front.WINDOW:
+        return m.window.ho * m.window.wo
+    return m.in_beats
+
+
+def schedule(modules: tuple[ModulePlan, ...], graph: ir.Graph, stages: dict[str, int]
+             ) -> Schedule:
+    """The exact schedule of ``modules`` (graph order); ``stages``: pipeline stages per layer."""
+    h, w, _ = graph.tensor(graph.input).shape
+    beats = h * w
+    # A layer with more outputs than the input has beats per frame (padding wider than the
+    # kernel needs) cannot keep pace with a back-to-back input; the top then admits a new
+    # frame only every `period` cycles (hlsgen_top's input pacer), so nothing ever stalls.
+    period = max([beats] + [_work(m) for m in modules])
+    frames = _FRAMES
+    rows: dict[str, int] = {}
+    fifos: dict[str, tuple[int, int]] = {}
+    times = {graph.input: (np.arange(beats, dtype=np.int64)[None, :]
+                           + period * np.arange(frames, dtype=np.int64)[:, None]).reshape(-1)}
+    first: dict[str, int] = {}
+    for m in modules:
+        arrivals = [times[t] for t in m.layer.inputs]
+        sizes = fifos if m.front is Front.PAIR else rows
+        times[m.layer.output] = _module_times(m, arrivals, frames,
+                                              stages[m.name], sizes)
+        first[m.name] = int(min(x[0] for x in arrivals))
+    for name, t in times.items():
+        n = t.shape[0] // frames
+        if not np.array_equal(t[2 * n :] - t[n : 2 * n], np.full(n, period)):
+            raise CostModelError(
+                f"tensor {name!r}: the schedule does not repeat every {period} cycles; "
+                "the cost model cannot time this design exactly")
+    out = times[graph.output]
+    per_frame = out.shape[0] // frames
+    layer_latency = {}
+    for m in modules:
+        t = times[m.layer.output]
+        layer_latency[m.name] = int(t[t.shape[0] // frames - 1]) - first[m.name]
+    return Schedule(int(out[per_frame - 1] - times[graph.input][0]), period,
+                    layer_latency, rows, fifos, paced=period > beats)
