@@ -1,10 +1,8 @@
-"""Synthetic inputs for a data-free search: what the exact integer network is compared with a
-design on when there is no ``--data``.
+"""Synthetic inputs studied as a data-free accuracy proxy (benchmarks/data_free_proxy.py); the
+search itself still uses uniform noise (``hlsgen.explore.run.SYNTHETIC_SAMPLES``).
 
-Uniform noise is a poor stand-in for data: a network's decision on noise sits near a class
-boundary, so any approximation flips it and the search, bound by agreement on noise, keeps
-nearly every adder.  The same two kinds of input the data-free calibration uses
-(:mod:`hlsgen.frontend.synthetic`) are drawn here directly in the IR's integer input domain:
+The same two kinds of input the data-free calibration uses (:mod:`hlsgen.frontend.synthetic`),
+drawn directly in the IR's integer input domain:
 
 * random fields: smooth random fields of random coarseness (from a constant to white noise),
   half of them thresholded to two levels, over the full range or a random sub-range;
