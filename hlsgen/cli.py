@@ -10,6 +10,7 @@ import sys
 
 from hlsgen import __version__
 from hlsgen.errors import HlsgenError
+from hlsgen.names import terminal
 
 # name -> one-line help.  Listed explicitly (no directory scan) so grep finds every command.
 COMMANDS = {
@@ -54,11 +55,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except HlsgenError as err:
-        print(f"hlsgen {args.command}: error: {err}", file=sys.stderr)
+        print(f"hlsgen {args.command}: error: {error_text(err)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print(f"hlsgen {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def error_text(err: BaseException) -> str:
+    """``str(err)`` with control characters escaped (a name holding an escape sequence or a
+    CR cannot rewrite the terminal) and every line after the first indented, so a newline
+    in a model name cannot fake a line of hlsgen's own output."""
+    first, *rest = str(err).split("\n")
+    lines = [terminal(first, limit=None)]
+    lines += [("" if line.startswith("  ") else "  ") + terminal(line, limit=None)
+              for line in rest]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ with ``error.exit_code``; no traceback reaches the user for these.
 
 from __future__ import annotations
 
+from hlsgen.names import terminal
+
 __all__ = [
     "HlsgenError",
     "InputError",
@@ -43,7 +45,8 @@ class UnsupportedModelError(InputError):
     def __init__(self, model: str, problems: list[tuple[int, str, str, str]]):
         self.problems = problems
         lines = [f"{model}: {len(problems)} unsupported node(s); nothing was generated:"]
-        lines += [f"  node {i} '{name}' ({op}): {why}" for i, name, op, why in problems]
+        lines += [f"  node {i} '{terminal(name)}' ({terminal(op)}): {why}"
+                  for i, name, op, why in problems]
         super().__init__("\n".join(lines))
 
 

@@ -189,7 +189,9 @@ def _print_table(result: dict, model: Path, seconds: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{model.parent.name}/{model.name}: {seconds:.1f} s")
+    from hlsgen.names import markup
+
+    table = Table(title=f"{markup(model.parent.name)}/{markup(model.name)}: {seconds:.1f} s")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.items():
@@ -201,7 +203,7 @@ def _print_table(result: dict, model: Path, seconds: float) -> None:
     console.print(table)
     console.print(f"max_abs_diff is in {result['max_abs_diff_units']}")
     for note in result["notes"]:
-        console.print(f"note: {note}")
+        console.print(f"note: {markup(note, None)}")
 
 
 def _write_json(path: Path, result: dict) -> None:

@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 from hlsgen.errors import InputError
+from hlsgen.names import terminal
 
 
 
@@ -127,7 +128,7 @@ def run(args) -> int:
     _graph, result, _budget = run_explore(args)
     if result.chosen is None:
         raise NoFeasibleDesign(_no_design_message(result))
-    print(f"design: {args.outdir / 'design.json'}")
+    print(f"design: {terminal(args.outdir / 'design.json', None)}")
     return 0
 
 

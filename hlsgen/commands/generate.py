@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hlsgen.commands.common import add_jobs_argument, check_jobs
 from hlsgen.errors import DataError, InputError, OutputExistsError
+from hlsgen.names import terminal
 
 DEFAULT_COUNT = 20
 DEFAULT_METHOD = "exact"
@@ -96,9 +97,11 @@ def run(args: argparse.Namespace) -> int:
 
     weights = [impl for impl in design.impls.values()]
     adders = sum(g.adder_count for impl in weights for g in impl.graphs)
-    print(f"wrote {written}: {len(files)} files, {len(graph.layers)} layers, {adders} adders "
+    print(f"wrote {terminal(written, None)}: {len(files)} files, {len(graph.layers)} layers, "
+          f"{adders} adders "
           f"({time.perf_counter() - start:.1f} s)")
-    print(f"next: make -C {shlex.quote(str(outdir))} csim   (see {outdir / 'README.md'})")
+    print(f"next: make -C {terminal(shlex.quote(str(outdir)), None)} csim   "
+          f"(see {terminal(outdir / 'README.md', None)})")
     return 0
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 import hlsgen
 from hlsgen import ir
+from hlsgen.names import digest, printable
 from hlsgen.decompose.csd import csd_digits
 from hlsgen.decompose.graph import OutputTap, ShiftAddGraph, bit_width
 from hlsgen.errors import InputError
@@ -69,6 +70,8 @@ __all__ = [
 ]
 
 TOP_NAME = "hlsgen_top"
+# Longest identifier made from a model name (prefixes and suffixes come on top).
+MAX_IDENTIFIER = 48
 # Beats a layer may hold in flight (pipeline registers, its in/out stream slots) beyond what
 # its window needs; residual FIFOs add this per layer of the longer branch.
 FIFO_SLACK_PER_LAYER = 32
@@ -511,6 +514,8 @@ def identifier(name: str) -> str:
     text = re.sub(r"_+", "_", text)
     if not text or text[0].isdigit():
         text = "n" + ("_" + text if text else "")
+    if len(text) > MAX_IDENTIFIER:  # file names (hls/<ident>.h), tool limits
+        text = f"{text[: MAX_IDENTIFIER - 9].rstrip('_')}_{digest(name)}"
     return text
 
 
@@ -539,8 +544,11 @@ def templates_dir() -> Path:
 
 
 def template_env(subdir: str) -> jinja2.Environment:
-    """A strict Jinja2 environment over ``templates/<subdir>`` (unknown names raise)."""
-    return jinja2.Environment(
+    """A strict Jinja2 environment over ``templates/<subdir>`` (unknown names raise).
+
+    The filter ``printable`` (:func:`hlsgen.names.printable`) is applied to every name that
+    comes from the model or the command line, comments included."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir() / subdir)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -548,6 +556,8 @@ def template_env(subdir: str) -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["printable"] = printable
+    return env
 
 
 # -- planning ----------------------------------------------------------------------------
