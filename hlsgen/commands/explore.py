@@ -50,7 +50,7 @@ def add_search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="Dask distributed scheduler address (needs hlsgen[dask])")
     parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from OUTDIR/checkpoint.pkl")
+                        help="continue an interrupted run from OUTDIR/checkpoint.json")
 
 
 def budget_from_args(args):
