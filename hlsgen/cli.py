@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from hlsgen import __version__
 from hlsgen.errors import HlsgenError
@@ -52,14 +53,24 @@ def _command_module(name: str):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args._run(args) or 0)
-    except HlsgenError as err:
-        print(f"hlsgen {args.command}: error: {error_text(err)}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print(f"hlsgen {args.command}: interrupted", file=sys.stderr)
-        return 130
+    # Python/NumPy warnings are held back: after a failure the error line is all the user
+    # sees (a warning on the way to it is noise); after a success they follow the output.
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            code = int(args._run(args) or 0)
+        except HlsgenError as err:
+            print(f"hlsgen {args.command}: error: {error_text(err)}", file=sys.stderr)
+            return err.exit_code
+        except KeyboardInterrupt:
+            print(f"hlsgen {args.command}: interrupted", file=sys.stderr)
+            return 130
+    shown = set()
+    for warning in caught:
+        text = terminal(str(warning.message), limit=None)
+        if text not in shown:
+            shown.add(text)
+            print(f"hlsgen {args.command}: warning: {text}", file=sys.stderr)
+    return code
 
 
 def error_text(err: BaseException) -> str:

@@ -39,13 +39,15 @@ class ModelLoadError(InputError):
 class UnsupportedModelError(InputError):
     """The model uses operators or features hlsgen cannot lower.
 
-    ``problems`` lists every offending node as (index, name, op, why).
+    ``problems`` lists every offending node as (index, name, op, why); index -1 marks a
+    problem of the whole model (then ``op`` says what: opset, input, ...).
     """
 
     def __init__(self, model: str, problems: list[tuple[int, str, str, str]]):
         self.problems = problems
         lines = [f"{model}: {len(problems)} unsupported node(s); nothing was generated:"]
-        lines += [f"  node {i} '{terminal(name)}' ({terminal(op)}): {why}"
+        lines += [f"  node {i} '{terminal(name)}' ({terminal(op)}): {why}" if i >= 0
+                  else f"  {op} '{terminal(name)}': {why}"  # the model as a whole
                   for i, name, op, why in problems]
         super().__init__("\n".join(lines))
 

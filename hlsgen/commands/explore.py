@@ -80,8 +80,11 @@ def options_from_args(args):
             raise InputError(f"--{name} must be >= 1, got {getattr(args, name)}")
     if args.population < 4:
         raise InputError("--population must be >= 4 (the GA needs parents and offspring)")
-    if args.max_accuracy_drop < 0:
-        raise InputError("--max-accuracy-drop must be >= 0")
+    if not args.max_accuracy_drop >= 0:  # also refuses nan
+        raise InputError(f"--max-accuracy-drop must be a number >= 0 (percentage points), "
+                         f"got {args.max_accuracy_drop}")
+    if not 0 < args.clock_mhz < float("inf"):
+        raise InputError(f"--clock-mhz must be a positive number, got {args.clock_mhz}")
     return ExploreOptions(max_accuracy_drop=args.max_accuracy_drop, population=args.population,
                           generations=args.generations, seed=args.seed, workers=args.workers,
                           scheduler=args.scheduler, resume=args.resume,
@@ -92,7 +95,7 @@ def run_explore(args):
     """Shared by ``explore`` and ``build``: returns (graph, result, budget)."""
     from rich.console import Console
 
-    from hlsgen.commands.common import load_data, load_graph
+    from hlsgen.commands.common import check_labels, load_data, load_graph
     from hlsgen.explore.costing import explore_cost
     from hlsgen.explore.progress import ExploreProgress
     from hlsgen.explore.run import explore, make_eval_data, write_products
@@ -105,6 +108,7 @@ def run_explore(args):
     x_ir = labels = None
     if args.data is not None:
         x, labels = load_data(args.data, limit=args.limit)
+        check_labels(labels, graph.tensor(graph.output).size, args.data)
         x_ir = quantize_input(graph, x)
     else:
         warnings.warn("no --data: accuracy is measured as agreement with the exact integer "

@@ -15,6 +15,8 @@ from hlsgen.errors import DataError, InputError, OutputExistsError
 from hlsgen.names import terminal
 
 DEFAULT_COUNT = 20
+MAX_COUNT = 100_000  # test frames: tb/*.txt and the simulations grow with it
+MAX_VECTOR_VALUES = 1 << 24  # integers in all test frames together (128 MiB as int64)
 DEFAULT_METHOD = "exact"
 
 
@@ -55,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from hlsgen.commands.common import load_data
     from hlsgen.design import apply_design
     from hlsgen.emit.common import EmitOptions
-    from hlsgen.frontend import import_model
+    from hlsgen.frontend import import_model, load_onnx
+    from hlsgen.reference.source import check_source_data
     from hlsgen.emit.project import ProjectInfo, project_files, random_inputs, reference_vectors
     from hlsgen.emit.writer import write_tree
     from hlsgen.reference import quantize_input
@@ -63,6 +66,17 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.count < 1:
         raise InputError(f"--count must be >= 1, got {args.count}")
+    if args.count > MAX_COUNT:
+        raise InputError(f"--count {args.count} is more test frames than a simulation can use; "
+                         f"give at most {MAX_COUNT}")
+    if args.calibration is not None and args.input_range is not None:
+        raise InputError("give --calibration or --input-range, not both (--input-range is "
+                         "the data-free alternative to calibration samples)")
+    if args.method is not None and not args.method.strip():
+        raise InputError("--method is empty; give exact, po2, terms:K or lcc[:...] (default "
+                         f"{DEFAULT_METHOD})")
+    if not 0 < args.clock_mhz < float("inf"):
+        raise InputError(f"--clock-mhz must be a positive number, got {args.clock_mhz}")
     check_jobs(args.jobs)
     outdir = Path(args.outdir)
     if outdir.exists() and not args.force:  # fail before the slow steps
@@ -77,9 +91,18 @@ def run(args: argparse.Namespace) -> int:
                          data_free_input_range=tuple(args.input_range) if args.input_range
                          else None)
     _check_pipeline_layers(graph, layer_pipeline, args.design)
+    frame = graph.tensor(graph.input).size
+    if args.count * frame > MAX_VECTOR_VALUES:
+        raise InputError(f"--count {args.count} frames of {frame} values each are more test "
+                         f"data than hlsgen writes ({MAX_VECTOR_VALUES} values); give at most "
+                         f"--count {max(1, MAX_VECTOR_VALUES // frame)}")
     design = apply_design(graph, methods, jobs=args.jobs)
     if args.vectors is not None:
         x, _ = load_data(args.vectors)
+        try:
+            check_source_data(load_onnx(args.model), x)
+        except DataError as err:
+            raise DataError(f"--vectors '{terminal(args.vectors)}': {err}") from None
         if len(x) < args.count:
             raise DataError(f"--count {args.count} asks for more frames than '{args.vectors}' "
                             f"holds ({len(x)}); use --count {len(x)} or less")
@@ -108,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 def _methods(args) -> tuple[object, tuple[tuple[str, int], ...]]:
     """``--method`` string, or the methods and pipeline levels of ``--design``."""
     if args.design is None:
-        return args.method or DEFAULT_METHOD, ()
+        return DEFAULT_METHOD if args.method is None else args.method, ()
     path = args.design
     try:
         data = json.loads(path.read_text())
@@ -152,7 +175,7 @@ def _command(args) -> str:
     if args.design is not None:
         words += ["--design", str(args.design)]
     else:
-        words += ["--method", args.method or DEFAULT_METHOD]
+        words += ["--method", DEFAULT_METHOD if args.method is None else args.method]
     if args.calibration is not None:
         words += ["--calibration", str(args.calibration)]
     if args.input_range is not None:
