@@ -12,6 +12,7 @@ import warnings
 from hlsgen import __version__
 from hlsgen.errors import HlsgenError
 from hlsgen.names import terminal
+from hlsgen.signals import Terminated, terminate_cleanly
 
 # name -> one-line help.  Listed explicitly (no directory scan) so grep finds every command.
 COMMANDS = {
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Python/NumPy warnings are held back: after a failure the error line is all the user
     # sees (a warning on the way to it is noise); after a success they follow the output.
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, terminate_cleanly():
         try:
             code = int(args._run(args) or 0)
         except HlsgenError as err:
@@ -64,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print(f"hlsgen {args.command}: interrupted", file=sys.stderr)
             return 130
+        except Terminated as stop:
+            print(f"hlsgen {args.command}: terminated ({stop})", file=sys.stderr)
+            return 128 + stop.signum
     shown = set()
     for warning in caught:
         text = terminal(str(warning.message), limit=None)

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         part = device(args.device).part
     generate_args = argparse.Namespace(
         model=args.model, outdir=outdir, method=None, design=args.outdir / "design.json",
-        calibration=args.calibration, vectors=args.vectors or args.data, count=args.count,
+        calibration=args.calibration, input_range=None, vectors=args.vectors or args.data,
+        count=args.count,
         part=part, clock_mhz=args.clock_mhz, pipeline=None, force=args.force,
         jobs=max(1, args.workers))
     if generate_args.vectors is not None:

@@ -8,7 +8,7 @@ import time
 import warnings
 from pathlib import Path
 
-from hlsgen.errors import InputError
+from hlsgen.errors import InputError, OutputExistsError
 from hlsgen.names import terminal
 
 
@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", type=Path, required=True, dest="outdir",
                         help="directory for pareto.csv/json/png, design.json, checkpoint")
     add_search_arguments(parser)
+    parser.add_argument("--force", action="store_true",
+                        help="replace the products of an earlier search in OUTDIR")
 
 
 def add_search_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +106,7 @@ def run_explore(args):
     console = Console(stderr=True)
     budget = budget_from_args(args)
     options = options_from_args(args)
+    _check_outdir(Path(args.outdir), force=getattr(args, "force", False), resume=args.resume)
     graph = load_graph(args.model, args.calibration)
     x_ir = labels = None
     if args.data is not None:
@@ -118,12 +121,41 @@ def run_explore(args):
                       "a data-free proxy for accuracy")
     data = make_eval_data(graph, x_ir, labels, options.seed)
     started = time.perf_counter()
-    with ExploreProgress(console, options.generations) as progress:
-        result = explore(graph, data, budget, options, args.outdir, cost_fn=explore_cost,
-                         progress=progress)
+    created = not Path(args.outdir).exists()
+    try:
+        with ExploreProgress(console, options.generations) as progress:
+            result = explore(graph, data, budget, options, args.outdir, cost_fn=explore_cost,
+                             progress=progress)
+    except BaseException:
+        if created:  # e.g. an unreachable --scheduler: leave no empty OUTDIR behind
+            _remove_if_empty(Path(args.outdir))
+        raise
     write_products(result, args.outdir, graph.name, budget, data.kind)
     _print_summary(console, result, budget, time.perf_counter() - started)
     return graph, result, budget
+
+
+# What a search writes into OUTDIR (checkpoint.json is continued by --resume).
+PRODUCTS = ("design.json", "pareto.csv", "pareto.json", "pareto.png", "checkpoint.json")
+
+
+def _check_outdir(outdir: Path, *, force: bool, resume: bool) -> None:
+    """Refuse to overwrite an earlier search's products without --force (or --resume)."""
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"-o {terminal(outdir)} exists and is not a directory; choose another "
+                         "-o")
+    found = [name for name in PRODUCTS if (outdir / name).exists()]
+    if found and not (force or resume):
+        raise OutputExistsError(f"{terminal(outdir)} holds the products of an earlier search "
+                                f"({', '.join(found)}); pass --resume to continue it, --force "
+                                "to replace them, or choose another -o")
+
+
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
 
 
 def run(args) -> int:

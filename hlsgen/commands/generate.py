@@ -75,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
     if args.method is not None and not args.method.strip():
         raise InputError("--method is empty; give exact, po2, terms:K or lcc[:...] (default "
                          f"{DEFAULT_METHOD})")
-    if not 0 < args.clock_mhz < float("inf"):
-        raise InputError(f"--clock-mhz must be a positive number, got {args.clock_mhz}")
     check_jobs(args.jobs)
     outdir = Path(args.outdir)
     if outdir.exists() and not args.force:  # fail before the slow steps
