@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsgen.errors import DataError
+from hlsgen.errors import DataError, InputError
 from hlsgen.names import terminal
 
 __all__ = ["load_npz", "load_data", "load_graph", "check_regular_file", "check_labels"]
@@ -147,6 +147,18 @@ def check_labels(y: np.ndarray | None, classes: int, path: Path) -> None:
         raise DataError(f"data file '{terminal(path)}': {len(bad)} label(s) are outside the "
                         f"model's {classes} classes 0..{classes - 1} (e.g. y[{int(bad[0])}] = "
                         f"{int(y[bad[0]])}); labels must be class indices")
+
+
+def check_input_range(value_range) -> tuple[float, float] | None:
+    """``--input-range LO HI`` as a tuple: two finite numbers, LO < HI (or None)."""
+    if value_range is None:
+        return None
+    lo, hi = (float(v) for v in value_range)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi and max(abs(lo), abs(hi)) < 1e30):
+        raise InputError(f"--input-range {lo:g} {hi:g}: the input range must be two finite "
+                         "numbers LO < HI (the model input's min and max, e.g. 0 255 for "
+                         "pixels)")
+    return lo, hi
 
 
 def load_graph(model: Path, calibration: Path | None = None):

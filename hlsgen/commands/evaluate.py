@@ -69,7 +69,7 @@ def evaluate(
     show_progress: bool = False,
 ) -> dict:
     """The numbers ``hlsgen evaluate`` reports, as a JSON-ready dict (see docs/reference.md)."""
-    from hlsgen.commands.common import check_labels, load_data
+    from hlsgen.commands.common import check_input_range, check_labels, load_data
     from hlsgen.frontend import import_model, load_onnx
     from hlsgen.reference import execute, export_onnx, quantize_input, run_onnx
     from hlsgen.reference.source import check_source_data, run_source
@@ -77,6 +77,7 @@ def evaluate(
     if calibration is not None and input_range is not None:
         raise InputError("give --calibration or --input-range, not both (--input-range is "
                          "the data-free alternative to calibration samples)")
+    check_input_range(input_range)
     if method is not None and not method.strip():
         raise InputError("--method is empty; give exact, po2, terms:K, lcc[:...] or a JSON "
                          "file of per-layer methods")

@@ -107,6 +107,10 @@ def run_explore(args):
     budget = budget_from_args(args)
     options = options_from_args(args)
     _check_outdir(Path(args.outdir), force=getattr(args, "force", False), resume=args.resume)
+    if args.resume:
+        from hlsgen.explore.search import read_checkpoint
+
+        read_checkpoint(Path(args.outdir))  # a bad checkpoint fails before the slow steps
     graph = load_graph(args.model, args.calibration)
     x_ir = labels = None
     if args.data is not None:

@@ -10,7 +10,8 @@ import shlex
 import time
 from pathlib import Path
 
-from hlsgen.commands.common import add_jobs_argument, check_jobs
+from hlsgen.commands.common import (add_jobs_argument, check_input_range, check_jobs,
+                                    check_regular_file)
 from hlsgen.errors import DataError, InputError, OutputExistsError
 from hlsgen.names import terminal
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from hlsgen.frontend import import_model, load_onnx
     from hlsgen.reference.source import check_source_data
     from hlsgen.emit.project import ProjectInfo, project_files, random_inputs, reference_vectors
-    from hlsgen.emit.writer import write_tree
+    from hlsgen.emit.writer import check_outdir_name, write_tree
     from hlsgen.reference import quantize_input
 
     start = time.perf_counter()
@@ -72,11 +73,13 @@ def run(args: argparse.Namespace) -> int:
     if args.calibration is not None and args.input_range is not None:
         raise InputError("give --calibration or --input-range, not both (--input-range is "
                          "the data-free alternative to calibration samples)")
+    check_input_range(args.input_range)
     if args.method is not None and not args.method.strip():
         raise InputError("--method is empty; give exact, po2, terms:K or lcc[:...] (default "
                          f"{DEFAULT_METHOD})")
     check_jobs(args.jobs)
     outdir = Path(args.outdir)
+    check_outdir_name(outdir)
     if outdir.exists() and not args.force:  # fail before the slow steps
         raise OutputExistsError(f"output directory {outdir} already exists; pass --force to "
                                 "replace it (its whole content is deleted) or choose another -o")
@@ -130,11 +133,12 @@ def _methods(args) -> tuple[object, tuple[tuple[str, int], ...]]:
     """``--method`` string, or the methods and pipeline levels of ``--design``."""
     if args.design is None:
         return DEFAULT_METHOD if args.method is None else args.method, ()
-    path = args.design
+    path = check_regular_file(args.design, "--design file", InputError)
     try:
         data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"--design file '{path}' does not exist") from None
+    except RecursionError:
+        raise InputError(f"--design file '{terminal(path)}' is not readable JSON (nested too "
+                         "deeply); pass the design.json written by hlsgen explore") from None
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise InputError(f"--design file '{path}' is not readable JSON ({err}); pass the "
                          "design.json written by hlsgen explore") from None

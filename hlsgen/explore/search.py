@@ -20,8 +20,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from hlsgen.errors import InputError
+from hlsgen.names import terminal
 
-__all__ = ["SearchState", "genetic_search", "load_checkpoint", "CHECKPOINT_NAME"]
+__all__ = ["SearchState", "genetic_search", "load_checkpoint", "read_checkpoint",
+           "CHECKPOINT_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.json"
 CHECKPOINT_FORMAT = "hlsgen explore checkpoint"
@@ -43,13 +45,10 @@ class SearchState:
     history: list[dict] = field(default_factory=list)  # one row per generation
 
 
-def load_checkpoint(directory: Path, fingerprint: str, gene_space: Sequence[int],
-                    decode: Callable[[object], object]) -> SearchState | None:
-    """The state saved in ``directory`` by a run with the same ``fingerprint``; None when
-    there is no checkpoint or it belongs to another run (other model, data or options).
-
-    Raises InputError for a file that is not a valid checkpoint of this version.
-    """
+def read_checkpoint(directory: Path) -> dict | None:
+    """The JSON document of ``directory``'s checkpoint, checked for format and version (not
+    yet against a run); None when there is none.  Raises InputError for a bad file -- cheap,
+    so ``explore --resume`` calls it before any slow step."""
     path = directory / CHECKPOINT_NAME
     if not path.exists() and not path.is_symlink():
         if (directory / _OLD_CHECKPOINT).exists():
@@ -67,12 +66,30 @@ def load_checkpoint(directory: Path, fingerprint: str, gene_space: Sequence[int]
             raise ValueError("not an hlsgen explore checkpoint")
         if doc.get("version") != CHECKPOINT_VERSION:
             raise ValueError(f"version {doc.get('version')!r}, expected {CHECKPOINT_VERSION}")
-        if doc.get("fingerprint") != fingerprint:
-            return None
-        return _state_from_json(doc, gene_space, decode)
+        return doc
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise InputError(f"--resume: {path} is not a usable checkpoint ({err}); delete it or "
-                         "run again without --resume") from None
+        raise _bad_checkpoint(path, err) from None
+
+
+def load_checkpoint(directory: Path, fingerprint: str, gene_space: Sequence[int],
+                    decode: Callable[[object], object]) -> SearchState | None:
+    """The state saved in ``directory`` by a run with the same ``fingerprint``; None when
+    there is no checkpoint or it belongs to another run (other model, data or options).
+
+    Raises InputError for a file that is not a valid checkpoint of this version.
+    """
+    doc = read_checkpoint(directory)
+    if doc is None or doc.get("fingerprint") != fingerprint:
+        return None
+    try:
+        return _state_from_json(doc, gene_space, decode)
+    except (ValueError, TypeError, KeyError) as err:
+        raise _bad_checkpoint(directory / CHECKPOINT_NAME, err) from None
+
+
+def _bad_checkpoint(path: Path, err: BaseException) -> InputError:
+    return InputError(f"--resume: {terminal(path)} is not a usable checkpoint "
+                      f"({terminal(err)}); delete it or run again without --resume")
 
 
 MAX_CHECKPOINT_BYTES = 1 << 30

@@ -311,6 +311,10 @@ def _check_qdq(view, node, attrs) -> list[str]:
         if view.consts[node.input[1]].value.size != 1:
             whys.append("per-channel quantization of an activation is not supported "
                         "(only of weights)")
+        scale = np.asarray(view.consts[node.input[1]].value, dtype=np.float64).reshape(-1)
+        bad = scale[~(scale > 0) | ~np.isfinite(scale)]
+        if bad.size:
+            whys.append(f"scale {bad[0]} is not a positive number; re-export the model")
     return whys
 
 
