@@ -48,10 +48,13 @@ MULTIPLIER_BITS = 24
 # Largest requantization shift: 2**shift must be an int64 (the executor, the exported ONNX's
 # divisor, the HLS and Verilog literals).  A smaller multiplier is below 2**-39: zero.
 MAX_SHIFT = 62
-# An output channel whose weights can move its accumulator, in output units, by less than
-# this is *dead* (trained networks have all-zero or ~1e-30 filters after BatchNorm folding):
-# its weights are quantized as zeros, so the channel outputs its requantized bias.
+# An output channel is *dead* when its requantization multiplier is below DEAD_MULTIPLIER
+# (weight scale 0 or ~1e-30: trained networks have such filters after BatchNorm folding) and
+# its weights can move its accumulator, in output units, by less than DEAD_CHANNEL_REACH: its
+# weights are quantized as zeros of scale 1, so the channel outputs its requantized bias
+# (instead of a bias and a shift beyond int64).  Zero weights of a normal scale are kept.
 DEAD_CHANNEL_REACH = 2.0**-24
+DEAD_MULTIPLIER = 2.0**-24
 BIAS_LIMIT = 2**31  # |bias| in accumulator units (int32, as QDQ models store it)
 WEIGHT_MAX = 127  # symmetric int8 weights: -127..127 (no -128, so negation stays in range)
 
@@ -281,9 +284,10 @@ def _zero_dead_channels(weight: np.ndarray, w_scale: np.ndarray, src: ir.Tensor,
     flat = weight.reshape(weight.shape[0], -1)
     span = src.dtype.qmax - src.dtype.qmin
     with np.errstate(over="ignore", invalid="ignore"):
-        reach = (w_scale * (src.scale / out.scale) * np.abs(flat).sum(axis=1).astype(np.float64)
-                 * span)
-    dead = [int(c) for c in np.flatnonzero(~(reach >= DEAD_CHANNEL_REACH))]
+        multiplier = w_scale * (src.scale / out.scale)
+        reach = multiplier * np.abs(flat).sum(axis=1).astype(np.float64) * span
+    dead_mask = ~(reach >= DEAD_CHANNEL_REACH) & ~(multiplier >= DEAD_MULTIPLIER)
+    dead = [int(c) for c in np.flatnonzero(dead_mask)]
     if not dead:
         return weight, w_scale, []
     weight, w_scale = weight.copy(), w_scale.astype(np.float64).copy()

@@ -95,3 +95,31 @@ def test_signal_during_cold_generate_stops_the_workers(tmp_path, signum):
     time.sleep(0.5)
     assert _processes_mentioning(str(out)) == []
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_signal_during_explore_stops_the_workers(tmp_path, signum):
+    from test_generate import tiny_model
+
+    model, data = tiny_model(tmp_path / "in")
+    out = tmp_path / f"explore-{signum}"
+    env = {**os.environ, "HLSGEN_DECOMPOSE_CACHE": "0", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hlsgen", "explore", str(model), "-o", str(out), "--calibration",
+         str(data), "--workers", "2", "--generations", "200", "--population", "8"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not _children(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "explore ended before its workers started"
+    time.sleep(1.0)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err and err.strip().endswith(
+        f"terminated ({signal.Signals(signum).name})"), err
+    time.sleep(0.5)
+    assert _processes_mentioning(str(out)) == []
+    # at most a complete checkpoint for --resume: no temporary or half-written file
+    left = _leftovers(out) if out.exists() else []
+    assert set(left) <= {"checkpoint.json"}, left

@@ -140,8 +140,12 @@ def write_products(result: ExploreResult, outdir: Path, model_name: str, budget:
 
 def _write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, an interrupt: no half-written file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _uniform_label(e: Evaluation) -> str:

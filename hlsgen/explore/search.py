@@ -137,8 +137,12 @@ def _save_checkpoint(directory: Path, state: SearchState, encode: Callable[[obje
            "evaluations": [encode(state.evaluations[g]) for g in sorted(state.evaluations)],
            "history": state.history}
     tmp = directory / (CHECKPOINT_NAME + ".tmp")
-    tmp.write_text(json.dumps(doc) + "\n", encoding="utf-8")
-    os.replace(tmp, directory / CHECKPOINT_NAME)  # atomic: an interrupt never leaves half a file
+    try:
+        tmp.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+        os.replace(tmp, directory / CHECKPOINT_NAME)  # atomic: never half a checkpoint
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def genetic_search(
