@@ -648,3 +648,21 @@ def test_hostile_input(ident, argv, expect, needle, files, named, tmp_path, caps
 
 def test_at_least_150_cases():
     assert len(CASES) >= 150
+
+
+def test_unreachable_scheduler_leaves_no_outdir(files, tmp_path, capsys, monkeypatch):
+    import distributed
+
+    def refuse(address, timeout=None):
+        raise OSError(f"Timed out trying to connect to {address}")
+
+    monkeypatch.setattr(distributed, "Client", refuse)
+    out = tmp_path / "explore"
+    code, _, err = run(["explore", files["float"], "-o", out, "--calibration", files["good"],
+                        "--scheduler", "tcp://127.0.0.1:1", "--generations", "1",
+                        "--population", "4"], capsys)
+    # the search reports its progress on stderr before it needs the cluster
+    assert code == 2 and "Traceback" not in err, err
+    assert err.rstrip("\n").split("\n")[-1].startswith(
+        "hlsgen explore: error: cannot reach the Dask scheduler"), err
+    assert not out.exists()
