@@ -123,3 +123,52 @@ def test_signal_during_explore_stops_the_workers(tmp_path, signum):
     # at most a complete checkpoint for --resume: no temporary or half-written file
     left = _leftovers(out) if out.exists() else []
     assert set(left) <= {"checkpoint.json"}, left
+
+
+def test_full_disk_keeps_the_previous_project(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from test_generate import tiny_model
+
+    model, data = tiny_model(tmp_path / "in")
+    out = tmp_path / "work" / "proj"
+    args = ["generate", str(model), "-o", str(out), "--calibration", str(data), "--count", "1",
+            "--jobs", "1"]
+    assert main(args) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    real_fill = writer._fill
+
+    def fill_until_full(staging, files):
+        real_fill(staging, dict(list(files.items())[:5]))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writer, "_fill", fill_until_full)
+    capsys.readouterr()
+    assert main(args + ["--force", "--method", "po2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hlsgen generate: error: cannot write the project") and (
+        "No space left on device" in err and "nothing was written" in err), err
+    assert _leftovers(out.parent) == ["proj"]
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_file_size_limit_is_a_clean_error(tmp_path):
+    from test_generate import tiny_model
+
+    import resource
+
+    model, data = tiny_model(tmp_path / "in")
+    out = tmp_path / "work" / "proj"
+    out.parent.mkdir()
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    env = {**os.environ, "HLSGEN_DECOMPOSE_CACHE": "0", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-m", "hlsgen", "generate", str(model), "-o",
+                           str(out), "--calibration", str(data), "--count", "1", "--jobs", "1"],
+                          capture_output=True, text=True, env=env, preexec_fn=limit, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("hlsgen generate: error: cannot write the project"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _leftovers(out.parent) == []
