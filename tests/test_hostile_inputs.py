@@ -546,6 +546,12 @@ case("design-newline-method", "generate {float} -o {out} --input-range 0 1 --des
      "{design_newline_method}", needle="method")
 case("design-fifo", "generate {float} -o {out} --input-range 0 1 --design {design_fifo}",
      needle="not a regular file")
+case("evaluate-method-file-fifo", "evaluate {float} --data {good} --input-range 0 1 --method "
+     "{design_fifo}", needle="not a regular file")
+case("evaluate-method-file-deep", "evaluate {float} --data {good} --input-range 0 1 --method "
+     "{design_deep}", needle="JSON")
+case("evaluate-method-file-bad", "evaluate {float} --data {good} --input-range 0 1 --method "
+     "{design_bad_json}", needle="JSON")
 case("design-directory", "generate {float} -o {out} --input-range 0 1 --design {dir}",
      needle="directory")
 for _d in ("nan", "-1", "-inf"):
