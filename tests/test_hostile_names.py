@@ -180,3 +180,25 @@ def test_error_lines_cannot_fake_output():
     lines = text.split("\n")
     assert all(line.startswith("  ") for line in lines[1:])
     assert "\r" not in text and "\x1b" not in text
+
+
+def test_make_csim_and_sim_run_only_the_build(tmp_path):
+    """The hostile project compiles and passes its C and RTL simulations, and nothing a name
+    asked for (``touch PWNED``) happened."""
+    import json
+    import sys
+
+    names = {"r1": '\ninitial $system("touch PWNED");\n',  # a wire of hlsgen_top
+             "dw2": '\nstatic int pwned = std::system("touch PWNED");\n',  # HLS header
+             "conv1": "swallows the next line\\", "graph": "tiny\n#error injected"}
+    model = hostile_model(tmp_path / "in", names)
+    out = tmp_path / "proj"
+    assert main(["generate", str(model), "-o", str(out), "--input-range", "0", "1",
+                 "--count", "3"]) == 0
+    for target in ("csim", "sim"):
+        result = subprocess.run(["make", "-C", str(out), target, f"PYTHON={sys.executable}"],
+                                capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        report = json.loads((out / "results" / f"{target}.json").read_text())
+        assert report["frames"] == 3 and report["mismatches"] == 0
+    assert not list(tmp_path.rglob("PWNED")) and not Path("PWNED").exists()
