@@ -42,7 +42,9 @@ def bounded(text: str, limit: int) -> str:
 
 
 def printable(text: object, limit: int = MAX_NAME) -> str:
-    """``text`` reduced to printable ASCII safe in any comment or string of a generated file.
+    """``text`` reduced to printable ASCII safe in any comment, Markdown text or Tcl braces of
+    a generated file (not in a string literal: quotes are kept, and no template puts a model
+    name in one).
 
     Characters outside ``[ -~]`` and the characters of :data:`_UNSAFE` become ``_``; the result
     has at most ``limit`` characters (see :func:`bounded`), so it never holds a line end, a
