@@ -176,12 +176,9 @@ class Quantization:
 
 
 def quantization_from_args(args) -> Quantization:
-    input_range = getattr(args, "input_range", None)
-    if input_range is not None:
-        lo, hi = input_range
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
-            raise InputError(f"--input-range {lo:g} {hi:g}: give finite LO < HI, e.g. 0 255")
-        input_range = (float(lo), float(hi))
+    from hlsgen.commands.common import check_input_range
+
+    input_range = check_input_range(getattr(args, "input_range", None))
     if args.calibration is not None and input_range is not None:
         raise InputError("give either --calibration or --input-range, not both")
     return Quantization(args.calibration, input_range)
