@@ -50,8 +50,9 @@ class SearchOutcome:
 def explore_options(args):
     from hlsgen.explore.run import ExploreOptions
 
-    for name in ("population", "generations", "jobs", "limit"):
+    for name in ("population", "generations", "limit"):
         opt.check_positive(f"--{name}", getattr(args, name))
+    opt.check_jobs(args.jobs)
     if args.population < 4:
         raise InputError("--population must be >= 4 (the GA needs parents and offspring)")
     drop, margin = args.max_accuracy_drop, args.accuracy_margin
@@ -94,8 +95,8 @@ def search(args, outdir: Path) -> SearchOutcome:
     from hlsgen.reference import quantize_input
 
     console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
+    options = explore_options(args)  # checks --device's spelling before the budget reads it
     budget = opt.budget_from_args(args)
-    options = explore_options(args)
     _dev, part, clock = opt.target_from_args(args)
     quantization = opt.quantization_from_args(args)
     check_search_dir(outdir, force=args.force, resume=args.resume)
