@@ -7,9 +7,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from hlsgen import __version__
 from hlsgen.errors import HlsgenError
+from hlsgen.names import terminal
+from hlsgen.signals import Terminated, terminate_cleanly
 
 # name -> one-line help.  Listed explicitly (no directory scan) so grep finds every command.
 COMMANDS = {
@@ -53,14 +56,38 @@ def main(argv: list[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # name the subcommand's usage, not the top level's
         args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    try:
-        return int(args._run(args) or 0)
-    except HlsgenError as err:
-        print(f"hlsgen {args.command}: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print(f"hlsgen {args.command}: interrupted", file=sys.stderr)
-        return 130
+    # Python/NumPy warnings are held back: after a failure the error line is all the user
+    # sees (a warning on the way to it is noise); after a success they follow the output.
+    with warnings.catch_warnings(record=True) as caught, terminate_cleanly():
+        try:
+            code = int(args._run(args) or 0)
+        except HlsgenError as err:
+            print(f"hlsgen {args.command}: error: {error_text(err)}", file=sys.stderr)
+            return err.exit_code
+        except KeyboardInterrupt:
+            print(f"hlsgen {args.command}: interrupted", file=sys.stderr)
+            return 130
+        except Terminated as stop:
+            print(f"hlsgen {args.command}: terminated ({stop})", file=sys.stderr)
+            return 128 + stop.signum
+    shown = set()
+    for warning in caught:
+        text = terminal(str(warning.message), limit=None)
+        if text not in shown:
+            shown.add(text)
+            print(f"hlsgen {args.command}: warning: {text}", file=sys.stderr)
+    return code
+
+
+def error_text(err: BaseException) -> str:
+    """``str(err)`` with control characters escaped (a name holding an escape sequence or a
+    CR cannot rewrite the terminal) and every line after the first indented, so a newline
+    in a model name cannot fake a line of hlsgen's own output."""
+    first, *rest = str(err).split("\n")
+    lines = [terminal(first, limit=None)]
+    lines += [("" if line.startswith("  ") else "  ") + terminal(line, limit=None)
+              for line in rest]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -164,10 +164,15 @@ def _read_json(path: Path, what: str):
 
 
 def _read_methods_file(path: Path) -> dict[str, str]:
+    if path.exists() and not path.is_file():  # a FIFO or device would block or never end
+        raise InputError(f"methods file {str(path)!r} is not a regular file")
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(f"methods file {str(path)!r} does not exist") from None
+    except RecursionError:
+        raise InputError(f"methods file {str(path)!r} is not readable JSON (nested too "
+                         "deeply)") from None
     except (OSError, ValueError) as err:
         raise InputError(f"methods file {str(path)!r} is not readable JSON: {err}") from None
     if isinstance(data, dict) and isinstance(data.get("methods"), dict):

@@ -6,6 +6,8 @@ with ``error.exit_code``; no traceback reaches the user for these.
 
 from __future__ import annotations
 
+from hlsgen.names import terminal
+
 __all__ = [
     "HlsgenError",
     "InputError",
@@ -38,13 +40,16 @@ class ModelLoadError(InputError):
 class UnsupportedModelError(InputError):
     """The model uses operators or features hlsgen cannot lower.
 
-    ``problems`` lists every offending node as (index, name, op, why).
+    ``problems`` lists every offending node as (index, name, op, why); index -1 marks a
+    problem of the whole model (then ``op`` says what: opset, input, ...).
     """
 
     def __init__(self, model: str, problems: list[tuple[int, str, str, str]]):
         self.problems = problems
         lines = [f"{model}: {len(problems)} unsupported node(s); nothing was generated:"]
-        lines += [f"  node {i} '{name}' ({op}): {why}" for i, name, op, why in problems]
+        lines += [f"  node {i} '{terminal(name)}' ({terminal(op)}): {why}" if i >= 0
+                  else f"  {op} '{terminal(name)}': {why}"  # the model as a whole
+                  for i, name, op, why in problems]
         super().__init__("\n".join(lines))
 
 

@@ -192,7 +192,7 @@ def _bad_design(tmp_path: Path, name: str, text: str) -> Path:
 @pytest.mark.parametrize("extra, message", [
     (["--count", "0"], "--count must be >= 1"),
     (["--count", "31", "--vectors", "DATA"], "holds (30)"),
-    (["--part", "xc7z020 clg400"], "unknown device"),
+    (["--part", "xc7z020 clg400"], "not an FPGA part name"),
     (["--clock-mhz", "0"], "--clock-mhz 0 is out of range"),
     (["--pipeline", "0"], "integer >= 1"),
     (["--method", "terms:0"], "K in 'terms:K' must be an integer >= 1"),

@@ -55,14 +55,16 @@ def _print_table(name: str, costs, summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from hlsgen.names import markup
+
     console = Console(width=None if Console().is_terminal else 140)
-    table = Table(title=f"{name}: shift-add decomposition", title_justify="left")
+    table = Table(title=f"{markup(name)}: shift-add decomposition", title_justify="left")
     for column in ("layer", "method", "rows", "cols", "groups", "nonzeros", "adders", "depth",
                    "sum of widths", "SQNR dB", "seconds"):
         table.add_column(column, justify="left" if column in ("layer", "method") else "right")
     for c in costs:
         sqnr = "exact" if math.isinf(c.sqnr_db) and c.sqnr_db > 0 else f"{c.sqnr_db:.1f}"
-        table.add_row(c.layer, c.method, str(c.rows), str(c.cols), str(c.groups),
+        table.add_row(markup(c.layer), markup(c.method), str(c.rows), str(c.cols), str(c.groups),
                       str(c.nonzeros), str(c.adders), str(c.depth), str(c.width_sum), sqnr,
                       f"{c.seconds:.2f}")
     table.add_section()

@@ -69,11 +69,18 @@ def evaluate(
     show_progress: bool = False,
 ) -> dict:
     """The numbers ``hlsgen evaluate`` reports, as a JSON-ready dict (see docs/reference.md)."""
-    from hlsgen.commands.common import load_data
+    from hlsgen.commands.common import check_input_range, check_labels, load_data
     from hlsgen.frontend import import_model, load_onnx
     from hlsgen.reference import execute, export_onnx, quantize_input, run_onnx
     from hlsgen.reference.source import check_source_data, run_source
 
+    if calibration is not None and input_range is not None:
+        raise InputError("give --calibration or --input-range, not both (--input-range is "
+                         "the data-free alternative to calibration samples)")
+    check_input_range(input_range)
+    if method is not None and not method.strip():
+        raise InputError("--method is empty; give exact, po2, terms:K, lcc[:...] or a JSON "
+                         "file of per-layer methods")
     x, y = load_data(Path(data_path), limit)
     model = load_onnx(model_path)
     try:
@@ -83,6 +90,7 @@ def evaluate(
     cal_x = load_data(Path(calibration))[0] if calibration is not None else None
     graph = import_model(model, calibration=cal_x,
                          data_free_input_range=tuple(input_range) if input_range else None)
+    check_labels(y, graph.tensor(graph.output).size, Path(data_path))
     design = _design_graph(graph, method) if method is not None else None
     n = len(x)
     with _progress(show_progress) as task:
@@ -191,7 +199,9 @@ def _print_table(result: dict, model: Path, seconds: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{model.parent.name}/{model.name}: {seconds:.1f} s")
+    from hlsgen.names import markup
+
+    table = Table(title=f"{markup(model.parent.name)}/{markup(model.name)}: {seconds:.1f} s")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.items():
@@ -203,7 +213,7 @@ def _print_table(result: dict, model: Path, seconds: float) -> None:
     console.print(table)
     console.print(f"max_abs_diff is in {result['max_abs_diff_units']}")
     for note in result["notes"]:
-        console.print(f"note: {note}")
+        console.print(f"note: {markup(note, None)}")
 
 
 def _write_json(path: Path, result: dict) -> None:

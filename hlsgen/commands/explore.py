@@ -11,11 +11,12 @@ from pathlib import Path
 
 from hlsgen.commands import options as opt
 from hlsgen.errors import InputError, OutputExistsError
+from hlsgen.names import terminal
 
 __all__ = ["add_arguments", "add_search_arguments", "run", "search", "SearchOutcome"]
 
 # What a search directory holds; an existing one is refused unless --force or --resume.
-PRODUCTS = ("design.json", "pareto.csv", "pareto.json", "pareto.png")
+PRODUCTS = ("design.json", "pareto.csv", "pareto.json", "pareto.png", "checkpoint.json")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,8 +50,9 @@ class SearchOutcome:
 def explore_options(args):
     from hlsgen.explore.run import ExploreOptions
 
-    for name in ("population", "generations", "jobs", "limit"):
+    for name in ("population", "generations", "limit"):
         opt.check_positive(f"--{name}", getattr(args, name))
+    opt.check_jobs(args.jobs)
     if args.population < 4:
         raise InputError("--population must be >= 4 (the GA needs parents and offspring)")
     drop, margin = args.max_accuracy_drop, args.accuracy_margin
@@ -71,11 +73,12 @@ def explore_options(args):
 
 def check_search_dir(outdir: Path, *, force: bool, resume: bool) -> None:
     """Refuse to overwrite an earlier search's products (before any slow step)."""
-    existing = [name for name in PRODUCTS if (outdir / name).exists()]
     if outdir.exists() and not outdir.is_dir():
-        raise OutputExistsError(f"-o {outdir} exists and is not a directory")
+        raise InputError(f"-o {terminal(outdir)} exists and is not a directory; choose "
+                         "another -o")
+    existing = [name for name in PRODUCTS if (outdir / name).exists()]
     if existing and not (force or resume):
-        raise OutputExistsError(f"{outdir} already holds the products of a search "
+        raise OutputExistsError(f"{terminal(outdir)} already holds the products of a search "
                                 f"({', '.join(existing)}); pass --force to replace them, "
                                 "--resume to continue that search, or choose another -o")
 
@@ -84,7 +87,7 @@ def search(args, outdir: Path) -> SearchOutcome:
     """The search as ``explore`` and ``build`` run it: import, search, write the products."""
     from rich.console import Console
 
-    from hlsgen.commands.common import load_data
+    from hlsgen.commands.common import check_labels, load_data
     from hlsgen.explore.costing import explore_cost
     from hlsgen.explore.progress import ExploreProgress
     from hlsgen.explore.run import dump_json, explore, make_eval_data, write_products
@@ -92,19 +95,25 @@ def search(args, outdir: Path) -> SearchOutcome:
     from hlsgen.reference import quantize_input
 
     console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
+    options = explore_options(args)  # checks --device's spelling before the budget reads it
     budget = opt.budget_from_args(args)
-    options = explore_options(args)
     _dev, part, clock = opt.target_from_args(args)
     quantization = opt.quantization_from_args(args)
     check_search_dir(outdir, force=args.force, resume=args.resume)
+    if args.resume:
+        from hlsgen.explore.search import read_checkpoint
+
+        read_checkpoint(outdir)  # a bad checkpoint fails before the slow steps
     graph = opt.load_graph(args.model, quantization)
     x_ir = labels = None
     validation = split = None
     if args.validation is not None:
         x_val, y_val = load_data(args.validation, need_labels=True)
+        check_labels(y_val, graph.tensor(graph.output).size, args.validation)
         validation = validation_data(graph, quantize_input(graph, x_val), y_val, "file")
     if args.data is not None:
         x, labels = load_data(args.data, limit=args.limit)
+        check_labels(labels, graph.tensor(graph.output).size, args.data)
         if labels is not None and validation is None:
             # The bound is enforced on one part; the other only measures what it chose.
             split = stratified_split(labels, args.validation_fraction, args.seed)
@@ -117,9 +126,15 @@ def search(args, outdir: Path) -> SearchOutcome:
                       "integer network on synthetic inputs, a data-free proxy")
     data = make_eval_data(graph, x_ir, labels, options.seed)
     started = time.perf_counter()
-    with ExploreProgress(console, options.generations) as progress:
-        result = explore(graph, data, budget, options, outdir, cost_fn=explore_cost,
-                         progress=progress, validation=validation)
+    created = not outdir.exists()
+    try:
+        with ExploreProgress(console, options.generations) as progress:
+            result = explore(graph, data, budget, options, outdir, cost_fn=explore_cost,
+                             progress=progress, validation=validation)
+    except BaseException:
+        if created:  # e.g. an unreachable --scheduler: leave no empty OUTDIR behind
+            _remove_if_empty(outdir)
+        raise
     meta = {"model_sha256": opt.file_sha256(args.model), "device": args.device,
             "part": part, "quantization": quantization.record()}
     write_products(result, outdir, graph.name, budget, data.kind, meta)
@@ -132,6 +147,13 @@ def search(args, outdir: Path) -> SearchOutcome:
     return SearchOutcome(graph, result, budget, quantization, part, clock)
 
 
+def _remove_if_empty(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
 def run(args) -> int:
     from hlsgen.explore.run import NoFeasibleDesign
 
@@ -139,11 +161,12 @@ def run(args) -> int:
     if outcome.result.chosen is None:
         raise NoFeasibleDesign(no_design_message(outcome.result))
     design = args.outdir / "design.json"
-    print(f"design: {design}\npareto plot: {args.outdir / 'pareto.png'}")
-    print("next: " + shlex.join(["hlsgen", "generate", str(args.model), "-o",
-                                 str(args.outdir.with_name(args.outdir.name + "_project")),
-                                 "--design", str(design)]
-                                + _quantization_words(outcome.quantization)))
+    print(f"design: {terminal(design, None)}\npareto plot: "
+          f"{terminal(args.outdir / 'pareto.png', None)}")
+    print("next: " + terminal(shlex.join(
+        ["hlsgen", "generate", str(args.model), "-o",
+         str(args.outdir.with_name(args.outdir.name + "_project")), "--design", str(design)]
+        + _quantization_words(outcome.quantization)), None))
     return 0
 
 

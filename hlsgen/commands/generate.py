@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hlsgen.commands import options as opt
+from hlsgen.commands.common import check_regular_file
 from hlsgen.errors import DataError, InputError, OutputExistsError
+from hlsgen.names import terminal
 
 DEFAULT_COUNT = opt.DEFAULT_COUNT
 DEFAULT_METHOD = opt.DEFAULT_METHOD
+MAX_COUNT = 100_000  # test frames: tb/*.txt and the simulations grow with it
+MAX_VECTOR_VALUES = 1 << 24  # integers in all test frames together (128 MiB as int64)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,27 +60,30 @@ class DesignFile:
 
 
 def read_design_file(path: Path) -> DesignFile:
+    path = check_regular_file(path, "--design file", InputError)
     try:
         data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"--design file '{path}' does not exist") from None
+    except RecursionError:
+        raise InputError(f"--design file '{terminal(path)}' is not readable JSON (nested too "
+                         "deeply); pass the design.json written by hlsgen explore") from None
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"--design file '{path}' is not readable JSON ({err}); pass the "
-                         "design.json written by hlsgen explore") from None
+        raise InputError(f"--design file '{terminal(path)}' is not readable JSON "
+                         f"({terminal(err)}); pass the design.json written by hlsgen "
+                         "explore") from None
     if not isinstance(data, dict):
-        raise InputError(f"--design file '{path}' must hold one JSON object")
+        raise InputError(f"--design file '{terminal(path)}' must hold one JSON object")
     if "methods" not in data:  # a plain {layer: method} map
         data = {"methods": data}
     methods = data.get("methods")
     if not isinstance(methods, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in methods.items()):
-        raise InputError(f"--design file '{path}' has no \"methods\" object of layer name -> "
+        raise InputError(f"--design file '{terminal(path)}' has no \"methods\" object of layer name -> "
                          "method spec; pass the design.json written by hlsgen explore")
     pipeline = data.get("pipeline") or {}
     if not isinstance(pipeline, dict) or not all(
             isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 1
             for k, v in pipeline.items()):
-        raise InputError(f"--design file '{path}': \"pipeline\" must map layer names to "
+        raise InputError(f"--design file '{terminal(path)}': \"pipeline\" must map layer names to "
                          "adder levels >= 1")
     meta = {key: data[key] for key in ("model_sha256", "part", "clock_mhz", "quantization",
                                        "metric", "data", "baseline", "accuracy_drop",
@@ -84,7 +91,7 @@ def read_design_file(path: Path) -> DesignFile:
                                        "validation_top1", "validation_drop") if key in data}
     kinds = data.get("kinds") or {}
     if not isinstance(kinds, dict):
-        raise InputError(f"--design file '{path}': \"kinds\" must map layer names to a "
+        raise InputError(f"--design file '{terminal(path)}': \"kinds\" must map layer names to a "
                          "datapath kind such as \"parallel\"")
     return DesignFile(Path(path), methods, tuple(sorted(pipeline.items())), meta, kinds)
 
@@ -141,7 +148,7 @@ def resolve_quantization(args, design: DesignFile | None) -> opt.Quantization:
                               f"file of sha256 {recorded_hash[:12]}...; pass the same file)")
     elif quantization.calibration is not None and isinstance(recorded_hash, str):
         if opt.file_sha256(quantization.calibration) != recorded_hash:
-            mismatches.append(f"--calibration {quantization.calibration} (not the file the "
+            mismatches.append(f"--calibration {terminal(quantization.calibration)} (not the file the "
                               "design was searched with)")
     elif quantization.calibration is not None and recorded_range is not None:
         mismatches.append("--calibration (the design was searched with --input-range "
@@ -158,7 +165,7 @@ def resolve_quantization(args, design: DesignFile | None) -> opt.Quantization:
 
 def _check_mismatches(args, design: DesignFile | None, mismatches: list[str]) -> None:
     if mismatches and not args.allow_mismatch:
-        raise InputError(f"--design file '{design.path}' was searched for something else: "
+        raise InputError(f"--design file '{terminal(design.path)}' was searched for something else: "
                          f"{'; '.join(mismatches)}; pass --allow-mismatch to generate anyway")
 
 
@@ -167,13 +174,19 @@ def run(args: argparse.Namespace) -> int:
     from hlsgen.design import apply_design
     from hlsgen.hw.target import Target
     from hlsgen.emit.project import ProjectInfo, project_files, random_inputs, reference_vectors
-    from hlsgen.emit.writer import write_tree
+    from hlsgen.emit.writer import check_outdir_name, write_tree
+    from hlsgen.frontend import load_onnx
     from hlsgen.reference import quantize_input
+    from hlsgen.reference.source import check_source_data
 
     start = time.perf_counter()
     opt.check_positive("--count", args.count)
+    if args.count > MAX_COUNT:
+        raise InputError(f"--count {args.count} is more test frames than a simulation can use; "
+                         f"give at most {MAX_COUNT}")
     opt.check_jobs(args.jobs)
     outdir = Path(args.outdir)
+    check_outdir_name(outdir)
     if outdir.exists() and not args.force:  # fail before the slow steps
         raise OutputExistsError(f"output directory {outdir} already exists; pass --force to "
                                 "replace it (its whole content is deleted) or choose another -o")
@@ -183,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     if design_file is not None:
         recorded = design_file.meta.get("model_sha256")
         if isinstance(recorded, str) and recorded != opt.file_sha256(args.model):
-            _check_mismatches(args, design_file, [f"model {args.model.name} (not the file the "
+            _check_mismatches(args, design_file, [f"model {terminal(args.model.name)} (not the file the "
                                                   "design was searched on)"])
     layer_pipeline = design_file.pipeline if design_file else ()
     options = Target(part=part, clock_mhz=clock_mhz, pipeline=args.pipeline,
@@ -191,12 +204,21 @@ def run(args: argparse.Namespace) -> int:
 
     graph = opt.load_graph(args.model, quantization)
     _check_pipeline_layers(graph, layer_pipeline, design_file)
+    frame = graph.tensor(graph.input).size
+    if args.count * frame > MAX_VECTOR_VALUES:
+        raise InputError(f"--count {args.count} frames of {frame} values each are more test "
+                         f"data than hlsgen writes ({MAX_VECTOR_VALUES} values); give at most "
+                         f"--count {max(1, MAX_VECTOR_VALUES // frame)}")
     design = apply_design(graph, design_file.methods if design_file else method, jobs=args.jobs,
                           kinds=design_file.kinds if design_file else None)
     if args.vectors is not None:
         x, _ = load_data(args.vectors)
+        try:
+            check_source_data(load_onnx(args.model), x)
+        except DataError as err:
+            raise DataError(f"--vectors '{terminal(args.vectors)}': {err}") from None
         if len(x) < args.count:
-            raise DataError(f"--count {args.count} asks for more frames than '{args.vectors}' "
+            raise DataError(f"--count {args.count} asks for more frames than '{terminal(args.vectors)}' "
                             f"holds ({len(x)}); use --count {len(x)} or less")
         x_ir = quantize_input(graph, x[: args.count])
         origin = f"the first {args.count} samples of {args.vectors.name}"
@@ -214,10 +236,10 @@ def run(args: argparse.Namespace) -> int:
     written = write_tree(outdir, files, force=args.force, protect=protect)
 
     adders = sum(g.adder_count for impl in design.impls.values() for g in impl.graphs)
-    print(f"wrote {written}: {len(files)} files, {len(graph.layers)} layers, {adders} adders "
-          f"({time.perf_counter() - start:.1f} s)")
-    print(f"next: make -C {shlex.quote(str(outdir))} csim sim estimate   (see "
-          f"{outdir / 'README.md'})")
+    print(f"wrote {terminal(written, None)}: {len(files)} files, {len(graph.layers)} layers, "
+          f"{adders} adders ({time.perf_counter() - start:.1f} s)")
+    print(f"next: make -C {terminal(shlex.quote(str(outdir)), None)} csim sim estimate   "
+          f"(see {terminal(outdir / 'README.md', None)})")
     return 0
 
 
@@ -253,7 +275,7 @@ def _check_pipeline_layers(graph, layer_pipeline, design_file) -> None:
     names = {layer.name for layer in graph.layers}
     unknown = sorted(name for name, _ in layer_pipeline if name not in names)
     if unknown:
-        raise InputError(f"--design file '{design_file.path}': \"pipeline\" names layers the "
+        raise InputError(f"--design file '{terminal(design_file.path)}': \"pipeline\" names layers the "
                          f"model does not have: {', '.join(unknown)}; regenerate it with "
                          "hlsgen explore")
 

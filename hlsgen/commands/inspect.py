@@ -61,8 +61,10 @@ def _print_table(name: str, infos, totals: dict, show_all: bool, layers: dict) -
     from rich.console import Console
     from rich.table import Table
 
+    from hlsgen.names import markup
+
     console = Console(width=None if Console().is_terminal else 160)
-    table = Table(title=f"{name}: {totals['nodes']} nodes", title_justify="left")
+    table = Table(title=f"{markup(name)}: {totals['nodes']} nodes", title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("name", max_width=40, overflow="ellipsis", no_wrap=True)
     table.add_column("op")
@@ -77,11 +79,12 @@ def _print_table(name: str, infos, totals: dict, show_all: bool, layers: dict) -
             continue
         shown_inputs = [s for s, const in zip(info.input_shapes, info.constant_inputs)
                         if not const]  # activations only: weights are counted in params
-        status = "[green]yes[/]" if info.supported else f"[red]no[/]: {info.why}"
+        status = ("[green]yes[/]" if info.supported
+                  else f"[red]no[/]: {markup(info.why, None)}")
         if info.folded:
             status = "[dim]constant (folded)[/]"
-        table.add_row(str(info.index), info.name, info.op, layers.get(info.name, ""),
-                      _shapes(shown_inputs),
+        table.add_row(str(info.index), markup(info.name), markup(info.op),
+                      layers.get(info.name, ""), _shapes(shown_inputs),
                       _shapes(info.output_shapes), f"{info.params:,}", f"{info.macs:,}", status)
     table.add_section()
     table.add_row("", "total", "", "", "", "", f"{totals['params']:,}", f"{totals['macs']:,}",

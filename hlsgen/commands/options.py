@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,12 +177,9 @@ class Quantization:
 
 
 def quantization_from_args(args) -> Quantization:
-    input_range = getattr(args, "input_range", None)
-    if input_range is not None:
-        lo, hi = input_range
-        if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
-            raise InputError(f"--input-range {lo:g} {hi:g}: give finite LO < HI, e.g. 0 255")
-        input_range = (float(lo), float(hi))
+    from hlsgen.commands.common import check_input_range
+
+    input_range = check_input_range(getattr(args, "input_range", None))
     if args.calibration is not None and input_range is not None:
         raise InputError("give either --calibration or --input-range, not both")
     return Quantization(args.calibration, input_range)
@@ -208,6 +206,12 @@ def target_from_args(args, default_device: str | None = DEFAULT_DEVICE):
     if isinstance(clock, bool) or not math.isfinite(clock) or not 1 <= clock <= 1000:
         raise InputError(f"--clock-mhz {clock:g} is out of range; give a frequency in MHz "
                          "between 1 and 1000, e.g. 200")
+    if args.device is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}",
+                                                    args.device):
+        from hlsgen.names import terminal
+
+        raise InputError(f"--device/--part '{terminal(args.device, 40)}' is not an FPGA part "
+                         "name; give e.g. xc7z020 or xc7z020clg400-1")
     name = args.device or default_device
     if name is None:
         return None, device(DEFAULT_DEVICE).part, clock
@@ -243,7 +247,7 @@ def check_positive(name: str, value: int | None) -> None:
 
 
 def check_jobs(jobs: int) -> None:
-    check_positive("--jobs", jobs)
+    check_positive("--jobs/--workers", jobs)
 
 
 def file_sha256(path: Path) -> str:

@@ -14,10 +14,13 @@ from typing import Sequence
 import jinja2
 
 import hlsgen
+from hlsgen.names import digest, printable
 
 __all__ = ["TOP_NAME", "identifier", "Names", "templates_dir", "template_env"]
 
 TOP_NAME = "hlsgen_top"
+# Longest identifier made from a model name (prefixes and suffixes come on top).
+MAX_IDENTIFIER = 48
 
 
 # -- naming ------------------------------------------------------------------------------
@@ -27,6 +30,8 @@ def identifier(name: str) -> str:
     text = re.sub(r"_+", "_", text)
     if not text or text[0].isdigit():
         text = "n" + ("_" + text if text else "")
+    if len(text) > MAX_IDENTIFIER:  # file names (hls/<ident>.h), tool limits
+        text = f"{text[: MAX_IDENTIFIER - 9].rstrip('_')}_{digest(name)}"
     return text
 
 
@@ -55,8 +60,11 @@ def templates_dir() -> Path:
 
 
 def template_env(subdir: str) -> jinja2.Environment:
-    """A strict Jinja2 environment over ``templates/<subdir>`` (unknown names raise)."""
-    return jinja2.Environment(
+    """A strict Jinja2 environment over ``templates/<subdir>`` (unknown names raise).
+
+    The filter ``printable`` (:func:`hlsgen.names.printable`) is applied to every name that
+    comes from the model or the command line, comments included."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir() / subdir)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -64,3 +72,5 @@ def template_env(subdir: str) -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["printable"] = printable
+    return env

@@ -9,6 +9,7 @@ compared with them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,9 @@ from hlsgen.hw.target import Target
 from hlsgen.emit.hls import render_hls
 
 __all__ = ["Vectors", "ProjectInfo", "reference_vectors", "random_inputs", "project_files",
-           "vector_text"]
+           "vector_text", "check_printable"]
+
+_PRINTABLE_TEXT = re.compile(r"[\t\n\x20-\x7e]*")
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +93,18 @@ def project_files(design, options: Target, vectors: Vectors, info: ProjectInfo
     for name in ("Makefile", "README.md", "vivado/build_bitstream.tcl", "vivado/package_ip.tcl",
                  "vivado/constraints.xdc"):
         files[name] = env.get_template(f"{name}.j2").render(**context)
+    check_printable(files)
     return files
+
+
+def check_printable(files: dict[str, str | bytes]) -> None:
+    """Every text file is printable ASCII lines: a model name that slipped past the
+    ``printable`` filter must not reach a compiler (internal invariant)."""
+    for path, text in files.items():
+        if isinstance(text, str) and not _PRINTABLE_TEXT.fullmatch(text):
+            bad = _PRINTABLE_TEXT.sub("", text)[:1]
+            raise AssertionError(f"internal error: generated file {path} holds the character "
+                                 f"{bad!r}; please report it")
 
 
 def _cost_report(design, options: Target):
@@ -145,7 +159,7 @@ class _LayerRow:
     shape: str
     method: str
     adders: str
-    source: str
+    source: tuple[str, ...]  # ONNX node names, raw (templates apply |printable)
 
 
 def _shape(t) -> str:
@@ -159,7 +173,7 @@ def _layer_rows(plan: DataflowPlan) -> list[_LayerRow]:
         rows.append(_LayerRow(
             index=i, name=p.name, kind=p.kind.value, shape=f"{ins} -> {_shape(p.output)}",
             method=p.method, adders=str(p.adder_count) if p.method != "-" else "-",
-            source=", ".join(p.source)))
+            source=tuple(p.source)))
     return rows
 
 

@@ -394,16 +394,32 @@ class _Link:
     ready: str
 
 
+def _tensor_bases(tensors) -> dict[str, str]:
+    """tensor -> ``t_<identifier>``, unique (case-insensitively) even where two model names
+    map to one identifier ('a.b' and 'a_b')."""
+    bases: dict[str, str] = {}
+    used: set[str] = set()
+    for tensor in tensors:
+        base = wanted = f"t_{identifier(tensor)}"
+        k = 2
+        while base.lower() in used:
+            base, k = f"{wanted}_{k}", k + 1
+        used.add(base.lower())
+        bases[tensor] = base
+    return bases
+
+
 def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
     graph = plan.graph
     producers = {graph.input: "in"} | {m.layer.output: f"m{m.index}" for m in plan.modules}
     streams = []  # one per tensor: producer-side wires
     forks = []
     links: dict[tuple[str, str], _Link] = {}  # (tensor, consumer) -> link
+    bases = _tensor_bases(producers)
     for tensor, prefix in producers.items():
         t = graph.tensor(tensor)
         bits = 8 * t.shape[2]
-        base = f"t_{identifier(tensor)}"
+        base = bases[tensor]
         streams.append(dict(name=base, msb=bits - 1, tensor=tensor))
         readers = plan.consumers(tensor)
         if len(readers) == 1:
@@ -415,12 +431,12 @@ def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
             links[(tensor, reader)] = _Link(f"{base}_data", f"{base}_fv[{k}]",
                                             f"{base}_fr[{k}]")
             ports.append(reader or "top output")
-        forks.append(dict(name=f"fork_{identifier(tensor)}", base=base, bits=bits,
+        forks.append(dict(name=f"fork_{base[2:]}", base=base, bits=bits,
                           count=len(readers), msb=len(readers) - 1, readers=ports))
     instances = []
     for m, context in zip(plan.modules, modules):
         ins = [links[(t, m.name)] for t in m.layer.inputs]
-        out = f"t_{identifier(m.layer.output)}"
+        out = bases[m.layer.output]
         instances.append(dict(module=context["ident"], name=m.name, ins=ins, out=out))
     out_link = links[(graph.output, "")]
     h, w, c = graph.tensor(graph.output).shape
@@ -433,7 +449,7 @@ def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
                     since_bits=since_bits, since_msb=since_bits - 1)
     return dict(top=TOP_NAME, graph=graph.name, streams=streams, forks=forks, pace=pace,
                 in_beats=hi * wi,
-                instances=instances, input=f"t_{identifier(graph.input)}", in_msb=8 * ci - 1,
+                instances=instances, input=bases[graph.input], in_msb=8 * ci - 1,
                 in_keep_msb=ci - 1, out_msb=8 * c - 1, out_keep_msb=c - 1, out_bytes=c,
                 output=out_link, out_beats=h * w, last_beat=h * w - 1,
                 count_bits=_clog2(h * w + 1), count_msb=_clog2(h * w + 1) - 1,

@@ -17,12 +17,14 @@ from pathlib import Path, PurePosixPath
 from typing import Mapping, Union
 
 from hlsgen.errors import InputError, OutputExistsError
+from hlsgen.names import terminal
 
-__all__ = ["write_tree", "check_relative_path"]
+__all__ = ["write_tree", "check_relative_path", "check_outdir_name"]
 
 Content = Union[str, bytes]
 # Files a user runs directly keep an executable bit.
 _EXECUTABLE_SUFFIXES = (".sh",)
+MAX_NAME_BYTES = 200  # of OUTDIR's last component: ".NAME.tmp-XXXXXXXX" must stay <= 255
 
 
 def check_relative_path(path: str) -> PurePosixPath:
@@ -34,6 +36,15 @@ def check_relative_path(path: str) -> PurePosixPath:
     return pure
 
 
+def check_outdir_name(outdir: Path) -> None:
+    """Refuse an output directory name the staging directory beside it cannot extend."""
+    name = Path(outdir).name
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise InputError(f"output directory name {terminal(name, 60)} is longer than "
+                         f"{MAX_NAME_BYTES} bytes (the staging directory beside it must fit "
+                         "the file system's 255); choose a shorter -o")
+
+
 def write_tree(outdir: Path, files: Mapping[str, Content], *, force: bool = False,
                protect: tuple[Path, ...] = ()) -> Path:
     """Write ``files`` as the complete content of ``outdir``; return its resolved path.
@@ -43,6 +54,7 @@ def write_tree(outdir: Path, files: Mapping[str, Content], *, force: bool = Fals
     replacing it would delete them.
     """
     outdir = Path(outdir).expanduser().absolute()
+    check_outdir_name(outdir)
     for path in files:
         check_relative_path(path)
     _check_target(outdir, force, protect)
@@ -52,10 +64,19 @@ def write_tree(outdir: Path, files: Mapping[str, Content], *, force: bool = Fals
     except OSError as err:
         raise InputError(f"cannot create the parent directory of {outdir}: {err.strerror}; "
                          "choose another -o") from None
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.tmp-", dir=parent))
+    except OSError as err:
+        raise InputError(f"cannot write into {terminal(parent)}: {err.strerror}; choose "
+                         "another -o") from None
     try:
         _fill(staging, files)
         _replace(staging, outdir)
+    except OSError as err:  # disk full, file size limit, quota, ...
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InputError(f"cannot write the project to {terminal(outdir)}: {err.strerror}; "
+                         "nothing was written (free space, raise the limit or choose another "
+                         "-o)") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

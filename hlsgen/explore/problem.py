@@ -165,6 +165,57 @@ class Evaluation:
     def feasible(self) -> bool:
         return not self.violations
 
+    def to_json(self) -> dict:
+        """Plain JSON data (the explore checkpoint); :meth:`from_json` reads it back exactly."""
+        return {"genome": list(self.genome), "methods": dict(self.methods),
+                "pipeline": dict(self.pipeline), "luts": self.luts, "ffs": self.ffs,
+                "dsps": self.dsps, "brams": self.brams, "latency_cycles": self.latency_cycles,
+                "interval_cycles": self.interval_cycles, "adders": self.adders,
+                "metric": self.metric, "accuracy_drop": self.accuracy_drop,
+                "violations": dict(self.violations)}
+
+    @classmethod
+    def from_json(cls, doc: object) -> "Evaluation":
+        """The evaluation :meth:`to_json` wrote; ValueError for anything else."""
+        if not isinstance(doc, dict) or set(doc) != _EVALUATION_FIELDS:
+            raise ValueError("an evaluation is not an object with the expected fields")
+        genome, methods, pipeline, violations = (doc["genome"], doc["methods"],
+                                                 doc["pipeline"], doc["violations"])
+        if not (isinstance(genome, list) and all(_is_int(g) and g >= 0 for g in genome)
+                and _str_map(methods, str) and _str_map(pipeline, int)
+                and _str_map(violations, float)):
+            raise ValueError("an evaluation's genome, methods, pipeline or violations are "
+                             "malformed")
+        numbers = {k: doc[k] for k in ("luts", "ffs", "dsps", "brams", "metric",
+                                       "accuracy_drop")}
+        counts = {k: doc[k] for k in ("latency_cycles", "interval_cycles", "adders")}
+        if not all(_is_number(v) for v in numbers.values()) or not all(
+                _is_int(v) for v in counts.values()):
+            raise ValueError("an evaluation's costs are not numbers")
+        return cls(tuple(genome), dict(methods), dict(pipeline),
+                   **{k: float(v) for k, v in numbers.items()}, **counts,
+                   violations={k: float(v) for k, v in violations.items()})
+
+
+_EVALUATION_FIELDS = {"genome", "methods", "pipeline", "luts", "ffs", "dsps", "brams",
+                      "latency_cycles", "interval_cycles", "adders", "metric", "accuracy_drop",
+                      "violations"}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _str_map(value, kind) -> bool:
+    check = _is_int if kind is int else _is_number if kind is float else (
+        lambda v: isinstance(v, str))
+    return isinstance(value, dict) and all(isinstance(k, str) and check(v)
+                                           for k, v in value.items())
+
 
 def build_problem(graph: ir.Graph, data: EvalData, *, max_accuracy_drop: float, budget: Budget,
                   clock_mhz: float, cost_fn, ladder=DEFAULT_LADDER,

@@ -118,7 +118,7 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
     fingerprint = fingerprint_of(
         graph=_graph_digest(graph), data=_array_digest(data.x_ir), kind=data.kind,
         options={k: v for k, v in options.__dict__.items()
-                 if k not in ("workers", "scheduler", "resume")},
+                 if k not in ("workers", "scheduler", "resume", "generations")},
         budget=budget.__dict__)
     baselines_wanted = {"exact": problem.uniform_genome("exact"),
                         "po2": problem.uniform_genome("po2")}
@@ -131,7 +131,8 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
             generations=options.generations, seed=options.seed, checkpoint_dir=outdir,
             fingerprint=fingerprint, resume=options.resume,
             on_generation=progress.generation if progress else None,
-            neighbours=problem.neighbours)
+            neighbours=problem.neighbours, encode=Evaluation.to_json,
+            decode=Evaluation.from_json)
         missing = [g for g in seeds if g not in state.evaluations]
         for genome, result in zip(missing, evaluator.map(missing)):
             state.evaluations[genome] = result
@@ -182,8 +183,12 @@ def write_products(result: ExploreResult, outdir: Path, model_name: str, budget:
 
 def _write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, an interrupt: no half-written file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _uniform_label(e: Evaluation) -> str:

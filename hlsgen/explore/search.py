@@ -4,30 +4,39 @@ Running pygad one generation per call (seeded with ``seed`` and the generation n
 every generation a pure function of (population, seed, generation): a checkpoint holds just
 the population and the evaluations so far, and ``--resume`` continues bit-identically.
 Evaluations are memoised by genome, so survivors and repeats cost nothing.
+
+The checkpoint is plain JSON (``checkpoint.json``), never code: a file from elsewhere is
+validated field by field, and anything malformed is refused with one clear error.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["SearchState", "genetic_search", "load_checkpoint"]
+from hlsgen.errors import InputError
+from hlsgen.names import terminal
 
-CHECKPOINT_NAME = "checkpoint.pkl"
-CHECKPOINT_VERSION = 1
+__all__ = ["SearchState", "genetic_search", "load_checkpoint", "read_checkpoint",
+           "CHECKPOINT_NAME"]
+
+CHECKPOINT_NAME = "checkpoint.json"
+CHECKPOINT_FORMAT = "hlsgen explore checkpoint"
+CHECKPOINT_VERSION = 2
+_OLD_CHECKPOINT = "checkpoint.pkl"  # hlsgen <= 0.1 (not read: it could run code)
 
 Genome = tuple[int, ...]
 
 
 @dataclass
 class SearchState:
-    """Everything needed to continue a search: pure data, pickled after each generation."""
+    """Everything needed to continue a search: pure data, saved as JSON after each
+    generation."""
 
     fingerprint: str  # options and model the run belongs to; resume refuses a mismatch
     generation: int  # generations completed
@@ -36,22 +45,104 @@ class SearchState:
     history: list[dict] = field(default_factory=list)  # one row per generation
 
 
-def load_checkpoint(directory: Path, fingerprint: str) -> SearchState | None:
+def read_checkpoint(directory: Path) -> dict | None:
+    """The JSON document of ``directory``'s checkpoint, checked for format and version (not
+    yet against a run); None when there is none.  Raises InputError for a bad file -- cheap,
+    so ``explore --resume`` calls it before any slow step."""
     path = directory / CHECKPOINT_NAME
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
+        if (directory / _OLD_CHECKPOINT).exists():
+            raise InputError(f"--resume: {directory / _OLD_CHECKPOINT} is a checkpoint in the "
+                             "format of an older hlsgen, which is no longer read; run again "
+                             "without --resume")
         return None
-    with path.open("rb") as fh:
-        version, state = pickle.load(fh)
-    if version != CHECKPOINT_VERSION or state.fingerprint != fingerprint:
-        return None
-    return state
+    try:
+        if not path.is_file():
+            raise ValueError("not a regular file")
+        if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+            raise ValueError(f"larger than {MAX_CHECKPOINT_BYTES >> 20} MiB")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not an hlsgen explore checkpoint")
+        if doc.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"version {doc.get('version')!r}, expected {CHECKPOINT_VERSION}")
+        return doc
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise _bad_checkpoint(path, err) from None
 
 
-def _save_checkpoint(directory: Path, state: SearchState) -> None:
+def load_checkpoint(directory: Path, fingerprint: str, gene_space: Sequence[int],
+                    decode: Callable[[object], object]) -> SearchState | None:
+    """The state saved in ``directory`` by a run with the same ``fingerprint``; None when
+    there is no checkpoint or it belongs to another run (other model, data or options).
+
+    Raises InputError for a file that is not a valid checkpoint of this version.
+    """
+    doc = read_checkpoint(directory)
+    if doc is None or doc.get("fingerprint") != fingerprint:
+        return None
+    try:
+        return _state_from_json(doc, gene_space, decode)
+    except (ValueError, TypeError, KeyError) as err:
+        raise _bad_checkpoint(directory / CHECKPOINT_NAME, err) from None
+
+
+def _bad_checkpoint(path: Path, err: BaseException) -> InputError:
+    return InputError(f"--resume: {terminal(path)} is not a usable checkpoint "
+                      f"({terminal(err)}); delete it or run again without --resume")
+
+
+MAX_CHECKPOINT_BYTES = 1 << 30
+
+
+def _state_from_json(doc: dict, gene_space: Sequence[int], decode) -> SearchState:
+    generation = doc.get("generation")
+    if not (isinstance(generation, int) and not isinstance(generation, bool)
+            and generation >= 0):
+        raise ValueError("'generation' is not a count")
+    population = [_genome(g, gene_space) for g in _list(doc, "population")]
+    if not population:
+        raise ValueError("the population is empty")
+    evaluations = {}
+    for entry in _list(doc, "evaluations"):
+        result = decode(entry)
+        evaluations[_genome(list(result.genome), gene_space)] = result
+    history = _list(doc, "history")
+    if not all(isinstance(row, dict) and all(isinstance(k, str) for k in row)
+               for row in history):
+        raise ValueError("'history' is not a list of objects")
+    return SearchState(str(doc["fingerprint"]), generation, population, evaluations, history)
+
+
+def _list(doc: dict, key: str) -> list:
+    value = doc.get(key)
+    if not isinstance(value, list):
+        raise ValueError(f"{key!r} is not a list")
+    return value
+
+
+def _genome(value, gene_space: Sequence[int]) -> tuple[int, ...]:
+    if not (isinstance(value, list) and len(value) == len(gene_space) and all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n
+            for v, n in zip(value, gene_space))):
+        raise ValueError(f"genome {str(value)[:80]} does not fit the gene space")
+    return tuple(value)
+
+
+def _save_checkpoint(directory: Path, state: SearchState, encode: Callable[[object], object]
+                     ) -> None:
+    doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+           "fingerprint": state.fingerprint, "generation": state.generation,
+           "population": [list(g) for g in state.population],
+           "evaluations": [encode(state.evaluations[g]) for g in sorted(state.evaluations)],
+           "history": state.history}
     tmp = directory / (CHECKPOINT_NAME + ".tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump((CHECKPOINT_VERSION, state), fh)
-    os.replace(tmp, directory / CHECKPOINT_NAME)  # atomic: an interrupt never leaves half a file
+    try:
+        tmp.write_text(json.dumps(doc) + "\n", encoding="utf-8")
+        os.replace(tmp, directory / CHECKPOINT_NAME)  # atomic: never half a checkpoint
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def genetic_search(
@@ -68,6 +159,8 @@ def genetic_search(
     resume: bool,
     on_generation: Callable[[SearchState], None] | None = None,
     neighbours: Callable[[Genome], list[Genome]] | None = None,
+    encode: Callable[[object], object] = lambda result: result,
+    decode: Callable[[object], object] = lambda doc: doc,
 ) -> SearchState:
     """Minimise nothing, maximise ``fitness``: returns the final state with every evaluation.
 
@@ -79,10 +172,14 @@ def genetic_search(
     of them, if better, replaces the weakest member of the population).  Crossover finds
     good regions; the local step walks the last few rungs down that random mutation rarely
     hits in a small population.
+
+    ``encode`` / ``decode`` turn one evaluation result into JSON data and back (exactly) for
+    the checkpoint; the decoded result has a ``genome`` attribute.
     """
     import pygad  # the GA library stays inside this module
 
-    state = load_checkpoint(checkpoint_dir, fingerprint) if resume else None
+    state = (load_checkpoint(checkpoint_dir, fingerprint, gene_space, decode) if resume
+             else None)
     if state is None:
         state = SearchState(fingerprint=fingerprint, generation=0,
                             population=_initial_population(gene_space, seeds, population_size,
@@ -128,7 +225,7 @@ def genetic_search(
         state.history.append({"generation": state.generation,
                               "evaluated": len(state.evaluations),
                               "best_fitness": fitness(best)})
-        _save_checkpoint(checkpoint_dir, state)
+        _save_checkpoint(checkpoint_dir, state, encode)
         if on_generation is not None:
             on_generation(state)
     return state

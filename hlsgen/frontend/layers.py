@@ -173,6 +173,11 @@ def _weight(const: ConstValue) -> LWeight:
     zero point costs nothing)."""
     if not const.quantized:
         return LWeight(const.value.astype(np.float64))
+    raw = np.asarray(const.scale, dtype=np.float64)
+    bad = np.flatnonzero(~(raw.reshape(-1) >= 0) | ~np.isfinite(raw.reshape(-1)))
+    if len(bad):
+        raise NodeProblem(f"weight scale {raw.reshape(-1)[bad[0]]} is not a non-negative "
+                          "number; re-export the quantized model")
     scale = channel_vector(const.scale, 0, "weight scale").astype(np.float64)
     return LWeight(const.value.astype(np.float64), const.q - const.zero_point, scale)
 

@@ -57,6 +57,7 @@ class _Act:
 
 
 _DROPPED = object()  # the value of Softmax and everything after it
+_FAILED = object()  # the value of a node that could not be lowered (already reported)
 
 
 class _Lowering:
@@ -78,10 +79,15 @@ class _Lowering:
 
     # -- driver ----------------------------------------------------------------------------
     def run(self) -> LoweredGraph:
+        problems = []  # every node that cannot be lowered, reported together
         for self.step, index in enumerate(self.view.order):
             if self.view.node_is_const(index):
                 continue
             node = self.view.nodes[index]
+            if any(self.values.get(i) is _FAILED for i in node.input):
+                for out in node.output:  # follows from a problem already reported
+                    self.values[out] = _FAILED
+                continue
             try:
                 if any(self.values.get(i) is _DROPPED for i in node.input):
                     self._dropped(node)
@@ -89,8 +95,16 @@ class _Lowering:
                     getattr(self, "_op_" + node.op_type)(node, attributes(node))
             except (layers.NodeProblem, QdqError) as err:
                 name = node.name or f"{node.op_type}_{index}"
-                raise UnsupportedModelError(self.view.name, [(index, name, node.op_type,
-                                                              str(err))]) from None
+                problems.append((index, name, node.op_type, str(err)))
+                for out in node.output:
+                    self.values[out] = _FAILED
+            except Exception:
+                if not problems:
+                    raise
+                for out in node.output:  # state left by an earlier failed node
+                    self.values[out] = _FAILED
+        if problems:
+            raise UnsupportedModelError(self.view.name, problems)
         return self._finish()
 
     def _finish(self) -> LoweredGraph:

@@ -45,6 +45,17 @@ __all__ = [
 # requantizes with.  Fewer bits measurably move results away from onnxruntime (16 bits: 98.3%
 # end-to-end top-1 agreement on resnet8_int8 instead of 99.1%; docs/quantization.md).
 MULTIPLIER_BITS = 24
+# Largest requantization shift: 2**shift must be an int64 (the executor, the exported ONNX's
+# divisor, the HLS and Verilog literals).  A smaller multiplier is below 2**-39: zero.
+MAX_SHIFT = 62
+# An output channel is *dead* when its requantization multiplier is below DEAD_MULTIPLIER
+# (weight scale 0 or ~1e-30: trained networks have such filters after BatchNorm folding) and
+# its weights can move its accumulator, in output units, by less than DEAD_CHANNEL_REACH: its
+# weights are quantized as zeros of scale 1, so the channel outputs its requantized bias
+# (instead of a bias and a shift beyond int64).  Zero weights of a normal scale are kept.
+DEAD_CHANNEL_REACH = 2.0**-24
+DEAD_MULTIPLIER = 2.0**-24
+BIAS_LIMIT = 2**31  # |bias| in accumulator units (int32, as QDQ models store it)
 WEIGHT_MAX = 127  # symmetric int8 weights: -127..127 (no -128, so negation stays in range)
 
 Ranges = dict[str, tuple[float, float]]  # tensor name -> real (lo, hi)
@@ -58,6 +69,11 @@ def quantize(lowered: LoweredGraph, model: onnx.ModelProto,
     notes = list(lowered.notes)
     ranges: Ranges = {}
     if not missing:
+        if calibration is not None or data_free_input_range is not None:
+            raise QuantizationError(
+                f"{lowered.name}: the model is already quantized (QDQ): its own scales and "
+                "zero points are used, so --calibration / --input-range would be ignored; "
+                "leave them out")
         notes.append("quantization: the model's own QuantizeLinear/DequantizeLinear parameters")
     else:
         notes.append("quantization chosen by hlsgen where the model fixes none: per-channel "
@@ -83,7 +99,7 @@ def quantize(lowered: LoweredGraph, model: onnx.ModelProto,
     # A QDQ model's integer semantics are onnxruntime's: QuantizeLinear rounds ties to even.
     # Where hlsgen picks the quantization itself, the cheaper half-up rounding is used.
     rounding = ir.Rounding.HALF_EVEN if not missing else ir.Rounding.HALF_UP
-    layers = tuple(_ir_layer(layer, tensors, rounding) for layer in lowered.layers)
+    layers = tuple(_ir_layer(layer, tensors, rounding, notes) for layer in lowered.layers)
     return ir.Graph(
         name=lowered.name,
         input=lowered.input,
@@ -179,6 +195,11 @@ def fixed_point(real: np.ndarray, bits: int = MULTIPLIER_BITS,
         m = int(np.floor(r * 2.0**s + 0.5))
         if m >= 1 << bits:  # rounding carried into a new bit
             m, s = m >> 1, s - 1
+        if s > MAX_SHIFT:  # r < 2**-39: zero for any accumulator below 2**38
+            while s > MAX_SHIFT and m:
+                m, s = m >> 1, s - 1
+            if not m:
+                continue
         if s < 1:
             raise QuantizationError(f"{where}: requantization multiplier {r:g} is too large "
                                     "(needs a left shift); check the scales")
@@ -208,8 +229,8 @@ def clamp_bounds(clamp: tuple[float, float], out: QParams) -> tuple[int, int]:
 
 
 # -- layers ---------------------------------------------------------------------------------
-def _ir_layer(layer: LLayer, tensors: dict[str, ir.Tensor], rounding: ir.Rounding
-              ) -> ir.Layer:
+def _ir_layer(layer: LLayer, tensors: dict[str, ir.Tensor], rounding: ir.Rounding,
+              notes: list[str]) -> ir.Layer:
     if isinstance(layer, LMaxPool):
         return ir.MaxPool(layer.name, layer.source, layer.input, layer.output, layer.kernel,
                           layer.stride, layer.pads)
@@ -235,8 +256,12 @@ def _ir_layer(layer: LLayer, tensors: dict[str, ir.Tensor], rounding: ir.Roundin
                           layer.stride, ir.Requant(mult, shift, out.zero_point, lo, hi,
                                                    rounding))
     weight, w_scale = _layer_weights(layer)
+    weight, w_scale, dead = _zero_dead_channels(weight, w_scale, src, out)
+    if dead:
+        notes.append(f"{where}: {len(dead)} dead output channel(s) {_channel_list(dead)} "
+                     "(weights ~0) quantized as zero channels")
     acc_scale = src.scale * w_scale
-    bias = _layer_bias(layer, acc_scale)
+    bias = _layer_bias(layer, acc_scale, where)
     mult, shift = fixed_point(acc_scale / out.scale, MULTIPLIER_BITS, where)
     requant = ir.Requant(mult, shift, out.zero_point, lo, hi, rounding)
     if isinstance(layer, LConv):
@@ -252,10 +277,44 @@ def _layer_weights(layer: LConv | LDense) -> tuple[np.ndarray, np.ndarray]:
     return quantize_weights(layer.weight.real)
 
 
-def _layer_bias(layer: LConv | LDense, acc_scale: np.ndarray) -> np.ndarray:
+def _zero_dead_channels(weight: np.ndarray, w_scale: np.ndarray, src: ir.Tensor,
+                        out: ir.Tensor) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Weights and scales with dead output channels (see :data:`DEAD_CHANNEL_REACH`) set to
+    zero weights of scale 1; the list of those channels."""
+    flat = weight.reshape(weight.shape[0], -1)
+    span = src.dtype.qmax - src.dtype.qmin
+    with np.errstate(over="ignore", invalid="ignore"):
+        multiplier = w_scale * (src.scale / out.scale)
+        reach = multiplier * np.abs(flat).sum(axis=1).astype(np.float64) * span
+    dead_mask = ~(reach >= DEAD_CHANNEL_REACH) & ~(multiplier >= DEAD_MULTIPLIER)
+    dead = [int(c) for c in np.flatnonzero(dead_mask)]
+    if not dead:
+        return weight, w_scale, []
+    weight, w_scale = weight.copy(), w_scale.astype(np.float64).copy()
+    weight[dead] = 0
+    w_scale[dead] = 1.0
+    return weight, w_scale, dead
+
+
+def _channel_list(channels: list[int]) -> str:
+    shown = ", ".join(map(str, channels[:8]))
+    return f"[{shown}{', ...' if len(channels) > 8 else ''}]"
+
+
+def _layer_bias(layer: LConv | LDense, acc_scale: np.ndarray, where: str) -> np.ndarray:
     """The stored int32 bias when its scale is the accumulator's (QDQ models), else the real
     bias rounded to accumulator units."""
     bias = layer.bias
     if bias.q is not None and np.allclose(bias.scale, acc_scale, rtol=1e-5, atol=0):
         return bias.q.astype(np.int64)
-    return np.floor(bias.real / acc_scale + 0.5).astype(np.int64)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        units = np.floor(bias.real / acc_scale + 0.5)
+    bad = np.flatnonzero(~(np.abs(units) <= BIAS_LIMIT))
+    if len(bad):
+        c = int(bad[0])
+        raise QuantizationError(
+            f"{where}: the bias of output channel {c} is {bias.real[c]:g}, "
+            f"{abs(units[c]):.3g} accumulator units (input scale x weight scale "
+            f"{acc_scale[c]:.3g}), beyond the int32 range (2**31) of a bias; "
+            f"{len(bad)} channel(s) are affected; check the bias and weight values")
+    return units.astype(np.int64)

@@ -98,8 +98,40 @@ def check_model(view: ModelView) -> None:
         problems.insert(0, (-1, view.name, "opset",
                             f"opset {view.opset} is outside the supported "
                             f"{MIN_OPSET}..{MAX_OPSET}; convert it with onnx.version_converter"))
+    problems += _model_problems(view)
     if problems:
         raise UnsupportedModelError(view.name, problems)
+
+
+# Largest tensor (activation or weight) in elements: the integer reference holds activations
+# as int64, so this is 256 MiB per tensor and sample.
+MAX_TENSOR_ELEMENTS = 1 << 25
+
+
+def _model_problems(view: ModelView) -> list[tuple[int, str, str, str]]:
+    """Problems of the model as a whole (no node to blame)."""
+    problems = []
+    for name in view.inputs[1:]:
+        if not view.consumers.get(name):
+            problems.append((-1, name, "input", "a second model input that no node reads; "
+                             "hlsgen supports one input: remove it from graph.input"))
+    for name, shape in sorted(view.shapes.items()):
+        if shape is not None and all(isinstance(d, int) for d in shape) and (
+                product(shape) > MAX_TENSOR_ELEMENTS):
+            problems.append((-1, name, "size",
+                             f"tensor of shape {list(shape)} has {product(shape):,} elements, "
+                             f"more than the {MAX_TENSOR_ELEMENTS:,} hlsgen handles (a "
+                             "streaming accelerator holds a few lines of a frame, not "
+                             "gigabytes); shrink the input"))
+            break
+    wide = sorted(name for name, elem in view.elem_types.items()
+                  if elem == onnx.TensorProto.DOUBLE)
+    if wide:
+        problems.append((-1, view.name, "float64",
+                         f"{len(wide)} tensor(s) are float64 (e.g. '{wide[0]}'); onnxruntime "
+                         "has no float64 Conv/Gemm kernels and hlsgen quantizes float32 "
+                         "models: convert the model to float32"))
+    return problems
 
 
 # -- per node -------------------------------------------------------------------------------
@@ -280,6 +312,10 @@ def _check_qdq(view, node, attrs) -> list[str]:
         if view.consts[node.input[1]].value.size != 1:
             whys.append("per-channel quantization of an activation is not supported "
                         "(only of weights)")
+        scale = np.asarray(view.consts[node.input[1]].value, dtype=np.float64).reshape(-1)
+        bad = scale[~(scale > 0) | ~np.isfinite(scale)]
+        if bad.size:
+            whys.append(f"scale {bad[0]} is not a positive number; re-export the model")
     return whys
 
 

@@ -1,4 +1,4 @@
-// fork_maxpool1_out: copies maxpool1_out to its 2 readers (one reader per stream in a dataflow region)
+// fork_maxpool1_out: copies 'maxpool1_out' to its 2 readers (one reader per stream in a dataflow region)
 #ifndef HLSGEN_FORK_MAXPOOL1_OUT_H
 #define HLSGEN_FORK_MAXPOOL1_OUT_H
 

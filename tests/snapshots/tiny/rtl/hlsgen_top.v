@@ -24,25 +24,25 @@ module hlsgen_top (
     wire rst_n = ap_rst_n;
 
     // One stream per tensor (producer side).
-    wire [7:0] t_x_data;  // x
+    wire [7:0] t_x_data;  // tensor 'x'
     wire t_x_valid;
     wire t_x_ready;
-    wire [7:0] t_conv0_out_data;  // conv0_out
+    wire [7:0] t_conv0_out_data;  // tensor 'conv0_out'
     wire t_conv0_out_valid;
     wire t_conv0_out_ready;
-    wire [7:0] t_maxpool1_out_data;  // maxpool1_out
+    wire [7:0] t_maxpool1_out_data;  // tensor 'maxpool1_out'
     wire t_maxpool1_out_valid;
     wire t_maxpool1_out_ready;
-    wire [7:0] t_res2_out_data;  // res2_out
+    wire [7:0] t_res2_out_data;  // tensor 'res2_out'
     wire t_res2_out_valid;
     wire t_res2_out_ready;
-    wire [7:0] t_add2_out_data;  // add2_out
+    wire [7:0] t_add2_out_data;  // tensor 'add2_out'
     wire t_add2_out_valid;
     wire t_add2_out_ready;
-    wire [7:0] t_avgpool3_out_data;  // avgpool3_out
+    wire [7:0] t_avgpool3_out_data;  // tensor 'avgpool3_out'
     wire t_avgpool3_out_valid;
     wire t_avgpool3_out_ready;
-    wire [7:0] t_dense4_out_data;  // dense4_out
+    wire [7:0] t_dense4_out_data;  // tensor 'dense4_out'
     wire t_dense4_out_valid;
     wire t_dense4_out_ready;
 

@@ -1,0 +1,53 @@
+"""SIGTERM and SIGHUP end a command like Ctrl-C does: cleanly, leaving nothing behind.
+
+By default SIGTERM and SIGHUP kill Python at once, so no ``finally`` runs: a project being
+written stays as a hidden ``.OUTDIR.tmp-*`` and decomposition workers outlive their parent.
+Inside :func:`terminate_cleanly` the two signals raise :class:`Terminated` (a BaseException,
+like KeyboardInterrupt), after stopping this process's worker processes: the writer then
+removes its staging directory and the pools exit at once.  A forked worker that inherits the
+handler just exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+
+__all__ = ["Terminated", "terminate_cleanly"]
+
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Terminated(BaseException):
+    """The process received SIGTERM or SIGHUP."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminate_cleanly():
+    """Turn SIGTERM / SIGHUP into :class:`Terminated` for the duration of the block (main
+    thread only; elsewhere the block runs unchanged)."""
+    owner = os.getpid()
+
+    def handler(signum, _frame):
+        if os.getpid() != owner:  # a forked worker: its parent is cleaning up
+            os._exit(128 + signum)
+        for child in multiprocessing.active_children():
+            child.terminate()
+        raise Terminated(signum)
+
+    try:
+        previous = {s: signal.signal(s, handler) for s in _SIGNALS}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
