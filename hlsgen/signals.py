@@ -38,7 +38,11 @@ def terminate_cleanly():
         if os.getpid() != owner:  # a forked worker: its parent is cleaning up
             os._exit(128 + signum)
         for child in multiprocessing.active_children():
-            child.terminate()
+            # A pool's own terminate() (run as the exception leaves its ``with`` block) stops
+            # its workers; killing one here could leave the pool's queue lock held by a dead
+            # process, and that terminate() would then wait on it forever.
+            if "PoolWorker" not in child.name:
+                child.terminate()
         raise Terminated(signum)
 
     try:
