@@ -195,22 +195,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def fit_verdict(estimate: Path, device_name: str) -> str:
-    """Whether yosys' resource counts fit the part under the search's utilization ceiling."""
-    from hlsgen.explore.devices import UTILIZATION_CEILING, device
-
+    """yosys' verdict from results/estimate.json: does the design fit the part under the
+    search's utilization ceiling."""
     try:
-        counts = json.loads(estimate.read_text())["yosys"]
-    except (OSError, ValueError, KeyError) as err:
-        return f"no yosys estimate to check the fit against ({err})"
-    dev = device(device_name)
-    shares = {name: counts[key] / total for name, key, total in (
-        ("LUT", "luts", dev.luts), ("FF", "ffs", dev.ffs), ("DSP", "dsps", dev.dsps),
-        ("BRAM36", "brams", dev.brams))}
-    used = ", ".join(f"{name} {100 * share:.1f} %" for name, share in shares.items())
-    fits = all(share <= UTILIZATION_CEILING for share in shares.values())
-    verdict = "FITS" if fits else "does NOT fit"
-    return (f"yosys: {verdict} {dev.name} under the {100 * UTILIZATION_CEILING:.0f} % ceiling "
-            f"({used})")
+        fit = json.loads(estimate.read_text())["fit"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"no yosys fit verdict for {device_name} ({err})"
+    used = ", ".join(f"{name} {r['percent']:.1f} %" for name, r in fit["resources"].items())
+    return f"yosys: {fit['verdict']} ({used})"
 
 
 if __name__ == "__main__":

@@ -125,30 +125,20 @@ class _Use:
 
 
 def _fit(report, part: str) -> dict | None:
-    """Predicted use of each resource of the part, and whether it fits under the ceiling the
-    search uses.  None when the part is not in the device table or there is no prediction."""
-    from hlsgen.explore.devices import UTILIZATION_CEILING, device
-    from hlsgen.errors import InputError
+    """Predicted use of each resource of the part and the fit verdict (None when the part is
+    not in the device table or there is no prediction)."""
+    from hlsgen.explore.devices import utilization
 
     if report is None:
         return None
-    try:
-        dev = device(part)
-    except InputError:
+    used = {"luts": report.luts, "ffs": report.ffs, "dsps": report.dsps, "brams": report.brams}
+    fit = utilization(used, part, "hlsgen cost model")
+    if fit is None:
         return None
-    rows, over = [], []
-    for name, used, total in (("LUT", report.luts, dev.luts), ("FF", report.ffs, dev.ffs),
-                              ("DSP", report.dsps, dev.dsps), ("BRAM36", report.brams,
-                                                               dev.brams)):
-        share = used / total if total else float("inf")
-        rows.append(_Use(name, f"{used:,.0f}" if name != "BRAM36" else f"{used:g}",
-                         f"{total:,}", f"{100 * share:.1f} %"))
-        if share > UTILIZATION_CEILING:
-            over.append(f"{name} {100 * share:.0f} %")
-    ceiling = f"{100 * UTILIZATION_CEILING:.0f} %"
-    verdict = (f"fits {dev.name}: every resource under the {ceiling} ceiling" if not over else
-               f"does NOT fit {dev.name} under the {ceiling} ceiling: {', '.join(over)}")
-    return {"device": dev.name, "rows": rows, "verdict": verdict}
+    rows = [_Use(name, f"{r['used']:,.0f}" if name != "BRAM36" else f"{r['used']:g}",
+                 f"{r['available']:,}", f"{r['percent']:.1f} %")
+            for name, r in fit["resources"].items()]
+    return {"device": fit["device"], "rows": rows, "verdict": fit["verdict"]}
 
 
 @dataclass(frozen=True)

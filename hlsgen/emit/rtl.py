@@ -23,6 +23,7 @@ from hlsgen.hw.netlist import Node, Op
 from hlsgen.hw.plan import HardwarePlan, plan_hardware
 from hlsgen.hw.resources import estimate_plan
 from hlsgen.decompose.graph import bit_width
+from hlsgen.hw.target import Target
 from hlsgen.emit.common import TOP_NAME, identifier, template_env, templates_dir
 
 __all__ = ["emit_rtl", "render_rtl", "testbench_files", "module_name", "PRIMITIVES"]
@@ -38,10 +39,11 @@ STAGE_MODULES_ABOVE = 12_000
 
 def emit_rtl(design, options=None) -> dict[str, str]:
     """``rtl/`` files of a :class:`hlsgen.design.Design` (options: ``Target`` or None)."""
-    return render_rtl(plan_hardware(design, options))
+    return render_rtl(plan_hardware(design, options), part=(options or Target()).part)
 
 
-def render_rtl(plan: HardwarePlan, split_above: int | None = None) -> dict[str, str]:
+def render_rtl(plan: HardwarePlan, split_above: int | None = None,
+               part: str | None = None) -> dict[str, str]:
     """``rtl/`` files of a hardware plan; layers with more than ``split_above`` adders
     (default :data:`STAGE_MODULES_ABOVE`) get one datapath module per pipeline stage."""
     split_above = STAGE_MODULES_ABOVE if split_above is None else split_above
@@ -58,11 +60,12 @@ def render_rtl(plan: HardwarePlan, split_above: int | None = None) -> dict[str, 
     for name in PRIMITIVES:
         files[f"rtl/{name}"] = (templates_dir() / "rtl" / "primitives" / name).read_text()
     datapath = {c["ident"]: [part.ident for part in c["parts"]] for c in modules}
-    files["rtl/hlsgen_cost.json"] = cost_json(plan, datapath)
+    files["rtl/hlsgen_cost.json"] = cost_json(plan, datapath, part)
     return files
 
 
-def cost_json(plan: HardwarePlan, datapath: dict[str, list[str]]) -> str:
+def cost_json(plan: HardwarePlan, datapath: dict[str, list[str]],
+              part: str | None = None) -> str:
     """The cost model's prediction per layer module, for ``hlsgen.verify.estimate``, with
     the names of each layer's datapath modules (``datapath``: so that per-module synthesis
     and the report need not parse names back)."""
@@ -75,6 +78,7 @@ def cost_json(plan: HardwarePlan, datapath: dict[str, list[str]]) -> str:
                          "adder_levels_per_stage": plan.per_stage(m),
                          "datapath_modules": datapath[ident]}
     doc = {
+        **({"part": part} if part else {}),  # estimate.json's fit verdict is for this part
         "total": {"luts": report.luts, "ffs": report.ffs, "dsps": report.dsps,
                   "brams": report.brams},
         "latency_cycles": report.latency_cycles,

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from hlsgen.errors import InputError
 
-__all__ = ["Device", "Budget", "DEVICES", "UTILIZATION_CEILING", "device", "budget_for"]
+__all__ = ["Device", "Budget", "DEVICES", "UTILIZATION_CEILING", "device", "budget_for",
+           "utilization"]
 
 UTILIZATION_CEILING = 0.80
 
@@ -102,3 +103,28 @@ def budget_for(dev: Device, ceiling: float = UTILIZATION_CEILING) -> Budget:
     return Budget(luts=int(dev.luts * ceiling), ffs=int(dev.ffs * ceiling),
                   dsps=int(dev.dsps * ceiling), brams=dev.brams * ceiling,
                   source=f"{dev.name} x {ceiling:.2f}")
+
+
+def utilization(used: dict, part: str, source: str) -> dict | None:
+    """Use of each resource of ``part`` and the verdict under :data:`UTILIZATION_CEILING`:
+    ``{"device", "source", "resources": {name: {"used", "available", "percent"}}, "fits",
+    "verdict"}``.  ``used`` holds luts, ffs, dsps, brams; ``source`` says who counted them
+    (the cost model, yosys).  None when the part is not in the table."""
+    try:
+        dev = device(part)
+    except InputError:
+        return None
+    resources, over = {}, []
+    for name, key, total in (("LUT", "luts", dev.luts), ("FF", "ffs", dev.ffs),
+                             ("DSP", "dsps", dev.dsps), ("BRAM36", "brams", dev.brams)):
+        value = float(used.get(key, 0) or 0)
+        percent = 100.0 * value / total if total else float("inf")
+        resources[name] = {"used": value, "available": total, "percent": round(percent, 2)}
+        if percent > 100 * UTILIZATION_CEILING:
+            over.append(f"{name} {percent:.0f} %")
+    ceiling = f"{100 * UTILIZATION_CEILING:.0f} %"
+    verdict = (f"fits {dev.name}: every resource under the {ceiling} ceiling ({source})"
+               if not over else f"does NOT fit {dev.name} under the {ceiling} ceiling: "
+               f"{', '.join(over)} ({source})")
+    return {"device": dev.name, "source": source, "resources": resources, "fits": not over,
+            "verdict": verdict}

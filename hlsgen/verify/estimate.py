@@ -322,7 +322,15 @@ def compare(report: YosysReport, predicted: dict) -> dict:
         "ratio": {k: _ratio(getattr(report.total, k), total[k])
                   for k in ("luts", "ffs") if k in total},
         "layers": layers,
+        **({"fit": _fit(report, predicted["part"])} if predicted.get("part") else {}),
     }
+
+
+def _fit(report: YosysReport, part: str) -> dict | None:
+    """yosys' counts against the part the design was generated for (80 % ceiling)."""
+    from hlsgen.explore.devices import utilization
+
+    return utilization(asdict(report.total), part, "yosys synth_xilinx")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"estimate ({result['tool']}): LUT {y['luts']} (predicted {p.get('luts')}), "
           f"FF {y['ffs']} (predicted {p.get('ffs')}), CARRY4 {y['carry4']}, DSP {y['dsps']}, "
           f"BRAM36 {y['brams']} -> {results / 'estimate.json'}")
+    if result.get("fit"):
+        print(f"estimate: {result['fit']['verdict']}")
     return 0
 
 
