@@ -5,7 +5,7 @@ written stays as a hidden ``.OUTDIR.tmp-*`` and decomposition workers outlive th
 Inside :func:`terminate_cleanly` the two signals raise :class:`Terminated` (a BaseException,
 like KeyboardInterrupt), after stopping this process's worker processes: the writer then
 removes its staging directory and the pools exit at once.  A forked worker that inherits the
-handler just exits.
+handler gets the default disposition back (it dies at once on SIGTERM, as a pool expects).
 """
 
 from __future__ import annotations
@@ -50,8 +50,28 @@ def terminate_cleanly():
     except ValueError:  # not the main thread
         yield
         return
+    global _HANDLER
+    _HANDLER = handler
     try:
         yield
     finally:
+        _HANDLER = None
         for s, old in previous.items():
             signal.signal(s, old)
+
+
+_HANDLER = None  # the handler terminate_cleanly installed, while it is installed
+
+
+def _default_in_child() -> None:
+    """A forked worker gets the default disposition back: a Python-level handler runs only
+    between bytecodes, so a SIGTERM that lands just before the worker blocks on its pool's
+    queue lock would be lost and the parent's ``Pool.terminate()`` would wait forever."""
+    if _HANDLER is None:
+        return
+    for s in _SIGNALS:
+        if signal.getsignal(s) is _HANDLER:
+            signal.signal(s, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_in_child)
