@@ -176,7 +176,7 @@ def test_printable_and_terminal_forms(name):
 
 
 def test_error_lines_cannot_fake_output():
-    text = error_text(Exception("model 'x\nwrote /tmp/p: 38 files\r\x1b[2K'"))
+    text = error_text(Exception("model 'x\nwrote out/p: 38 files\r\x1b[2K'"))
     lines = text.split("\n")
     assert all(line.startswith("  ") for line in lines[1:])
     assert "\r" not in text and "\x1b" not in text
