@@ -14,17 +14,16 @@ runner every generated project carries in ``tb/``.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import hlsgen
 from hlsgen.hw.module import Front, ModulePlan, fixed_bank
 from hlsgen.hw.netlist import Node, Op
 from hlsgen.hw.plan import HardwarePlan, plan_hardware
-from hlsgen.hw.resources import estimate_plan
 from hlsgen.decompose.graph import bit_width
 from hlsgen.hw.target import Target
 from hlsgen.emit.common import TOP_NAME, identifier, template_env, templates_dir
+from hlsgen.emit.cost_file import cost_json, module_name
 
 __all__ = ["emit_rtl", "render_rtl", "testbench_files", "module_name", "PRIMITIVES"]
 
@@ -64,30 +63,6 @@ def render_rtl(plan: HardwarePlan, split_above: int | None = None,
     return files
 
 
-def cost_json(plan: HardwarePlan, datapath: dict[str, list[str]],
-              part: str | None = None) -> str:
-    """The cost model's prediction per layer module, for ``hlsgen.verify.estimate``, with
-    the names of each layer's datapath modules (``datapath``: so that per-module synthesis
-    and the report need not parse names back)."""
-    report = estimate_plan(plan)
-    layers = {}
-    for m in plan.modules:
-        entry = asdict(report.layer(m.name))
-        ident = module_name(m)
-        layers[ident] = {"layer": entry.pop("name"), **entry,
-                         "adder_levels_per_stage": plan.per_stage(m),
-                         "datapath_modules": datapath[ident]}
-    doc = {
-        **({"part": part} if part else {}),  # estimate.json's fit verdict is for this part
-        "total": {"luts": report.luts, "ffs": report.ffs, "dsps": report.dsps,
-                  "brams": report.brams},
-        "latency_cycles": report.latency_cycles,
-        "interval_cycles": report.interval_cycles,
-        "layers": layers,
-    }
-    return json.dumps(doc, indent=2) + "\n"
-
-
 def testbench_files() -> dict[str, str]:
     """``tb/test_hlsgen_top.py`` (cocotb testbench) and ``tb/run_sim.py`` (its runner)."""
     root = _testbench_dir()
@@ -100,11 +75,6 @@ def _testbench_dir():
         if (candidate / _TESTBENCH[0]).is_file():
             return candidate
     raise FileNotFoundError(f"hlsgen testbench sources not found beside {package}")
-
-
-def module_name(module: ModulePlan) -> str:
-    """Verilog module of a layer: ``l<index>_<layer name as identifier>`` (as the HLS side)."""
-    return f"l{module.index}_{identifier(module.name)}"
 
 
 def verilog_literal(value: int, width: int) -> str:
