@@ -30,7 +30,7 @@ from hlsgen.ir import Conv, Dense, Graph
 
 __all__ = [
     "DatapathKind", "LayerImpl", "Design", "apply_design", "approximated_layer", "weight_layers",
-    "resolve_methods", "resolve_kinds", "design_kinds",
+    "resolve_methods", "resolve_kinds", "design_kinds", "KindChoice", "DIGITS",
 ]
 
 
@@ -39,6 +39,63 @@ class DatapathKind(enum.Enum):
     kind to the module that builds, schedules and costs it)."""
 
     PARALLEL = "parallel"  # the graphs hard-wired, one output pixel per cycle
+    SERIAL = "serial"  # the same graphs digit-serial: D bits per cycle, a word in W/D cycles
+
+
+# Digit sizes (bits per cycle) of a serial layer: powers of two keep digit indexing shift-only.
+DIGITS = (1, 2, 4, 8, 16, 32)
+
+
+@dataclass(frozen=True)
+class KindChoice:
+    """A weight layer's datapath kind and, for a serial layer, its digit size ``digit``."""
+
+    kind: DatapathKind = DatapathKind.PARALLEL
+    digit: int = 0
+
+    def __post_init__(self):
+        if (self.kind is DatapathKind.SERIAL) != (self.digit in DIGITS):
+            raise ValueError(f"{self.kind.value} layer with digit size {self.digit}")
+
+    @property
+    def label(self) -> str:
+        """``parallel`` or ``serial:D`` (the search's and the summary's spelling)."""
+        return self.kind.value + (f":{self.digit}" if self.digit else "")
+
+    def to_json(self):
+        if self.kind is DatapathKind.PARALLEL:
+            return self.kind.value
+        return {"kind": self.kind.value, "digit": self.digit}
+
+    @classmethod
+    def parse(cls, layer: str, value) -> "KindChoice":
+        """From design.json: ``"parallel"``, ``"serial:4"`` or ``{"kind": "serial",
+        "digit": 4}`` (InputError naming the layer otherwise)."""
+        if isinstance(value, KindChoice):
+            return value
+        digit = None
+        if isinstance(value, dict):
+            value, digit = value.get("kind"), value.get("digit")
+        elif isinstance(value, str) and ":" in value:
+            value, _, digit = value.partition(":")
+        known = ", ".join(repr(k.value) for k in DatapathKind)
+        try:
+            kind = DatapathKind(value)
+        except (ValueError, TypeError):
+            raise InputError(f"layer {layer!r}: datapath kind {str(value)[:40]!r} is not known; "
+                             f"use one of {known}") from None
+        if kind is DatapathKind.PARALLEL:
+            if digit is not None:
+                raise InputError(f"layer {layer!r}: a parallel layer has no digit size")
+            return cls()
+        try:
+            digit = int(digit) if not isinstance(digit, bool) else None
+        except (TypeError, ValueError):
+            digit = None
+        if digit not in DIGITS:
+            raise InputError(f"layer {layer!r}: a serial layer needs a digit size (bits per "
+                             f"cycle) among {', '.join(map(str, DIGITS))}")
+        return cls(kind, digit)
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +112,11 @@ class LayerImpl:
     method: str  # canonical spec, e.g. "exact", "po2", "terms:2", "lcc:slice=4"
     graphs: tuple[ShiftAddGraph, ...]
     kind: DatapathKind = DatapathKind.PARALLEL
+    digit: int = 0  # serial: bits per cycle (see KindChoice)
+
+    @property
+    def choice(self) -> KindChoice:
+        return KindChoice(self.kind, self.digit)
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,30 +177,17 @@ def _by_layer_name(graph: Graph, methods: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
-def resolve_kinds(graph: Graph, kinds: dict) -> dict[str, DatapathKind]:
-    """Per weight layer: its datapath kind.  ``kinds`` maps layer names to a kind, its name
-    (``"parallel"``) or an object ``{"kind": "parallel", ...}`` as design.json holds them;
-    unlisted layers are parallel."""
+def resolve_kinds(graph: Graph, kinds: dict) -> dict[str, KindChoice]:
+    """Per weight layer: its datapath kind.  ``kinds`` maps layer names to a
+    :class:`KindChoice` or its design.json form (``"parallel"``, ``"serial:4"``,
+    ``{"kind": "serial", "digit": 4}``); unlisted layers are parallel."""
     names = [layer.name for layer in weight_layers(graph)]
     unknown = [name for name in kinds if name not in names]
     if unknown:
         raise InputError(
             f"model {graph.name!r} has no Conv/Dense layer named {', '.join(map(repr, unknown))} "
             f"(in \"kinds\"); its weight layers are: {', '.join(names)}")
-    return {name: _kind(name, kinds.get(name, DatapathKind.PARALLEL)) for name in names}
-
-
-def _kind(layer: str, value) -> DatapathKind:
-    if isinstance(value, DatapathKind):
-        return value
-    if isinstance(value, dict):
-        value = value.get("kind")
-    try:
-        return DatapathKind(value)
-    except ValueError:
-        known = ", ".join(repr(k.value) for k in DatapathKind)
-        raise InputError(f"layer {layer!r}: datapath kind {value!r} is not known; "
-                         f"use one of {known}") from None
+    return {name: KindChoice.parse(name, kinds.get(name, KindChoice())) for name in names}
 
 
 def design_kinds(path: Path | None) -> dict:
@@ -211,7 +260,8 @@ def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: in
             continue
         graphs, seconds = decomposed[layer.name]
         spec = specs[layer.name]
-        impls[layer.name] = LayerImpl(layer.name, str(spec), graphs, kinds[layer.name])
+        choice = kinds[layer.name]
+        impls[layer.name] = LayerImpl(layer.name, str(spec), graphs, choice.kind, choice.digit)
         new_layers.append(approximated_layer(layer, graphs, spec))
         if timings is not None:
             timings[layer.name] = seconds

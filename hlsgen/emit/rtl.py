@@ -24,6 +24,7 @@ from hlsgen.decompose.graph import bit_width
 from hlsgen.hw.target import Target
 from hlsgen.emit.common import TOP_NAME, identifier, template_env, templates_dir
 from hlsgen.emit.cost_file import cost_json, module_name
+from hlsgen.emit.rtl_serial import serial_context
 
 __all__ = ["emit_rtl", "render_rtl", "testbench_files", "module_name", "PRIMITIVES"]
 
@@ -50,9 +51,11 @@ def render_rtl(plan: HardwarePlan, split_above: int | None = None,
     env.filters["lit"] = verilog_literal
     files: dict[str, str] = {}
     version = hlsgen.__version__
-    modules = [_module_context(plan, m, split_above) for m in plan.modules]
+    modules = [_serial_module_context(plan, m) if m.digit else
+               _module_context(plan, m, split_above) for m in plan.modules]
     for context in modules:
-        text = env.get_template("layer.v.j2").render(version=version, **context)
+        template = "layer_serial.v.j2" if context.get("digit") else "layer.v.j2"
+        text = env.get_template(template).render(version=version, **context)
         files[f"rtl/{context['ident']}.v"] = text
     files[f"rtl/{TOP_NAME}.v"] = env.get_template("top.v.j2").render(
         version=version, **_top_context(plan, modules))
@@ -179,6 +182,10 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict
         out_msb=8 * m.output.shape[2] - 1, bus_msb=m.bus_bits - 1, parts=parts,
         outputs=list(reversed(outputs)), levels=dp.levels, per_stage=per_stage,
         in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
+
+
+def _serial_module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
+    return serial_context(plan, m, _wire, _PRIMITIVE[m.front], _front_params(plan, m))
 
 
 @dataclass(frozen=True)

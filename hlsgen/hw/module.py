@@ -83,6 +83,7 @@ class ModulePlan:
     window: ir.Window | None = None  # PIXEL / WINDOW geometry
     pad: int = 0  # WINDOW: value of a padded position (per channel)
     sum_bits: int = 0  # SUM: accumulator width per channel
+    digit: int = 0  # serial kind: bits per cycle (0: parallel)
 
     @property
     def name(self) -> str:

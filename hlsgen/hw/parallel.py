@@ -50,13 +50,14 @@ def build(layer: ir.Layer, front_end: FrontEnd, inputs: tuple[ir.Tensor, ...],
     return Datapath(tuple(net.nodes), tuple(outs))
 
 
-def stages(dp: Datapath, per_stage: int) -> int:
+def stages(module, per_stage: int) -> int:
     """Pipeline stages: a register after every ``per_stage`` adder levels."""
-    return dp.stages(per_stage)
+    return module.datapath.stages(per_stage)
 
 
-def resources(dp: Datapath, per_stage: int) -> tuple[float, float]:
+def resources(module, per_stage: int) -> tuple[float, float]:
     """(LUTs, FFs) of the datapath: carry-chain, max and clamp bits, pipeline registers."""
+    dp = module.datapath
     bits = _datapath_bits(dp, per_stage)
     luts = (LUT_COEFFS["adder"] * bits["adder"] + LUT_COEFFS["max"] * bits["max"]
             + LUT_COEFFS["clamp"] * bits["clamp"])

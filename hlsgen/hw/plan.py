@@ -15,7 +15,7 @@ from types import ModuleType
 
 from hlsgen import ir
 from hlsgen.design import DatapathKind
-from hlsgen.hw import parallel
+from hlsgen.hw import parallel, serial
 from hlsgen.hw.module import ModulePlan, front_of
 from hlsgen.hw.schedule import Schedule, schedule
 from hlsgen.hw.target import Target
@@ -23,9 +23,11 @@ from hlsgen.hw.target import Target
 __all__ = ["KINDS", "HardwarePlan", "plan_hardware"]
 
 # Datapath kind -> the module that builds it (``build``), pipelines it (``stages``) and
-# counts its resources (``resources``).  A new kind is one module here plus its templates.
+# counts its resources (``resources``), optionally changing the layer's front end
+# (``front``).  A new kind is one module here plus its templates.
 KINDS: dict[DatapathKind, ModuleType] = {
     DatapathKind.PARALLEL: parallel,
+    DatapathKind.SERIAL: serial,
 }
 
 
@@ -42,7 +44,7 @@ class HardwarePlan:
         return self.levels[module.name]
 
     def stages(self, module: ModulePlan) -> int:
-        return KINDS[module.kind].stages(module.datapath, self.levels[module.name])
+        return KINDS[module.kind].stages(module, self.levels[module.name])
 
     def module(self, name: str) -> ModulePlan:
         for m in self.modules:
@@ -63,7 +65,7 @@ def plan_hardware(design, target: Target | None = None) -> HardwarePlan:
     levels = {layer.name: target.adder_levels(layer.name) for layer in graph.layers}
     modules = tuple(_cached_module(layer, i, graph, design.impls.get(layer.name))
                     for i, layer in enumerate(graph.layers))
-    stages = {m.name: KINDS[m.kind].stages(m.datapath, levels[m.name]) for m in modules}
+    stages = {m.name: KINDS[m.kind].stages(m, levels[m.name]) for m in modules}
     return HardwarePlan(graph, modules, levels, schedule(modules, graph, stages))
 
 
@@ -72,9 +74,13 @@ def _module(layer: ir.Layer, index: int, graph: ir.Graph, impl) -> ModulePlan:
     out = graph.tensor(layer.output)
     front_end = front_of(layer, index, graph)
     kind = impl.kind if impl is not None else DatapathKind.PARALLEL
-    datapath = KINDS[kind].build(layer, front_end, inputs, out, impl)
+    built_by = KINDS[kind]
+    if hasattr(built_by, "front"):
+        front_end = built_by.front(front_end)
+    datapath = built_by.build(layer, front_end, inputs, out, impl)
     return ModulePlan(layer, index, kind, front_end.front, inputs, out, datapath,
-                      front_end.window, front_end.pad, front_end.sum_bits)
+                      front_end.window, front_end.pad, front_end.sum_bits,
+                      impl.digit if impl is not None else 0)
 
 
 _MODULE_CACHE: dict = {}

@@ -92,7 +92,7 @@ def _out_beats(plan: HardwarePlan) -> int:
 
 
 def _module_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[int, int, float]:
-    luts, ffs = KINDS[m.kind].resources(m.datapath, plan.per_stage(m))
+    luts, ffs = KINDS[m.kind].resources(m, plan.per_stage(m))
     front_luts, front_ffs, brams = _front_resources(plan, m)
     out_bits = 8 * m.output.shape[2]
     luts += front_luts + out_bits + 4  # skid select

@@ -8,6 +8,10 @@ With ``S`` pipeline stages of a module's datapath:
   (``trig`` = last pixel its window reads) -> offered at ``e[n] + S + 3``;
 - vector (Dense) and sum (global AvgPool) fronts: last beat of a frame at ``a`` -> ``a + S + 2``;
 - pair front (Add): pop ``p[k] = max(p[k-1] + 1, a_A[k] + 1, a_B[k] + 1)`` -> ``p[k] + S + 2``;
+- a serial layer (``L`` cycles per output pixel, see :mod:`hlsgen.hw.serial`) loads the
+  front end's item into its digit registers at ``l[n] = max(w[n], l[n-1] + L)`` (``w[n]``:
+  when the item reached the stage-0 register) -> offered at ``l[n] + L + S + 2``; while an
+  item waits there the front end holds (:func:`_serial_loads`);
 - forks are wires.  Line buffers and FIFOs are sized from this schedule so that no layer ever
   stalls its producer: the latency is then exact, and so is the interval (the input beats per
   frame, or the pacer period), checked over several streamed frames.
@@ -21,6 +25,7 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.errors import CostModelError
+from hlsgen.hw import serial as serial_kind
 from hlsgen.hw.module import Front, ModulePlan, oldest_row, trigger
 
 __all__ = ["Schedule", "schedule", "serial"]
@@ -51,11 +56,63 @@ def serial(ready: np.ndarray) -> np.ndarray:
     return steps + np.maximum.accumulate(ready - steps)
 
 
+def word_digits(m: ModulePlan) -> int:
+    """Cycles per output pixel of a serial module (0: a parallel one)."""
+    return serial_kind.word_digits(m.datapath, m.digit) if m.digit else 0
+
+
+def _serial_loads(ready: np.ndarray, digits: int, gated: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Emission and load cycles of a serial layer's items, in order.
+
+    ``ready[n]``: the earliest cycle item n can enter the front end's last stage (``gated``:
+    a line buffer, whose emitter and two output stages advance together only while the
+    stage-0 register is empty or being loaded) or, for a vector front end, the cycle it
+    is there.  The digit registers load item n at ``l[n] = max(w[n], l[n-1] + L)``; the
+    front end is held during ``[w[n], l[n])``.
+    """
+    emits = np.empty_like(ready)
+    loads = np.empty_like(ready)
+    stalls: list[tuple[int, int]] = []  # [start, end) of every hold, increasing
+    first = 0  # first hold that may still matter
+
+    def advance(c: int) -> int:  # first cycle >= c at which the front end moves
+        nonlocal first
+        while first < len(stalls) and stalls[first][1] <= c:
+            first += 1
+        k = first
+        while k < len(stalls) and stalls[k][0] <= c:
+            c = max(c, stalls[k][1])
+            k += 1
+        return c
+
+    prev_emit, prev_load = -(1 << 40), -(1 << 40)
+    for n, r in enumerate(ready.tolist()):
+        if gated:
+            e = advance(max(prev_emit + 1, r))
+            w = advance(e + 1) + 1
+        else:
+            e = w = r
+        load = max(w, prev_load + digits)
+        if load > w:
+            stalls.append((w, load))
+        emits[n], loads[n] = e, load
+        prev_emit, prev_load = e, load
+    return emits, loads
+
+
 def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages: int,
                   sizes: dict) -> np.ndarray:
     """Output offer times of ``m`` for ``frames`` frames of input offer times ``arrivals``."""
     a = arrivals[0]
     beats = m.in_beats
+    digits = word_digits(m)
+    if digits and m.front is Front.VECTOR:
+        ready = a[beats - 1 :: beats] + 1
+        _, loads = _serial_loads(ready, digits, gated=False)
+        if not np.array_equal(loads, ready):
+            raise CostModelError(f"layer {m.name!r}: its {digits}-cycle words do not fit "
+                                 "between frames")
+        return loads + digits + stages + 2
     if m.front is Front.PIXEL:
         s = m.window
         rows, cols = np.divmod(np.arange(beats), s.w)
@@ -76,7 +133,11 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
     s = m.window
     per = s.ho * s.wo
     offsets = np.repeat(np.arange(frames, dtype=np.int64) * beats, per)
-    emits = serial(a[np.tile(trigger(s), frames) + offsets] + 1)
+    ready = a[np.tile(trigger(s), frames) + offsets] + 1
+    if digits:
+        emits, loads = _serial_loads(ready, digits, gated=True)
+    else:
+        emits = serial(ready)
     # Row slots: the writer never blocks if it stays < R rows ahead of the oldest row of the
     # emitter's current output (the first output not yet emitted when the beat arrives).
     current = np.searchsorted(emits, a, side="left")
@@ -85,13 +146,19 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
     rows = np.arange(a.shape[0]) // s.w
     need = int(np.max(rows - oldest)) + 1
     sizes[m.name] = max(s.kh, need, sizes.get(m.name, 0))
+    if digits:
+        return loads + digits + stages + 2
     return emits + stages + 3
 
 
 def _work(m: ModulePlan) -> int:
-    """Cycles per frame a module needs at least (one output, or one pop, per cycle)."""
+    """Cycles per frame a module needs at least (one output, or one pop, per cycle; a serial
+    layer's output pixel takes a word of ``L`` cycles)."""
+    digits = word_digits(m)
     if m.front is Front.WINDOW:
-        return m.window.ho * m.window.wo
+        return m.window.ho * m.window.wo * max(1, digits)
+    if m.front is Front.VECTOR:
+        return max(m.in_beats, digits)
     return m.in_beats
 
 
