@@ -298,7 +298,7 @@ def _layer_context(p: LayerProcess) -> dict:
         p=p, describe=_describe(p), in_bits=src.bits, out_bits=p.output.bits,
         beats=src.beats, beats_last=src.beats - 1, channels=channels, value_width=value_width,
         unpack=_unpack(src), ops=_datapath_ops(m.datapath, source), outputs=_outputs(m.datapath),
-        kind=m.kind.value, nodes=sum(m.datapath.live), levels=m.datapath.levels)
+        kind=_kind_note(m), nodes=sum(m.datapath.live), levels=m.datapath.levels)
     if m.front in (Front.PIXEL, Front.WINDOW):
         context.update(g=_geometry(p.ident, m.window, channels), pad_value=m.pad)
     elif m.front is Front.SUM:
@@ -308,3 +308,11 @@ def _layer_context(p: LayerProcess) -> dict:
         context.update(b_bits=b.bits, b_channels=b.channels, unpack_b=_unpack(b),
                        b_width=bit_width(b.dtype.qmin, b.dtype.qmax))
     return context
+
+
+def _kind_note(m) -> str:
+    """The datapath kind as the C++ computes it: a serial layer's digit-serial form is built
+    by the Verilog only; this C++ computes the same exact values one output per cycle."""
+    if m.digit:
+        return f"serial:{m.digit} (digit-serial in the Verilog; here one output per iteration)"
+    return m.kind.value

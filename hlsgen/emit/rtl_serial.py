@@ -40,7 +40,7 @@ def serial_context(plan: HardwarePlan, m: ModulePlan, wire, primitive, params) -
         for s in copies[n]:
             regs.append(dict(name=ref(n, s), src=ref(n, s - 1)))
         if node.op is Op.INPUT:
-            inputs.append(_input(n, node, digit))
+            inputs.append(_input(n, node, word, _digit_index(0, log_digit)))
         elif node.op is Op.ADD:
             stage = home[n]
             terms = []
@@ -56,7 +56,7 @@ def serial_context(plan: HardwarePlan, m: ModulePlan, wire, primitive, params) -
             adders.append(dict(node=n, stage=stage, raw=terms, cbits=cbits, cmsb=cbits - 1,
                                smsb=digit + cbits - 1, cin=k if k <= 1 else 0,
                                kdigits=f"{k:x}" if k > 1 else "",
-                               kindex=_digit_index(stage, log_digit, tbits)))
+                               kindex=_digit_index(stage, log_digit)))
         elif node.op is Op.CLAMP:
             src = node.operands[0].node
             width = dp.nodes[src].width
@@ -90,18 +90,14 @@ def serial_context(plan: HardwarePlan, m: ModulePlan, wire, primitive, params) -
         clamp_wires=clamp_wires, outputs=list(reversed(outputs)), parts=[])
 
 
-def _input(n: int, node, digit: int) -> dict:
-    """An input field's digit register: loaded sign/zero-extended, shifted right by D."""
-    width = max(node.bits, digit)
-    field = f"d0[{node.bit + node.bits - 1}:{node.bit}]"
-    top = f"d0[{node.bit + node.bits - 1}]" if node.signed else "1'b0"
-    load = field if width == node.bits else f"{{{{{width - node.bits}{{{top}}}}}, {field}}}"
-    fill = f"i{n}[{width - 1}]" if node.signed else "1'b0"
-    if width == digit:
-        shift = f"{{{digit}{{{fill}}}}}"
-    else:
-        shift = f"{{{{{digit}{{{fill}}}}}, i{n}[{width - 1}:{digit}]}}"
-    return dict(node=n, msb=width - 1, load=load, shift=shift)
+def _input(n: int, node, word: int, index: str) -> dict:
+    """An input field as a word (sign- or zero-extended) and its current digit's index."""
+    if word <= node.bits:  # bits above the word do not change any value modulo 2**word
+        return dict(node=n, extended=f"x[{node.bit + word - 1}:{node.bit}]", index=index)
+    field = f"x[{node.bit + node.bits - 1}:{node.bit}]"
+    top = f"x[{node.bit + node.bits - 1}]" if node.signed else "1'b0"
+    extended = f"{{{{{word - node.bits}{{{top}}}}}, {field}}}"
+    return dict(node=n, extended=extended, index=index)
 
 
 def _operand(src: str, shift: int, negate: bool, digit: int, history: dict) -> str:
@@ -114,6 +110,6 @@ def _operand(src: str, shift: int, negate: bool, digit: int, history: dict) -> s
     return f"{{~{value}}}" if negate else f"{{{value}}}"
 
 
-def _digit_index(stage: int, log_digit: int, tbits: int) -> str:
+def _digit_index(stage: int, log_digit: int) -> str:
     """Bit index of the current digit in a word-wide constant: ``t * D``, no multiplier."""
     return f"{{t{stage}, {log_digit}'d0}}" if log_digit else f"t{stage}"

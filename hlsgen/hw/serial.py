@@ -6,7 +6,8 @@ ranges); only how it is computed changes.  Every value is a word of ``L * D`` bi
 ``L * D`` covers the widest value a requantization reads, so the arithmetic is exact modulo
 ``2**(L*D)`` (partial sums may wrap; every value a clamp reads fits):
 
-- an input is sign- (or zero-) extended and shifted out of a D-bit register, ``L`` digits;
+- the front end's item is captured in a register when a word starts; an input's digit is
+  selected from its field (sign- or zero-extended) by the digit index;
 - an adder is a D-bit adder with a carry register cleared at each word's first digit; a
   negated operand is inverted and its ``+1`` folded, with the adder's constant, into the
   carry-in or a constant digit stream;
@@ -39,9 +40,10 @@ __all__ = ["build", "front", "stages", "resources", "word_digits", "word_bits",
 # LUTs per counted unit, calibrated against yosys ``synth_xilinx`` (benchmarks/calibration.py).
 LUT_COEFFS = {
     "adder": 1.0,  # per digit bit of a two-stream adder
+    "carry_in": 1.0,  # per adder: its carry-in (cleared or set at a word's first digit)
     "adder3": 2.0,  # per digit bit of an adder with a constant digit stream
     "mask": 0.5,  # per history bit (cleared at a word's first digit)
-    "load": 1.0,  # per bit of an input shift register (load or shift)
+    "select": 0.5,  # per digit bit of an input field, per word position it selects from
     "clamp": 1.0,  # per compared bit of a requantization, plus the 8-bit select
 }
 
@@ -110,13 +112,14 @@ def carry_bits(streams: int) -> int:
 
 
 def resources(module, per_stage: int) -> tuple[float, float]:
-    """(LUTs, FFs): digit adders, shift histories, register copies, input shift registers,
-    deserializers and clamps, digit counters."""
+    """(LUTs, FFs): digit adders, shift histories, register copies, the captured item and its
+    digit selection, deserializers and clamps, digit counters."""
     bits = _serial_bits(module.datapath, per_stage, module.digit)
     luts = (LUT_COEFFS["adder"] * bits["adder"] + LUT_COEFFS["adder3"] * bits["adder3"]
-            + LUT_COEFFS["mask"] * bits["history"] + LUT_COEFFS["load"] * bits["load"]
+            + LUT_COEFFS["carry_in"] * bits["adders"]
+            + LUT_COEFFS["mask"] * bits["history"] + LUT_COEFFS["select"] * bits["select"]
             + LUT_COEFFS["clamp"] * bits["clamp"] + 12 + 4 * bits["stages"])
-    ffs = (bits["carry"] + bits["history"] + bits["register"] + bits["load"]
+    ffs = (bits["carry"] + bits["history"] + bits["register"] + bits["capture"]
            + bits["deserializer"] + bits["counter"])
     return luts, ffs
 
@@ -127,29 +130,33 @@ def _serial_bits(dp: Datapath, per_stage: int, digit: int) -> dict[str, int]:
     word = L * digit
     home, last_stage = home_stages(dp, per_stage)
     copies = register_stages(dp, per_stage)
-    counts = dict.fromkeys(("adder", "adder3", "carry", "history", "register", "load",
+    counts = dict.fromkeys(("adder", "adder3", "adders", "carry", "history", "register", "capture", "select",
                             "deserializer", "clamp", "counter", "stages"), 0)
-    history: dict[tuple[int, int], int] = {}  # (source node, stage) -> digits kept
+    history: dict[tuple[int, int], int] = {}  # (source node, stage) -> longest shift
     for n, node in enumerate(dp.nodes):
         if not dp.live[n] or node.op is Op.CONST:
             continue
         counts["register"] += digit * len(copies[n])
-        if node.op is Op.INPUT:
-            counts["load"] += max(node.bits, digit)
+        if node.op is Op.INPUT:  # captured, then one of its digits (or the sign) selected
+            kept = min(node.bits, word)
+            counts["capture"] += kept
+            positions = min(L, -(-kept // digit) + (word > kept))
+            counts["select"] += digit * (positions - 1)
         elif node.op is Op.ADD:
             streams, _ = adder_streams(node, word)
             counts["adder3" if streams > 2 else "adder"] += digit
+            counts["adders"] += 1
             counts["carry"] += carry_bits(streams)
             for op in node.operands:
                 if op.shift:
                     key = (op.node, home[n])
-                    history[key] = max(history.get(key, 0), -(-op.shift // digit))
+                    history[key] = max(history.get(key, 0), op.shift)
         elif node.op is Op.CLAMP:
             counts["deserializer"] += word
             q_lo, q_hi = dp.clamp_input_range(n)
             compares = int(q_lo < node.bounds[0]) + int(q_hi > node.bounds[1])
             counts["clamp"] += compares * bit_width(q_lo, q_hi) + (8 if compares else 0)
-    counts["history"] = digit * sum(history.values())
+    counts["history"] = sum(history.values())  # bits of earlier digits a shift reads
     counts["stages"] = last_stage + 1
     counts["counter"] = (last_stage + 1) * (max(1, (L - 1).bit_length()) + 1) + 1
     return counts
