@@ -44,6 +44,7 @@ GENES = (3, 3, 2)
 
 def _evaluation(genome=(0, 1, 1)) -> Evaluation:
     return Evaluation(genome=genome, methods={"conv0": "exact"}, pipeline={"conv0": 2},
+                      kinds={"conv0": "serial:4"},
                       luts=10.5, ffs=3.0, dsps=0.0, brams=0.0, latency_cycles=7,
                       interval_cycles=4, adders=9, metric=99.5, accuracy_drop=0.5,
                       violations={"luts": 0.25})

@@ -225,8 +225,9 @@ def _print_summary(console, result, budget, seconds) -> None:
                           "--accuracy-margin or give more --data")
     if result.chosen is not None:
         methods = Table(title="chosen design, per layer")
-        for column in ("layer", "method", "adder levels per register"):
+        for column in ("layer", "method", "datapath", "adder levels per register"):
             methods.add_column(column)
         for layer, method in result.chosen.methods.items():
-            methods.add_row(layer, method, str(result.chosen.pipeline.get(layer, "-")))
+            methods.add_row(layer, method, result.chosen.kinds.get(layer, "parallel"),
+                            str(result.chosen.pipeline.get(layer, "-")))
         console.print(methods)

@@ -8,7 +8,7 @@ import io
 import json
 from typing import Sequence
 
-from hlsgen.design import DatapathKind
+from hlsgen.design import KindChoice
 from hlsgen.explore.devices import Budget
 from hlsgen.explore.problem import Evaluation
 
@@ -51,6 +51,7 @@ def _row(e: Evaluation, metric_name: str, extra=_no_validation) -> dict:
         **extra(e),
         "methods": e.methods,
         "pipeline": e.pipeline,
+        "kinds": e.kinds,
     }
 
 
@@ -60,13 +61,14 @@ def front_csv(front: Sequence[Evaluation], metric_name: str, extra=_no_validatio
     has_validation = any(extra(e) for e in front)
     fields = (["luts", "ffs", "dsps", "brams", "latency_cycles", "interval_cycles", "adders",
                metric_name, "accuracy_drop"] + (validation if has_validation else [])
-              + ["methods", "pipeline"])
+              + ["methods", "pipeline", "kinds"])
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for e in front:
         row = _row(e, metric_name, extra)
         row["methods"] = ";".join(f"{k}={v}" for k, v in row["methods"].items())
         row["pipeline"] = ";".join(f"{k}={v}" for k, v in row["pipeline"].items())
+        row["kinds"] = ";".join(f"{k}={v}" for k, v in row["kinds"].items())
         writer.writerow(row)
     return out.getvalue()
 
@@ -78,9 +80,11 @@ def front_json(front: Sequence[Evaluation], metric_name: str, meta: dict,
 
 
 def design_json(chosen: Evaluation, metric_name: str, meta: dict, extra=_no_validation) -> str:
-    """The chosen design: ``methods``, ``pipeline`` and ``kinds`` (the datapath kind of every
-    weight layer; the search does not vary it yet) are what ``hlsgen generate`` reads."""
-    kinds = {name: DatapathKind.PARALLEL.value for name in chosen.methods}
+    """The chosen design: ``methods``, ``pipeline`` and ``kinds`` (the datapath of every
+    weight layer: ``"parallel"`` or ``{"kind": "serial", "digit": D}``) are what ``hlsgen
+    generate`` reads."""
+    kinds = {name: KindChoice.parse(name, label).to_json()
+             for name, label in chosen.kinds.items()}
     body = {**meta, **_row(chosen, metric_name, extra), "kinds": kinds}
     return json.dumps(body, indent=2) + "\n"
 

@@ -2,7 +2,8 @@
 
 Genome layout: for every weight layer (Conv/Dense, graph order) one gene choosing a rung of that
 layer's *ladder* of decompositions, then one gene per weight layer choosing how many adder
-levels sit between pipeline registers in its trees.  Decoding and evaluating a genome are pure
+levels sit between pipeline registers in its trees, then one gene per weight layer choosing
+its datapath (:data:`DATAPATH_CHOICES`: parallel, or digit-serial at D bits per cycle).  Decoding and evaluating a genome are pure
 functions of the genome and the (immutable) problem, so any process can evaluate any genome.
 """
 
@@ -15,12 +16,15 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.decompose.methods import parse_method
-from hlsgen.design import Design, LayerImpl, approximated_layer, decompose_tasks, weight_layers
+from hlsgen.design import (DatapathKind, Design, KindChoice, LayerImpl, approximated_layer,
+                           decompose_tasks, weight_layers)
+from hlsgen.errors import CostModelError
 from hlsgen.explore.devices import Budget
 
 __all__ = [
     "DEFAULT_LADDER",
     "PIPELINE_CHOICES",
+    "DATAPATH_CHOICES",
     "Candidate",
     "EvalData",
     "Problem",
@@ -51,6 +55,10 @@ DEFAULT_LADDER = (
 )
 # Adder levels between pipeline registers (fewer levels: shorter paths, more cycles and FFs).
 PIPELINE_CHOICES = (1, 2, 3, 4)
+# How a weight layer is built, from fastest and largest to slowest and smallest.  (Digits of
+# 32 bits cost more than the parallel adders they replace: not a choice.)
+DATAPATH_CHOICES = (KindChoice(),) + tuple(KindChoice(DatapathKind.SERIAL, d)
+                                             for d in (16, 8, 4, 2, 1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +101,10 @@ class Problem:
     prefix_cache_bytes: int = 256 << 20
     # The bound must hold with this many standard errors to spare (0: on the samples only).
     confidence_z: float = 0.0
+    datapath_choices: tuple[KindChoice, ...] = DATAPATH_CHOICES
+    # (layer, rung, datapath) -> LayerImpl: one object per choice, so the hardware plan's
+    # module cache (keyed on the impl) hits across genomes
+    _impls: dict = field(default_factory=dict, repr=False)
 
     @property
     def layer_names(self) -> list[str]:
@@ -100,27 +112,42 @@ class Problem:
 
     @property
     def gene_space(self) -> list[int]:
-        return [len(ladder) for ladder in self.ladders] + [len(self.pipeline_choices)] * len(
-            self.ladders)
+        n = len(self.ladders)
+        return ([len(ladder) for ladder in self.ladders] + [len(self.pipeline_choices)] * n
+                + [len(self.datapath_choices)] * n)
 
     def decode(self, genome) -> tuple[dict[str, Candidate], dict[str, int]]:
         n = len(self.ladders)
         chosen = {ladder[0].impl.layer: ladder[g] for ladder, g in zip(self.ladders, genome[:n])}
         pipeline = {name: self.pipeline_choices[g]
-                    for name, g in zip(self.layer_names, genome[n:])}
+                    for name, g in zip(self.layer_names, genome[n:2 * n])}
         return chosen, pipeline
+
+    def kinds(self, genome) -> dict[str, KindChoice]:
+        """The datapath of every weight layer."""
+        n = len(self.ladders)
+        return {name: self.datapath_choices[g]
+                for name, g in zip(self.layer_names, genome[2 * n:3 * n])}
 
     def design(self, genome) -> tuple[Design, dict[str, int]]:
         chosen, pipeline = self.decode(genome)
+        kinds = self.kinds(genome)
         layers = tuple(chosen[layer.name].layer if layer.name in chosen else layer
                        for layer in self.graph.layers)
-        impls = {name: cand.impl for name, cand in chosen.items()}
+        impls = {name: self._impl(cand, kinds[name]) for name, cand in chosen.items()}
         return Design(replace(self.graph, layers=layers), impls), pipeline
+
+    def _impl(self, cand: Candidate, choice: KindChoice) -> LayerImpl:
+        key = (id(cand), choice)
+        impl = self._impls.get(key)
+        if impl is None:
+            impl = self._impls[key] = replace(cand.impl, kind=choice.kind, digit=choice.digit)
+        return impl
 
     def neighbours(self, genome) -> list[tuple[int, ...]]:
         """Local-search moves from a genome: one layer one or two rungs further down its ladder
-        (cheaper, coarser), or one layer's adder trees at the most levels per pipeline stage
-        (fewest cycles)."""
+        (cheaper, coarser), one layer's adder trees at the most levels per pipeline stage
+        (fewest cycles), or one layer's datapath one step faster or smaller."""
         genome = tuple(int(g) for g in genome)
         n = len(self.ladders)
         moves = []
@@ -132,17 +159,25 @@ class Problem:
         for i in range(n, 2 * n):
             if genome[i] != deepest:
                 moves.append(genome[:i] + (deepest,) + genome[i + 1:])
+        for i in range(2 * n, 3 * n):
+            for step in (-1, 1):
+                if 0 <= genome[i] + step < len(self.datapath_choices):
+                    moves.append(genome[:i] + (genome[i] + step,) + genome[i + 1:])
         return moves
 
-    def uniform_genome(self, method: str, pipeline_levels: int | None = None) -> tuple[int, ...]:
-        """The genome that uses ``method`` everywhere (nearest cheaper rung where absent)."""
+    def uniform_genome(self, method: str, pipeline_levels: int | None = None,
+                       datapath: KindChoice = KindChoice()) -> tuple[int, ...]:
+        """The genome that uses ``method`` and ``datapath`` everywhere (nearest cheaper rung
+        where the method is absent)."""
         method = str(parse_method(method))  # canonical spelling, as the rungs store it
         genes = []
         for ladder in self.ladders:
             methods = [c.method for c in ladder]
             genes.append(methods.index(method) if method in methods else len(ladder) - 1)
         levels = pipeline_levels or max(self.pipeline_choices)
-        return tuple(genes) + (self.pipeline_choices.index(levels),) * len(self.ladders)
+        n = len(self.ladders)
+        return (tuple(genes) + (self.pipeline_choices.index(levels),) * n
+                + (self.datapath_choices.index(datapath),) * n)
 
 
 @dataclass(frozen=True)
@@ -150,6 +185,7 @@ class Evaluation:
     genome: tuple[int, ...]
     methods: dict[str, str]
     pipeline: dict[str, int]
+    kinds: dict[str, str]  # layer -> "parallel" or "serial:D"
     luts: float
     ffs: float
     dsps: float
@@ -168,7 +204,8 @@ class Evaluation:
     def to_json(self) -> dict:
         """Plain JSON data (the explore checkpoint); :meth:`from_json` reads it back exactly."""
         return {"genome": list(self.genome), "methods": dict(self.methods),
-                "pipeline": dict(self.pipeline), "luts": self.luts, "ffs": self.ffs,
+                "pipeline": dict(self.pipeline), "kinds": dict(self.kinds),
+                "luts": self.luts, "ffs": self.ffs,
                 "dsps": self.dsps, "brams": self.brams, "latency_cycles": self.latency_cycles,
                 "interval_cycles": self.interval_cycles, "adders": self.adders,
                 "metric": self.metric, "accuracy_drop": self.accuracy_drop,
@@ -179,25 +216,25 @@ class Evaluation:
         """The evaluation :meth:`to_json` wrote; ValueError for anything else."""
         if not isinstance(doc, dict) or set(doc) != _EVALUATION_FIELDS:
             raise ValueError("an evaluation is not an object with the expected fields")
-        genome, methods, pipeline, violations = (doc["genome"], doc["methods"],
-                                                 doc["pipeline"], doc["violations"])
+        genome, methods, pipeline, kinds, violations = (
+            doc["genome"], doc["methods"], doc["pipeline"], doc["kinds"], doc["violations"])
         if not (isinstance(genome, list) and all(_is_int(g) and g >= 0 for g in genome)
                 and _str_map(methods, str) and _str_map(pipeline, int)
-                and _str_map(violations, float)):
-            raise ValueError("an evaluation's genome, methods, pipeline or violations are "
-                             "malformed")
+                and _str_map(kinds, str) and _str_map(violations, float)):
+            raise ValueError("an evaluation's genome, methods, pipeline, kinds or violations "
+                             "are malformed")
         numbers = {k: doc[k] for k in ("luts", "ffs", "dsps", "brams", "metric",
                                        "accuracy_drop")}
         counts = {k: doc[k] for k in ("latency_cycles", "interval_cycles", "adders")}
         if not all(_is_number(v) for v in numbers.values()) or not all(
                 _is_int(v) for v in counts.values()):
             raise ValueError("an evaluation's costs are not numbers")
-        return cls(tuple(genome), dict(methods), dict(pipeline),
+        return cls(tuple(genome), dict(methods), dict(pipeline), dict(kinds),
                    **{k: float(v) for k, v in numbers.items()}, **counts,
                    violations={k: float(v) for k, v in violations.items()})
 
 
-_EVALUATION_FIELDS = {"genome", "methods", "pipeline", "luts", "ffs", "dsps", "brams",
+_EVALUATION_FIELDS = {"genome", "methods", "pipeline", "kinds", "luts", "ffs", "dsps", "brams",
                       "latency_cycles", "interval_cycles", "adders", "metric", "accuracy_drop",
                       "violations"}
 
@@ -357,7 +394,10 @@ def _made_by(graph: ir.Graph, name: str, i: int) -> bool:
 def evaluate_genome(problem: Problem, genome) -> Evaluation:
     genome = tuple(int(g) for g in genome)
     design, pipeline = problem.design(genome)
-    report = problem.cost_fn(design, pipeline, problem.clock_mhz)
+    try:
+        report = problem.cost_fn(design, pipeline, problem.clock_mhz)
+    except CostModelError:  # e.g. a line buffer deeper than the model is calibrated for
+        return _unbuildable(problem, genome, pipeline)
     pred = run_network(problem, design.graph, genome)
     data = problem.data
     if data.labels is not None:
@@ -378,12 +418,25 @@ def evaluate_genome(problem: Problem, genome) -> Evaluation:
         genome=genome,
         methods={name: cand.method for name, cand in chosen.items()},
         pipeline=pipeline,
+        kinds={name: choice.label for name, choice in problem.kinds(genome).items()},
         luts=float(report.luts), ffs=float(report.ffs), dsps=float(report.dsps),
         brams=float(report.brams),
         latency_cycles=int(report.latency_cycles), interval_cycles=int(report.interval_cycles),
         adders=sum(c.adders for c in chosen.values()),
         metric=metric, accuracy_drop=drop, violations=violations,
     )
+
+
+def _unbuildable(problem: Problem, genome, pipeline) -> Evaluation:
+    """A design the cost model cannot price: infeasible below every priced design."""
+    chosen, _ = problem.decode(genome)
+    return Evaluation(
+        genome=genome, methods={name: cand.method for name, cand in chosen.items()},
+        pipeline=pipeline,
+        kinds={name: choice.label for name, choice in problem.kinds(genome).items()},
+        luts=0.0, ffs=0.0, dsps=0.0, brams=0.0, latency_cycles=0, interval_cycles=0,
+        adders=sum(c.adders for c in chosen.values()), metric=0.0,
+        accuracy_drop=problem.data.baseline, violations={"cost model": 1e3})
 
 
 def sampling_margin(pred: np.ndarray, reference_pred: np.ndarray, z: float) -> float:

@@ -123,7 +123,10 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
     baselines_wanted = {"exact": problem.uniform_genome("exact"),
                         "po2": problem.uniform_genome("po2")}
     uniform = {m: problem.uniform_genome(m) for m in options.ladder}
-    seeds = list(baselines_wanted.values()) + list(uniform.values())
+    # Small parts need folded designs: start from digit-serial ones too.
+    folded = [problem.uniform_genome(m, datapath=choice) for m in ("exact", "po2")
+              for choice in problem.datapath_choices if choice.digit in (4, 1)]
+    seeds = list(baselines_wanted.values()) + folded + list(uniform.values())
     with Evaluator(problem, options.workers, options.scheduler) as evaluator:
         state = genetic_search(
             gene_space=problem.gene_space, seeds=seeds, evaluate_batch=evaluator.map,
