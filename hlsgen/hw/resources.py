@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hlsgen.decompose.graph import bit_width
-from hlsgen.errors import CostModelError
 from hlsgen.hw.module import Front, ModulePlan, fixed_bank
 from hlsgen.hw.plan import KINDS, HardwarePlan, plan_hardware
 from hlsgen.hw.target import Target
@@ -100,19 +99,24 @@ def _module_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[int, int, floa
     return int(round(luts)), int(round(ffs)), brams
 
 
-def _lutram_luts(depth: int, width: int) -> int:
-    """LUTs of a distributed RAM (7-series SLICEM): RAM32M = 32 x 6 bits, RAM64M = 64 x 3,
-    RAM128X1D / RAM256X1D per bit beyond.  Deeper memories are where synthesis may switch to
-    block RAM, which this model has not been calibrated for: it says so instead of guessing."""
+# Memories deeper than this go to block RAM (yosys ``synth_xilinx`` maps a 225 x 96-bit line
+# buffer bank to RAMB18s; up to 64 words it uses distributed RAM).
+LUTRAM_MAX_DEPTH = 64
+
+
+def _memory(depth: int, width: int, read_ports: int = 1) -> tuple[int, float]:
+    """(LUTs, RAMB36 equivalents) of a memory with one write and ``read_ports`` read ports.
+
+    Distributed RAM (7-series SLICEM): RAM32M = 32 x 6 bits, RAM64M = 64 x 3, one copy per
+    read port.  Deeper: RAMB18 (512 x 36, simple dual port; a true-dual-port RAMB18 serves two
+    read ports while the write uses port A's cycle), half a RAMB36 each.
+    """
     if depth <= 32:
-        return 4 * -(-width // 6)
-    if depth <= 64:
-        return 4 * -(-width // 3)
-    if depth <= 256:
-        return (4 if depth <= 128 else 8) * width
-    raise CostModelError(
-        f"a {depth}-word line buffer / FIFO is beyond the distributed-RAM sizes the resource "
-        "model is calibrated for (<= 256 words); its LUT/BRAM count would be a guess")
+        return read_ports * 4 * -(-width // 6), 0.0
+    if depth <= LUTRAM_MAX_DEPTH:
+        return read_ports * 4 * -(-width // 3), 0.0
+    ramb18 = -(-read_ports // 2) * -(-width // 36) * -(-depth // 512)
+    return 0, ramb18 / 2
 
 
 def _mux_luts(inputs: int) -> int:
@@ -136,17 +140,18 @@ def _front_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[float, float, f
     if m.front is Front.PAIR:
         da, db = plan.schedule.fifo_depths[m.name]
         wa, wb = 8 * m.inputs[0].shape[2], 8 * m.inputs[1].shape[2]
-        ram = LUT_COEFFS["lutram"] * (_lutram_luts(da, wa) + _lutram_luts(db, wb))
+        (la, ba), (lb, bb) = _memory(da, wa), _memory(db, wb)
         counters = 3 * (bit_width(0, da) + bit_width(0, db))
-        return control + ram, wa + wb + 1 + counters, 0.0
+        return control + LUT_COEFFS["lutram"] * (la + lb), wa + wb + 1 + counters, ba + bb
     s = m.window
     rows = plan.schedule.rows[m.name]
     taps = s.kh * s.kw
     depth = rows * -(-w // s.kw)  # words per bank: every row slot
-    ram = LUT_COEFFS["lutram"] * s.kw * s.kh * _lutram_luts(depth, pw)  # a read port per row
+    bank_luts, bank_brams = _memory(depth, pw, read_ports=s.kh)  # a read port per row
+    ram = LUT_COEFFS["lutram"] * s.kw * bank_luts
     select = 1 if fixed_bank(s) is not None else _mux_luts(s.kw + 1)  # banks + padding
     mux = LUT_COEFFS["mux"] * taps * pw * select
     ports = _PORT_LUTS * taps  # read address of every (row, bank) port
     counters = 6 * 8 + 3 * bit_width(0, rows + h + s.kh + s.sh)
     ffs = 2 * taps * pw + taps * bit_width(0, s.kw) + counters + s.kh + 4
-    return control + ram + mux + ports, ffs, 0.0
+    return control + ram + mux + ports, ffs, s.kw * bank_brams
