@@ -40,6 +40,7 @@ class DatapathKind(enum.Enum):
 
     PARALLEL = "parallel"  # the graphs hard-wired, one output pixel per cycle
     SERIAL = "serial"  # the same graphs digit-serial: D bits per cycle, a word in W/D cycles
+    MULTIPLEXED = "multiplexed"  # one shared adder tree, weight digit planes read from memory
 
 
 # Digit sizes (bits per cycle) of a serial layer: powers of two keep digit indexing shift-only.
@@ -63,7 +64,7 @@ class KindChoice:
         return self.kind.value + (f":{self.digit}" if self.digit else "")
 
     def to_json(self):
-        if self.kind is DatapathKind.PARALLEL:
+        if self.kind is not DatapathKind.SERIAL:
             return self.kind.value
         return {"kind": self.kind.value, "digit": self.digit}
 
@@ -84,10 +85,10 @@ class KindChoice:
         except (ValueError, TypeError):
             raise InputError(f"layer {layer!r}: datapath kind {str(value)[:40]!r} is not known; "
                              f"use one of {known}") from None
-        if kind is DatapathKind.PARALLEL:
+        if kind is not DatapathKind.SERIAL:
             if digit is not None:
-                raise InputError(f"layer {layer!r}: a parallel layer has no digit size")
-            return cls()
+                raise InputError(f"layer {layer!r}: a {kind.value} layer has no digit size")
+            return cls(kind)
         try:
             digit = int(digit) if not isinstance(digit, bool) else None
         except (TypeError, ValueError):

@@ -326,4 +326,6 @@ def _kind_note(m) -> str:
     by the Verilog only; this C++ computes the same exact values one output per cycle."""
     if m.digit:
         return f"serial:{m.digit} (digit-serial in the Verilog; here one output per iteration)"
+    if m.kind.value == "multiplexed":
+        return "multiplexed (one shared adder tree in the Verilog; here one output per iteration)"
     return m.kind.value

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import hlsgen
+from hlsgen.design import DatapathKind
 from hlsgen.hw.module import Front, ModulePlan, fixed_bank
 from hlsgen.hw.netlist import Node, Op
 from hlsgen.hw.plan import HardwarePlan, plan_hardware
@@ -26,6 +27,7 @@ from hlsgen.hw.target import Target
 from hlsgen.emit.common import CoreName, identifier, template_env, templates_dir
 from hlsgen.emit.cost_file import cost_json, module_name
 from hlsgen.emit.primitives import PRIMITIVES, primitive_files
+from hlsgen.emit.rtl_multiplexed import multiplexed_context
 from hlsgen.emit.rtl_serial import serial_context
 
 __all__ = ["emit_rtl", "render_rtl", "testbench_files", "module_name", "PRIMITIVES"]
@@ -55,10 +57,11 @@ def render_rtl(plan: HardwarePlan, split_above: int | None = None,
     env.filters["lit"] = verilog_literal
     files: dict[str, str] = {}
     version = hlsgen.__version__
-    modules = [_serial_module_context(plan, m, core) if m.digit else
-               _module_context(plan, m, split_above, core) for m in plan.modules]
+    modules = [_folded_module_context(plan, m, core) if m.kind is not DatapathKind.PARALLEL
+               else _module_context(plan, m, split_above, core) for m in plan.modules]
     for context in modules:
-        template = "layer_serial.v.j2" if context.get("digit") else "layer.v.j2"
+        template = ("layer_multiplexed.v.j2" if context.get("multiplexed") else
+                    "layer_serial.v.j2" if context.get("digit") else "layer.v.j2")
         text = env.get_template(template).render(version=version, **context)
         files[f"rtl/{context['ident']}.v"] = text
     files[f"rtl/{core.top}.v"] = env.get_template("top.v.j2").render(
@@ -190,9 +193,14 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int,
         in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
 
 
-def _serial_module_context(plan: HardwarePlan, m: ModulePlan, core: CoreName) -> dict:
-    return dict(serial_context(plan, m, _wire, _PRIMITIVE[m.front], _front_params(plan, m)),
-                ident=module_name(m, core),
+def _folded_module_context(plan: HardwarePlan, m: ModulePlan, core: CoreName) -> dict:
+    """A serial or multiplexed layer: its kind's context plus names and front end."""
+    if m.kind is DatapathKind.MULTIPLEXED:
+        context = multiplexed_context(plan, m, _wire, verilog_literal)
+    else:
+        context = serial_context(plan, m, _wire, _PRIMITIVE[m.front], _front_params(plan, m))
+    return dict(context, ident=module_name(m, core), primitive=_PRIMITIVE[m.front],
+                params=_front_params(plan, m), parts=[],
                 front_module=core.primitive(_PRIMITIVE[m.front].base),
                 skid=core.primitive("skid"))
 

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from hlsgen import ir
 from hlsgen.design import DatapathKind
-from hlsgen.hw import parallel, serial
+from hlsgen.hw import multiplexed, parallel, serial
 from hlsgen.hw.module import ModulePlan, front_of
 from hlsgen.hw.schedule import Schedule, schedule
 from hlsgen.hw.target import Target
@@ -24,10 +24,11 @@ __all__ = ["KINDS", "HardwarePlan", "plan_hardware"]
 
 # Datapath kind -> the module that builds it (``build``), pipelines it (``stages``) and
 # counts its resources (``resources``), optionally changing the layer's front end
-# (``front``).  A new kind is one module here plus its templates.
+# (``front``) and listing its memories (``memories``: priced by the resource model).  A new kind is one module here plus its templates.
 KINDS: dict[DatapathKind, ModuleType] = {
     DatapathKind.PARALLEL: parallel,
     DatapathKind.SERIAL: serial,
+    DatapathKind.MULTIPLEXED: multiplexed,
 }
 
 

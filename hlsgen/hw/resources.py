@@ -91,8 +91,13 @@ def _out_beats(plan: HardwarePlan) -> int:
 
 
 def _module_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[int, int, float]:
-    luts, ffs = KINDS[m.kind].resources(m, plan.per_stage(m))
+    kind = KINDS[m.kind]
+    luts, ffs = kind.resources(m, plan.per_stage(m))
     front_luts, front_ffs, brams = _front_resources(plan, m)
+    for depth, width, ports in getattr(kind, "memories", lambda m: [])(m):
+        mem_luts, mem_brams = _memory(depth, width, ports)
+        luts += LUT_COEFFS["lutram"] * mem_luts
+        brams += mem_brams
     out_bits = 8 * m.output.shape[2]
     luts += front_luts + out_bits + 4  # skid select
     ffs += front_ffs + 2 * out_bits + 2  # skid registers

@@ -25,6 +25,8 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.errors import CostModelError
+from hlsgen.design import DatapathKind
+from hlsgen.hw import multiplexed
 from hlsgen.hw import serial as serial_kind
 from hlsgen.hw.module import Front, ModulePlan, oldest_row, trigger
 
@@ -57,8 +59,16 @@ def serial(ready: np.ndarray) -> np.ndarray:
 
 
 def word_digits(m: ModulePlan) -> int:
-    """Cycles per output pixel of a serial module (0: a parallel one)."""
+    """Cycles per output pixel of a serial or multiplexed module (0: a parallel one)."""
+    if m.kind is DatapathKind.MULTIPLEXED:
+        return multiplexed.engine(m).steps
     return serial_kind.word_digits(m.datapath, m.digit) if m.digit else 0
+
+
+def _tail(m: ModulePlan) -> int:
+    """Cycles from a word's load to the offer of its output, beyond ``L + S``: the serial
+    kind's done flag and output slice (2); the multiplexed kind's requantization too (3)."""
+    return 3 if m.kind is DatapathKind.MULTIPLEXED else 2
 
 
 def _serial_loads(ready: np.ndarray, digits: int, gated: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +122,7 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
         if not np.array_equal(loads, ready):
             raise CostModelError(f"layer {m.name!r}: its {digits}-cycle words do not fit "
                                  "between frames")
-        return loads + digits + stages + 2
+        return loads + digits + stages + _tail(m)
     if m.front is Front.PIXEL:
         s = m.window
         rows, cols = np.divmod(np.arange(beats), s.w)
@@ -147,7 +157,7 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
     need = int(np.max(rows - oldest)) + 1
     sizes[m.name] = max(s.kh, need, sizes.get(m.name, 0))
     if digits:
-        return loads + digits + stages + 2
+        return loads + digits + stages + _tail(m)
     return emits + stages + 3
 
 

@@ -1,0 +1,74 @@
+"""Verilog of a multiplexed-kind layer (:mod:`hlsgen.hw.multiplexed`): the layer's digit
+planes as memory contents, the shared tree level by level, the accumulator and the one
+requantization every channel goes through (``templates/rtl/layer_multiplexed.v.j2``)."""
+
+from __future__ import annotations
+
+from hlsgen.decompose.graph import bit_width
+from hlsgen.hw import multiplexed
+from hlsgen.hw.module import ModulePlan
+from hlsgen.hw.netlist import Datapath
+from hlsgen.hw.plan import HardwarePlan
+
+__all__ = ["multiplexed_context"]
+
+
+def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dict:
+    """Template context of multiplexed module ``m`` (the caller adds its module names and
+    front end); ``wire`` renders the clamp (:func:`hlsgen.emit.rtl._wire`), ``literal`` a
+    signed sized constant."""
+    e = multiplexed.engine(m)
+    per_stage = plan.per_stage(m)
+    stages = plan.stages(m)
+    n = e.inputs
+    levels, names = [], [f"g0_{i}" for i in range(n)]
+    for k in range(1, e.tree_levels + 1):
+        nodes = [f"{names[j]} + {names[j + 1]}" if j + 1 < len(names) else names[j]
+                 for j in range(0, len(names), 2)]
+        register = k % per_stage == 0 or k == e.tree_levels
+        levels.append(dict(k=k, nodes=nodes, width=9 + k, register=register))
+        names = [f"g{k}_{j}" for j in range(len(nodes))]
+    cbits = multiplexed.correction_bits(e)
+    rom = []
+    for o in range(e.channels):
+        for b in range(e.planes):
+            word = e.correction(o, b) << (2 * n)
+            for i in range(n):
+                if e.nonzero[o, b, i]:
+                    word |= 1 << i
+                if e.negative[o, b, i]:
+                    word |= 1 << (n + i)
+            rom.append(f"{word:x}")
+    acc_bits = max(bit_width(*e.acc_range), 9 + e.tree_levels + 1)
+    value_bits = bit_width(*e.value_range)
+    sum_bits = max([acc_bits, value_bits] + [bit_width(c, c) for c in e.constants]) + 1
+    net, _, out = multiplexed.clamp_node(e)
+    dp = Datapath(tuple(net.nodes), (out,))
+    clamp_wire = wire(out, dp, lambda k: "v")
+    src = m.inputs[0]
+    extend = [f"{{x[{8 * i + 7}], x[{8 * i + 7}:{8 * i}]}}" if src.dtype.signed
+              else f"{{1'b0, x[{8 * i + 7}:{8 * i}]}}" for i in range(n)]
+    steps = e.steps
+    tbits = max(1, (steps - 1).bit_length())
+    pbits = max(1, (e.planes - 1).bit_length())
+    obits = max(1, (e.channels - 1).bit_length())
+    out_bits = 8 * e.channels
+
+    def shift_in(new: str, name: str = "sv") -> str:
+        return new if stages == 1 else f"{{{name}[{stages - 1}:1], {new}}}"
+
+    return dict(
+        name=m.name, source=m.layer.source, kind=m.layer.kind.value, front=m.front.value,
+        in_shapes=[t.shape for t in m.inputs], out_shape=m.output.shape,
+        in_msb=8 * src.shape[2] - 1, out_bits=out_bits, out_msb=out_bits - 1,
+        bus_msb=m.bus_bits - 1, inputs=n, channels=e.channels, planes=e.planes, steps=steps,
+        tree_levels=e.tree_levels, per_stage=per_stage, stages=stages,
+        tbits=tbits, tmsb=tbits - 1, last=f"{tbits}'d{steps - 1}",
+        pbits=pbits, pmsb=pbits - 1, last_plane=f"{pbits}'d{e.planes - 1}",
+        obits=obits, omsb=obits - 1, rom=rom, rom_bits=2 * n + cbits, rom_msb=2 * n + cbits - 1,
+        cmsb=cbits - 1, extend=extend, levels=levels, root=names[0], acc_bits=acc_bits,
+        sum_bits=sum_bits, value_bits=value_bits, shift=e.shift,
+        constants=[literal(c, sum_bits) for c in e.constants], clamp_wire=clamp_wire,
+        y_shift=(clamp_wire.name if e.channels == 1
+                 else f"{{{clamp_wire.name}, y[{out_bits - 1}:8]}}"),
+        shift_in=shift_in, multiplexed=True)
