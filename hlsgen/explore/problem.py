@@ -55,10 +55,12 @@ DEFAULT_LADDER = (
 )
 # Adder levels between pipeline registers (fewer levels: shorter paths, more cycles and FFs).
 PIPELINE_CHOICES = (1, 2, 3, 4)
-# How a weight layer is built, from fastest and largest to slowest and smallest.  (Digits of
-# 32 bits cost more than the parallel adders they replace: not a choice.)
-DATAPATH_CHOICES = (KindChoice(),) + tuple(KindChoice(DatapathKind.SERIAL, d)
-                                             for d in (16, 8, 4, 2, 1))
+# How a weight layer is built, from fastest and largest to slowest and smallest: parallel,
+# digit-serial (digits of 32 bits cost more than the parallel adders they replace: not a
+# choice), then one adder tree shared by every output channel.
+DATAPATH_CHOICES = ((KindChoice(),) + tuple(KindChoice(DatapathKind.SERIAL, d)
+                                            for d in (16, 8, 4, 2, 1))
+                    + (KindChoice(DatapathKind.MULTIPLEXED),))
 
 
 @dataclass(frozen=True, eq=False)

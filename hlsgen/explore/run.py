@@ -18,6 +18,7 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.errors import HlsgenError
+from hlsgen.design import DatapathKind
 from hlsgen.explore.costing import pipeline_choices
 from hlsgen.explore.devices import Budget
 from hlsgen.explore.pareto import (design_json, front_csv, front_json, pareto_front,
@@ -125,7 +126,8 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
     uniform = {m: problem.uniform_genome(m) for m in options.ladder}
     # Small parts need folded designs: start from digit-serial ones too.
     folded = [problem.uniform_genome(m, datapath=choice) for m in ("exact", "po2")
-              for choice in problem.datapath_choices if choice.digit in (4, 1)]
+              for choice in problem.datapath_choices
+              if choice.digit in (4, 1) or choice.kind is DatapathKind.MULTIPLEXED]
     seeds = list(baselines_wanted.values()) + folded + list(uniform.values())
     with Evaluator(problem, options.workers, options.scheduler) as evaluator:
         state = genetic_search(

@@ -21,7 +21,6 @@ from functools import lru_cache
 import numpy as np
 
 from hlsgen import ir
-from hlsgen.decompose.csd import csd_digits
 from hlsgen.decompose.graph import bit_width
 from hlsgen.hw import parallel, serial
 from hlsgen.hw.netlist import Netlist, Operand, even_parity, rounding
@@ -29,11 +28,14 @@ from hlsgen.hw.netlist import Netlist, Operand, even_parity, rounding
 __all__ = ["build", "front", "stages", "resources", "memories", "engine", "Engine",
            "LUT_COEFFS"]
 
+# Calibrated against yosys ``synth_xilinx`` on the digits example (every weight layer
+# multiplexed): the digit select is a LUT per input bit; the wide accumulator, constant
+# table and clamp about 7 LUTs per bit of the requantized value.
 LUT_COEFFS = {
-    "tree": 1.0,  # per adder bit of the shared tree (the digit select rides in its LUTs)
-    "accumulator": 1.0,  # per bit of the accumulator's shift-add and the constant's adder
+    "tree": 1.0,  # per adder bit of the shared tree
+    "select": 1.0,  # per bit of a selected input (x, its complement or 0)
+    "requant": 7.0,  # per bit of acc + C: accumulate, constant table, add, clamp
     "clamp": 1.0,  # per compared bit of the requantization, plus the 8-bit select
-    "rom": 1.0,  # per LUT of a constant table in distributed ROM
 }
 
 build = parallel.build
@@ -91,39 +93,53 @@ def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor) -> Engine:
         bias = int(layer.bias[o]) - zp_in * int(rowsums[o])
         const = multipliers[o] * bias + rounding(shifts[o], rq.zero_point)
         constants.append(const << (common - shifts[o]))
-    planes = max([max((bit for w in row if w for bit, _ in csd_digits(abs(w))), default=-1)
-                  for row in folded] + [0]) + 1
-    nonzero = np.zeros((cout, planes, n), dtype=bool)
-    negative = np.zeros((cout, planes, n), dtype=bool)
-    for o, row in enumerate(folded):
-        for i, w in enumerate(row):
-            for bit, digit in csd_digits(abs(w)):
-                plane = planes - 1 - bit
-                nonzero[o, plane, i] = True
-                negative[o, plane, i] = (digit < 0) != (w < 0)
+    digits = _csd_planes(folded)  # [B, Cout, N], least significant plane first
+    planes = digits.shape[0]
+    msb_first = digits[::-1].transpose(1, 0, 2)  # [Cout, B, N]
+    nonzero = msb_first != 0
+    negative = msb_first < 0
     lo_x, hi_x = src.dtype.qmin, src.dtype.qmax
-    v_lo = v_hi = None
+    v_lo = min(_extreme(row, lo_x, hi_x, min) + c for row, c in zip(folded, constants))
+    v_hi = max(_extreme(row, lo_x, hi_x, max) + c for row, c in zip(folded, constants))
+    # The accumulator after planes 0..b holds each weight's digits of those planes, scaled
+    # down to plane b: P_b = 2 * P_(b-1) + d_b.
     acc_lo = acc_hi = 0
-    for o, row in enumerate(folded):
-        lo = sum(min(w * lo_x, w * hi_x) for w in row)
-        hi = sum(max(w * lo_x, w * hi_x) for w in row)
-        v_lo = lo + constants[o] if v_lo is None else min(v_lo, lo + constants[o])
-        v_hi = hi + constants[o] if v_hi is None else max(v_hi, hi + constants[o])
-        # partial accumulations: the digits of planes 0..b, scaled to their own weight
-        for b in range(planes):
-            part = [_prefix(w, planes, b) for w in row]
-            acc_lo = min(acc_lo, sum(min(p * lo_x, p * hi_x) for p in part))
-            acc_hi = max(acc_hi, sum(max(p * lo_x, p * hi_x) for p in part))
+    prefix = [[0] * n for _ in range(cout)]
+    for b in range(planes):
+        for o in range(cout):
+            row = prefix[o]
+            plane = msb_first[o, b]
+            for i in range(n):
+                row[i] = 2 * row[i] + int(plane[i])
+            acc_lo = min(acc_lo, _extreme(row, lo_x, hi_x, min))
+            acc_hi = max(acc_hi, _extreme(row, lo_x, hi_x, max))
     return Engine(n, cout, planes, common, nonzero, negative, tuple(constants),
                   (v_lo, v_hi), (acc_lo, acc_hi), (int(rq.lo), int(rq.hi)), even_parity(rq),
                   src.dtype.signed)
 
 
-def _prefix(w: int, planes: int, b: int) -> int:
-    """The value the accumulator holds for weight ``w`` after planes 0..b (MSB first)."""
-    sign = -1 if w < 0 else 1
-    kept = sum(d << bit for bit, d in csd_digits(abs(w)) if planes - 1 - bit <= b)
-    return sign * (kept >> (planes - 1 - b))
+def _extreme(row, lo_x: int, hi_x: int, pick) -> int:
+    """min (or max) of sum(w * x) over x in [lo_x, hi_x] per input."""
+    return sum(pick(w * lo_x, w * hi_x) for w in row)
+
+
+def _csd_planes(folded: list[list[int]]) -> np.ndarray:
+    """Canonical signed digits of every weight: int8 [B, Cout, N] (plane k: bit k)."""
+    planes = []
+    values = [[w for w in row] for row in folded]
+    while any(any(row) for row in values):
+        plane = []
+        for row in values:
+            digits = []
+            for k, v in enumerate(row):
+                d = 0 if not v & 1 else 2 - (v & 3)  # v mod 4 == 1: +1, == 3: -1
+                digits.append(d)
+                row[k] = (v - d) >> 1
+            plane.append(digits)
+        planes.append(plane)
+    if not planes:
+        return np.zeros((1, len(folded), len(folded[0]) if folded else 0), dtype=np.int8)
+    return np.array(planes, dtype=np.int8)
 
 
 def _dense_matrix(layer, src: ir.Tensor) -> np.ndarray:
@@ -177,13 +193,12 @@ def resources(module, per_stage: int) -> tuple[float, float]:
             ffs += count * widths[k]
     acc = bit_width(*e.acc_range)
     value = bit_width(*e.value_range)
-    luts += LUT_COEFFS["accumulator"] * (acc + value)
+    luts += LUT_COEFFS["select"] * 9 * e.inputs + LUT_COEFFS["requant"] * value
     ffs += acc + 8 * e.channels + 8 * e.inputs + 2 * serial_counter_bits(e)
     q_lo = e.value_range[0] >> e.shift
     q_hi = e.value_range[1] >> e.shift
     compares = int(q_lo < e.bounds[0]) + int(q_hi > e.bounds[1])
-    luts += LUT_COEFFS["clamp"] * (compares * bit_width(q_lo, q_hi) + 8 + e.channels // 4)
-    luts += LUT_COEFFS["rom"] * value * -(-e.channels // 64)  # C[o], distributed ROM
+    luts += LUT_COEFFS["clamp"] * (compares * bit_width(q_lo, q_hi) + 8)
     return luts, ffs
 
 
