@@ -75,7 +75,7 @@ def test_pointwise_and_dense_layers_at_one_bit_per_cycle(tmp_path):
     design = apply_design(graph, "po2", kinds=_serial(graph, 1))
     plan = _simulate_exactly(tmp_path / "p", design)
     conv, dense = plan.modules
-    assert conv.front is Front.WINDOW  # a serial layer buffers rows, never stalls its producer
+    assert conv.front is Front.FETCH  # a folded layer fetches its window a tap per cycle
     assert dense.front is Front.VECTOR
     digits = serial.word_digits(conv.datapath, 1)
     assert digits == serial.word_bits(conv.datapath) > 8

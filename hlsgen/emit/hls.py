@@ -34,6 +34,7 @@ __all__ = ["emit_hls", "render_hls", "c_literal"]
 _TEMPLATES = {
     Front.PIXEL: "layer_window.h.j2",  # a 1x1 window walk
     Front.WINDOW: "layer_window.h.j2",
+    Front.FETCH: "layer_window.h.j2",  # the C++ window walk serves both line buffers
     Front.VECTOR: "layer_vector.h.j2",
     Front.SUM: "layer_sum.h.j2",
     Front.PAIR: "layer_pair.h.j2",
@@ -288,7 +289,7 @@ def _layer_context(p: LayerProcess) -> dict:
     src = p.inputs[0]
     channels = src.channels
     value_width = bit_width(src.dtype.qmin, src.dtype.qmax)  # raw values
-    if m.front in (Front.PIXEL, Front.WINDOW):
+    if m.front in (Front.PIXEL, Front.WINDOW, Front.FETCH):
         kw = m.window.kw
 
         def source(node) -> str:
@@ -310,7 +311,7 @@ def _layer_context(p: LayerProcess) -> dict:
         beats=src.beats, beats_last=src.beats - 1, channels=channels, value_width=value_width,
         unpack=_unpack(src), ops=_datapath_ops(m.datapath, source), outputs=_outputs(m.datapath),
         kind=_kind_note(m), nodes=sum(m.datapath.live), levels=m.datapath.levels)
-    if m.front in (Front.PIXEL, Front.WINDOW):
+    if m.front in (Front.PIXEL, Front.WINDOW, Front.FETCH):
         context.update(g=_geometry(p.ident, m.window, channels), pad_value=m.pad)
     elif m.front is Front.SUM:
         context.update(sum_bits=m.sum_bits)

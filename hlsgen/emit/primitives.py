@@ -14,7 +14,7 @@ from hlsgen.emit.common import DEFAULT_NAME, CoreName, templates_dir
 
 __all__ = ["PRIMITIVES", "primitive_files"]
 
-PRIMITIVES = ("hlsgen_window.v", "hlsgen_pixel.v", "hlsgen_vector.v", "hlsgen_sum.v",
+PRIMITIVES = ("hlsgen_window.v", "hlsgen_fetch.v", "hlsgen_pixel.v", "hlsgen_vector.v", "hlsgen_sum.v",
               "hlsgen_fifo.v", "hlsgen_pair.v", "hlsgen_skid.v", "hlsgen_fork.v")
 _BASES = tuple(name.removeprefix(f"{DEFAULT_NAME}_").removesuffix(".v") for name in PRIMITIVES)
 # `hlsgen_fifo` but not `hlsgen_fifo_x`: a module name, not part of a longer identifier.

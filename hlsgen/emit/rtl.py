@@ -329,6 +329,7 @@ class _Primitive:
 _PRIMITIVE = {
     Front.PIXEL: _Primitive("pixel", "pix", "pix_valid"),
     Front.WINDOW: _Primitive("window", "win", "win_valid"),
+    Front.FETCH: _Primitive("fetch", "win", "win_valid"),
     Front.VECTOR: _Primitive("vector", "vec", "vec_valid"),
     Front.SUM: _Primitive("sum", "sum", "sum_valid"),
     Front.PAIR: _Primitive("pair", "pair", "pair_valid", pair=True),
@@ -361,6 +362,8 @@ def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
                 ("CA", str(_clog2(da + 1))), ("CB", str(_clog2(db + 1)))]
     s = m.window
     rows = plan.schedule.rows[m.name]
+    if m.front is Front.FETCH:
+        return _fetch_params(m, rows)
     depth = -(-w // s.kw)  # words per bank and row
     fixed = fixed_bank(s)
     span = rows + h + s.kh + s.sh + 2
@@ -380,6 +383,28 @@ def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
         ("LBANK_INIT", str((-s.pl) % s.kw)), ("LADDR_INIT", str((-s.pl) // s.kw)),
         ("SW_BANK", str(s.sw % s.kw)), ("SW_ADDR", str(s.sw // s.kw)),
         ("BANK_FIXED", str(-1 if fixed is None else fixed)), ("SL", str(_clog2(s.kw + 1))),
+    ]
+
+
+def _fetch_params(m: ModulePlan, rows: int) -> list[tuple[str, str]]:
+    """Parameters of ``hlsgen_fetch``: one memory of ``rows`` slots of ``W`` pixels."""
+    h, w, c = m.inputs[0].shape
+    s = m.window
+    pw = 8 * c
+    span = rows + h + s.kh + s.sh + 2
+    position = max(h, w, s.ho * s.sh, s.wo * s.sw) + s.kh + s.kw + max(s.pt, s.pl) + 2
+    pad = 0
+    for ch in range(c):
+        pad |= (m.pad % 256) << (8 * ch)
+    return [
+        ("PW", str(pw)), ("H", str(h)), ("W", str(w)), ("KH", str(s.kh)), ("KW", str(s.kw)),
+        ("SH", str(s.sh)), ("SW", str(s.sw)), ("PT", str(s.pt)), ("PL", str(s.pl)),
+        ("HO", str(s.ho)), ("WO", str(s.wo)), ("R", str(rows)),
+        ("AB", str(_clog2(rows * w + 1))), ("TB", str(_clog2(s.kh * s.kw))),
+        ("CW", str(bit_width(-position, position))), ("GB", str(bit_width(-span, span))),
+        ("PAD", f"{pw}'h{pad:x}"),
+        ("TBASE_INIT", str(w * ((-s.pt) % rows))), ("TBASE_ROW", str(w * (s.sh % rows))),
+        ("TBASE_FRAME", str(w * ((h - (s.ho - 1) * s.sh) % rows))),
     ]
 
 

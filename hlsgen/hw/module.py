@@ -29,6 +29,7 @@ class Front(enum.Enum):
 
     PIXEL = "pixel"  # 1x1 window, no padding: one input beat
     WINDOW = "window"  # line buffer + sliding window
+    FETCH = "fetch"  # line buffer read one window tap per cycle (folded layers)
     VECTOR = "vector"  # the whole frame (Dense)
     SUM = "sum"  # per-channel running sum over the frame (global AvgPool)
     PAIR = "pair"  # one beat from each of two FIFOs (Add)
@@ -98,7 +99,7 @@ class ModulePlan:
     def bus_bits(self) -> int:
         """Width of the stage-0 bus the front end fills (the datapath's INPUT fields)."""
         c = self.inputs[0].shape[2]
-        if self.front is Front.WINDOW:
+        if self.front in (Front.WINDOW, Front.FETCH):
             return self.window.taps * 8 * c
         if self.front is Front.VECTOR:
             return self.in_beats * 8 * c

@@ -25,7 +25,7 @@ LUT_COEFFS = {
     "lutram": 1.0,  # per LUT of distributed RAM
     "control": 1.0,  # counters and handshakes (per-front constants below)
 }
-_CONTROL_LUTS = {Front.PIXEL: 50, Front.WINDOW: 90, Front.VECTOR: 10, Front.SUM: 10,
+_CONTROL_LUTS = {Front.PIXEL: 50, Front.WINDOW: 90, Front.FETCH: 110, Front.VECTOR: 10, Front.SUM: 10,
                  Front.PAIR: 60}
 _PORT_LUTS = 17  # address adder and bank select of one line-buffer read port
 
@@ -151,6 +151,11 @@ def _front_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[float, float, f
     s = m.window
     rows = plan.schedule.rows[m.name]
     taps = s.kh * s.kw
+    if m.front is Front.FETCH:  # one memory, one read port, a tap per cycle into `win`
+        mem_luts, mem_brams = _memory(rows * w, pw)
+        counters = 9 * 8 + 3 * bit_width(0, rows + h + s.kh + s.sh) + 3 * bit_width(0, rows * w)
+        luts = control + LUT_COEFFS["lutram"] * mem_luts + pw + 3 * bit_width(0, rows * w)
+        return luts, taps * pw + 2 * pw + counters + 4, mem_brams
     depth = rows * -(-w // s.kw)  # words per bank: every row slot
     bank_luts, bank_brams = _memory(depth, pw, read_ports=s.kh)  # a read port per row
     ram = LUT_COEFFS["lutram"] * s.kw * bank_luts

@@ -110,6 +110,25 @@ def _serial_loads(ready: np.ndarray, digits: int, gated: bool) -> tuple[np.ndarr
     return emits, loads
 
 
+def _fetch_loads(ready: np.ndarray, taps: int, digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Last-tap cycles and load cycles of a folded layer behind ``hlsgen_fetch``.
+
+    Item n's fetch starts at ``f[n] = max(ready[n], l[n-1])`` (its window written, the
+    window register free: taken in that cycle at the latest), reads a tap per cycle and is
+    complete at ``f[n] + T + 1``; the layer loads it at ``l[n] = max(f[n] + T + 1, l[n-1] +
+    L)``.  The fetcher moves to the next output after its last tap, ``f[n] + T - 1``.
+    """
+    advances = np.empty_like(ready)
+    loads = np.empty_like(ready)
+    prev = -(1 << 40)
+    for n, r in enumerate(ready.tolist()):
+        f = max(r, prev)
+        load = max(f + taps + 1, prev + digits)
+        advances[n], loads[n] = f + taps - 1, load
+        prev = load
+    return advances, loads
+
+
 def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages: int,
                   sizes: dict) -> np.ndarray:
     """Output offer times of ``m`` for ``frames`` frames of input offer times ``arrivals``."""
@@ -139,12 +158,14 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
                        for x in (a, b))
         sizes[m.name] = tuple(max(d, old) for d, old in zip(depths, sizes.get(m.name, (0, 0))))
         return pops + stages + 2
-    # WINDOW
+    # WINDOW, FETCH
     s = m.window
     per = s.ho * s.wo
     offsets = np.repeat(np.arange(frames, dtype=np.int64) * beats, per)
     ready = a[np.tile(trigger(s), frames) + offsets] + 1
-    if digits:
+    if m.front is Front.FETCH:
+        emits, loads = _fetch_loads(ready, s.taps, digits)
+    elif digits:
         emits, loads = _serial_loads(ready, digits, gated=True)
     else:
         emits = serial(ready)
@@ -165,6 +186,8 @@ def _work(m: ModulePlan) -> int:
     """Cycles per frame a module needs at least (one output, or one pop, per cycle; a serial
     layer's output pixel takes a word of ``L`` cycles)."""
     digits = word_digits(m)
+    if m.front is Front.FETCH:  # a window fetch (taps + 1 cycles) overlaps the last word
+        return m.window.ho * m.window.wo * max(digits, m.window.taps + 1)
     if m.front is Front.WINDOW:
         return m.window.ho * m.window.wo * max(1, digits)
     if m.front is Front.VECTOR:

@@ -51,9 +51,11 @@ build = parallel.build
 
 
 def front(front_end: FrontEnd) -> FrontEnd:
-    """A pointwise front end becomes a 1x1 line buffer: it never stalls its producer."""
-    if front_end.front is Front.PIXEL:
-        return replace(front_end, front=Front.WINDOW)
+    """A folded layer fetches its window one tap per cycle (it needs a new one only every
+    word): one memory port and no window multiplexer; a pointwise layer too, so that a
+    layer slower than its input buffers rows instead of stalling its producer."""
+    if front_end.front in (Front.PIXEL, Front.WINDOW):
+        return replace(front_end, front=Front.FETCH)
     return front_end
 
 
