@@ -75,6 +75,20 @@ def test_digit_planes_rebuild_the_folded_weights():
         assert not np.any(e.nonzero[:, 1:, :] & e.nonzero[:, :-1, :])
 
 
+def test_grouped_and_depthwise_layers_read_their_groups_inputs(tmp_path):
+    # seed 6: a 4-channel depthwise conv and a conv with 2 groups of 2 input channels
+    graph = random_graph(6, ("dwconv", "conv", "dense"), max_channels=4, signed=None,
+                         rounding="mixed")
+    design = apply_design(graph, "exact", kinds=_all_multiplexed(graph))
+    plan = plan_hardware(design)
+    engines = [multiplexed.engine(m) for m in plan.modules if m.layer.kind.value == "conv"]
+    assert [(e.groups, e.group_inputs) for e in engines] == [(4, 1), (2, 2)]
+    project = write_sim_project(tmp_path / "p", design, random_input(graph, 3, 6))
+    result = simulate(project)
+    assert (result.mismatches, result.frames) == (0, 3)
+    assert result.latency_cycles == plan.schedule.latency_cycles
+
+
 def test_coarser_weights_take_fewer_cycles():
     graph = random_graph(3, ("conv", "dense"), max_channels=4)
     exact = plan_hardware(apply_design(graph, "exact", kinds=_all_multiplexed(graph)))

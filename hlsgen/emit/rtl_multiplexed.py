@@ -46,8 +46,14 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
     dp = Datapath(tuple(net.nodes), (out,))
     clamp_wire = wire(out, dp, lambda k: "v")
     src = m.inputs[0]
-    extend = [f"{{x[{8 * i + 7}], x[{8 * i + 7}:{8 * i}]}}" if src.dtype.signed
-              else f"{{1'b0, x[{8 * i + 7}:{8 * i}]}}" for i in range(n)]
+    extend = []
+    for b in e.bus_inputs:  # element b of group 0; group g adds g * Cin/groups elements
+        if e.groups > 1:
+            field, top = f"x[goff + {8 * b} +: 8]", f"x[goff + {8 * b + 7}]"
+        else:
+            field, top = f"x[{8 * b + 7}:{8 * b}]", f"x[{8 * b + 7}]"
+        extend.append(f"{{{top}, {field}}}" if src.dtype.signed else f"{{1'b0, {field}}}")
+    gbits = bit_width(0, m.bus_bits)
     steps = e.steps
     tbits = max(1, (steps - 1).bit_length())
     pbits = max(1, (e.planes - 1).bit_length())
@@ -71,4 +77,6 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
         constants=[literal(c, sum_bits) for c in e.constants], clamp_wire=clamp_wire,
         y_shift=(clamp_wire.name if e.channels == 1
                  else f"{{{clamp_wire.name}, y[{out_bits - 1}:8]}}"),
-        shift_in=shift_in, multiplexed=True)
+        shift_in=shift_in, multiplexed=True, groups=e.groups,
+        per_group=e.channels // e.groups, group_step=8 * e.group_inputs, gbits=gbits,
+        gmsb=gbits - 1, last_in_group=f"{obits}'d{e.channels // e.groups - 1}")

@@ -35,6 +35,7 @@ LUT_COEFFS = {
     "tree": 1.0,  # per adder bit of the shared tree
     "select": 1.0,  # per bit of a selected input (x, its complement or 0)
     "requant": 7.0,  # per bit of acc + C: accumulate, constant table, add, clamp
+    "group": 1.0,  # per LUT6 of the group multiplexer (a G:1 mux per input bit)
     "clamp": 1.0,  # per compared bit of the requantization, plus the 8-bit select
 }
 
@@ -46,8 +47,11 @@ front = serial.front
 class Engine:
     """What the hardware of a multiplexed layer holds (all from the IR layer, exact)."""
 
-    inputs: int  # N: window (or vector) elements, in stage-0 bus order
+    inputs: int  # N: inputs of one channel (a group's window elements, (tap, ci) order)
     channels: int  # Cout
+    groups: int  # Conv groups (1 for Dense): a channel reads its group's inputs
+    group_inputs: int  # Cin / groups: input channels per group
+    bus_inputs: tuple[int, ...]  # per input i: its element in the stage-0 bus for group 0
     planes: int  # B: digit planes per channel
     shift: int  # S: the common right shift of the requantization
     nonzero: np.ndarray  # bool [Cout, B, N]: digit != 0 (plane 0 = most significant)
@@ -113,7 +117,15 @@ def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor) -> Engine:
                 row[i] = 2 * row[i] + int(plane[i])
             acc_lo = min(acc_lo, _extreme(row, lo_x, hi_x, min))
             acc_hi = max(acc_hi, _extreme(row, lo_x, hi_x, max))
-    return Engine(n, cout, planes, common, nonzero, negative, tuple(constants),
+    groups = layer.groups if isinstance(layer, ir.Conv) else 1
+    cig = src.shape[2] // groups if isinstance(layer, ir.Conv) else n
+    if isinstance(layer, ir.Conv):
+        cin = src.shape[2]
+        bus = tuple((i // cig) * cin + i % cig for i in range(n))  # tap * Cin + ci
+    else:
+        bus = tuple(range(n))
+    return Engine(n, cout, groups, cig, bus, planes, common, nonzero, negative,
+                  tuple(constants),
                   (v_lo, v_hi), (acc_lo, acc_hi), (int(rq.lo), int(rq.hi)), even_parity(rq),
                   src.dtype.signed)
 
@@ -143,19 +155,9 @@ def _csd_planes(folded: list[list[int]]) -> np.ndarray:
 
 
 def _dense_matrix(layer, src: ir.Tensor) -> np.ndarray:
-    """[Cout, N] weights over the stage-0 bus elements (Conv groups as a block matrix)."""
-    if isinstance(layer, ir.Dense):
-        return np.asarray(layer.weight, dtype=np.int64)
-    cout, kh, kw, cig = layer.weight.shape
-    cin = src.shape[2]
-    per = cout // layer.groups
-    matrix = np.zeros((cout, kh * kw * cin), dtype=np.int64)
-    for o in range(cout):
-        g = o // per
-        for tap in range(kh * kw):
-            kr, kc = divmod(tap, kw)
-            matrix[o, tap * cin + g * cig : tap * cin + (g + 1) * cig] = layer.weight[o, kr, kc]
-    return matrix
+    """[Cout, N]: each channel's weights over its group's inputs, (tap, ci) order."""
+    weight = np.asarray(layer.weight, dtype=np.int64)
+    return weight.reshape(weight.shape[0], -1)
 
 
 def clamp_node(e: Engine):
@@ -193,7 +195,10 @@ def resources(module, per_stage: int) -> tuple[float, float]:
             ffs += count * widths[k]
     acc = bit_width(*e.acc_range)
     value = bit_width(*e.value_range)
-    luts += LUT_COEFFS["select"] * 9 * e.inputs + LUT_COEFFS["requant"] * value
+    # the digit select, and with groups a multiplexer picking the channel's group
+    luts += (LUT_COEFFS["select"] * 9 * e.inputs
+             + LUT_COEFFS["group"] * 8 * e.inputs * -(-e.groups // 4) * (e.groups > 1)
+             + LUT_COEFFS["requant"] * value)
     ffs += acc + 8 * e.channels + 8 * e.inputs + 2 * serial_counter_bits(e)
     q_lo = e.value_range[0] >> e.shift
     q_hi = e.value_range[1] >> e.shift
