@@ -18,7 +18,7 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.errors import HlsgenError
-from hlsgen.design import DatapathKind
+from hlsgen.design import DatapathKind, KindChoice
 from hlsgen.explore.costing import pipeline_choices
 from hlsgen.explore.devices import Budget
 from hlsgen.explore.pareto import (design_json, front_csv, front_json, pareto_front,
@@ -124,10 +124,14 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
     baselines_wanted = {"exact": problem.uniform_genome("exact"),
                         "po2": problem.uniform_genome("po2")}
     uniform = {m: problem.uniform_genome(m) for m in options.ladder}
-    # Small parts need folded designs: start from digit-serial ones too.
-    folded = [problem.uniform_genome(m, datapath=choice) for m in ("exact", "po2")
-              for choice in problem.datapath_choices
-              if choice.digit in (4, 1) or choice.kind is DatapathKind.MULTIPLEXED]
+    # Small parts need folded designs: start from digit-serial and multiplexed ones too
+    # (a multiplexed layer's cycles shrink with its folded weights' planes: the folded lcc
+    # rungs are its natural partners).
+    multiplexed = KindChoice(DatapathKind.MULTIPLEXED)
+    folded = [problem.uniform_genome("exact", datapath=KindChoice(DatapathKind.SERIAL, 1))]
+    folded += [problem.uniform_genome(m, datapath=multiplexed)
+               for m in ("exact", "lcc:sqnr=25,fold=1", "lcc:sqnr=16,fold=1", "po2")
+               if m in options.ladder]
     seeds = list(baselines_wanted.values()) + folded + list(uniform.values())
     with Evaluator(problem, options.workers, options.scheduler) as evaluator:
         state = genetic_search(
