@@ -362,50 +362,44 @@ def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
                 ("CA", str(_clog2(da + 1))), ("CB", str(_clog2(db + 1)))]
     s = m.window
     rows = plan.schedule.rows[m.name]
-    if m.front is Front.FETCH:
-        return _fetch_params(m, rows)
+    if m.front is Front.FETCH:  # one memory of `rows` slots of W pixels
+        return (_geometry(m, rows)
+                + [("AB", str(_clog2(rows * w + 1))), ("TB", str(_clog2(s.taps)))]
+                + _positions(m, rows, w))
     depth = -(-w // s.kw)  # words per bank and row
     fixed = fixed_bank(s)
-    span = rows + h + s.kh + s.sh + 2
-    position = max(h, w, s.ho * s.sh, s.wo * s.sw) + s.kh + s.kw + max(s.pt, s.pl) + 2
-    pad = 0
-    for ch in range(c):
-        pad |= (m.pad % 256) << (8 * ch)
-    return [
-        ("PW", str(pw)), ("H", str(h)), ("W", str(w)), ("KH", str(s.kh)), ("KW", str(s.kw)),
-        ("SH", str(s.sh)), ("SW", str(s.sw)), ("PT", str(s.pt)), ("PL", str(s.pl)),
-        ("HO", str(s.ho)), ("WO", str(s.wo)), ("R", str(rows)), ("DB", str(depth)),
-        ("AB", str(_clog2(rows * depth + 1))), ("KB", str(_clog2(s.kw))),
-        ("CW", str(bit_width(-position, position))), ("GB", str(bit_width(-span, span))),
-        ("PAD", f"{pw}'h{pad:x}"),
-        ("TBASE_INIT", str(depth * ((-s.pt) % rows))), ("TBASE_ROW", str(depth * (s.sh % rows))),
-        ("TBASE_FRAME", str(depth * ((h - (s.ho - 1) * s.sh) % rows))),
-        ("LBANK_INIT", str((-s.pl) % s.kw)), ("LADDR_INIT", str((-s.pl) // s.kw)),
-        ("SW_BANK", str(s.sw % s.kw)), ("SW_ADDR", str(s.sw // s.kw)),
-        ("BANK_FIXED", str(-1 if fixed is None else fixed)), ("SL", str(_clog2(s.kw + 1))),
-    ]
+    return (_geometry(m, rows)
+            + [("DB", str(depth)), ("AB", str(_clog2(rows * depth + 1))),
+               ("KB", str(_clog2(s.kw)))]
+            + _positions(m, rows, depth)
+            + [("LBANK_INIT", str((-s.pl) % s.kw)), ("LADDR_INIT", str((-s.pl) // s.kw)),
+               ("SW_BANK", str(s.sw % s.kw)), ("SW_ADDR", str(s.sw // s.kw)),
+               ("BANK_FIXED", str(-1 if fixed is None else fixed)),
+               ("SL", str(_clog2(s.kw + 1)))])
 
 
-def _fetch_params(m: ModulePlan, rows: int) -> list[tuple[str, str]]:
-    """Parameters of ``hlsgen_fetch``: one memory of ``rows`` slots of ``W`` pixels."""
+def _geometry(m: ModulePlan, rows: int) -> list[tuple[str, str]]:
+    """A line buffer's window geometry and row slots (hlsgen_window, hlsgen_fetch)."""
     h, w, c = m.inputs[0].shape
     s = m.window
-    pw = 8 * c
+    return [("PW", str(8 * c)), ("H", str(h)), ("W", str(w)), ("KH", str(s.kh)),
+            ("KW", str(s.kw)), ("SH", str(s.sh)), ("SW", str(s.sw)), ("PT", str(s.pt)),
+            ("PL", str(s.pl)), ("HO", str(s.ho)), ("WO", str(s.wo)), ("R", str(rows))]
+
+
+def _positions(m: ModulePlan, rows: int, words: int) -> list[tuple[str, str]]:
+    """Counter widths, the pad value and the row-slot bases (``words`` per row slot)."""
+    h, w, c = m.inputs[0].shape
+    s = m.window
     span = rows + h + s.kh + s.sh + 2
     position = max(h, w, s.ho * s.sh, s.wo * s.sw) + s.kh + s.kw + max(s.pt, s.pl) + 2
     pad = 0
     for ch in range(c):
         pad |= (m.pad % 256) << (8 * ch)
-    return [
-        ("PW", str(pw)), ("H", str(h)), ("W", str(w)), ("KH", str(s.kh)), ("KW", str(s.kw)),
-        ("SH", str(s.sh)), ("SW", str(s.sw)), ("PT", str(s.pt)), ("PL", str(s.pl)),
-        ("HO", str(s.ho)), ("WO", str(s.wo)), ("R", str(rows)),
-        ("AB", str(_clog2(rows * w + 1))), ("TB", str(_clog2(s.kh * s.kw))),
-        ("CW", str(bit_width(-position, position))), ("GB", str(bit_width(-span, span))),
-        ("PAD", f"{pw}'h{pad:x}"),
-        ("TBASE_INIT", str(w * ((-s.pt) % rows))), ("TBASE_ROW", str(w * (s.sh % rows))),
-        ("TBASE_FRAME", str(w * ((h - (s.ho - 1) * s.sh) % rows))),
-    ]
+    return [("CW", str(bit_width(-position, position))), ("GB", str(bit_width(-span, span))),
+            ("PAD", f"{8 * c}'h{pad:x}"), ("TBASE_INIT", str(words * ((-s.pt) % rows))),
+            ("TBASE_ROW", str(words * (s.sh % rows))),
+            ("TBASE_FRAME", str(words * ((h - (s.ho - 1) * s.sh) % rows)))]
 
 
 # -- the top -------------------------------------------------------------------------------
