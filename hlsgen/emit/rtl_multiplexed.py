@@ -46,14 +46,16 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
     dp = Datapath(tuple(net.nodes), (out,))
     clamp_wire = wire(out, dp, lambda k: "v")
     src = m.inputs[0]
-    extend = []
-    for b in e.bus_inputs:  # element b of group 0; group g adds g * Cin/groups elements
-        if e.groups > 1:
-            field, top = f"x[goff + {8 * b} +: 8]", f"x[goff + {8 * b + 7}]"
+    extend, group_fields = [], []
+    for i, b in enumerate(e.bus_inputs):  # element b of group 0; group g: + g * Cin/groups
+        if e.groups > 1:  # a G:1 multiplexer on the group index
+            group_fields.append([f"x[{8 * (b + g * e.group_inputs) + 7}:"
+                                 f"{8 * (b + g * e.group_inputs)}]" for g in range(e.groups)])
+            field, top = f"xg_{i}[gi]", f"xg_{i}[gi][7]"
         else:
             field, top = f"x[{8 * b + 7}:{8 * b}]", f"x[{8 * b + 7}]"
         extend.append(f"{{{top}, {field}}}" if src.dtype.signed else f"{{1'b0, {field}}}")
-    gbits = bit_width(0, m.bus_bits)
+    gbits = max(1, (e.groups - 1).bit_length())
     steps = e.steps
     tbits = max(1, (steps - 1).bit_length())
     pbits = max(1, (e.planes - 1).bit_length())
@@ -78,5 +80,5 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
         y_shift=(clamp_wire.name if e.channels == 1
                  else f"{{{clamp_wire.name}, y[{out_bits - 1}:8]}}"),
         shift_in=shift_in, multiplexed=True, groups=e.groups,
-        per_group=e.channels // e.groups, group_step=8 * e.group_inputs, gbits=gbits,
+        per_group=e.channels // e.groups, group_fields=group_fields, gbits=gbits,
         gmsb=gbits - 1, last_in_group=f"{obits}'d{e.channels // e.groups - 1}")
