@@ -129,10 +129,13 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
     # rungs are its natural partners).
     multiplexed = KindChoice(DatapathKind.MULTIPLEXED)
     folded = [problem.uniform_genome("exact", datapath=KindChoice(DatapathKind.SERIAL, 1))]
-    folded += [problem.uniform_genome(m, datapath=multiplexed)
-               for m in ("exact", "lcc:sqnr=25,fold=1", "lcc:sqnr=16,fold=1", "po2")
+    first = ("exact", "lcc:sqnr=25,fold=1", "lcc:sqnr=16,fold=1", "po2")
+    folded += [problem.uniform_genome(m, datapath=multiplexed) for m in first
                if m in options.ladder]
-    seeds = list(baselines_wanted.values()) + folded + list(uniform.values())
+    # every rung multiplexed too (evaluated after the search if the population is full)
+    later = [problem.uniform_genome(m, datapath=multiplexed) for m in options.ladder
+             if m not in first]
+    seeds = list(baselines_wanted.values()) + folded + list(uniform.values()) + later
     with Evaluator(problem, options.workers, options.scheduler) as evaluator:
         state = genetic_search(
             gene_space=problem.gene_space, seeds=seeds, evaluate_batch=evaluator.map,
