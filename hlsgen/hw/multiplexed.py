@@ -199,7 +199,7 @@ def resources(module, per_stage: int) -> tuple[float, float]:
     luts += (LUT_COEFFS["select"] * 9 * e.inputs
              + LUT_COEFFS["group"] * 8 * e.inputs * -(-e.groups // 4) * (e.groups > 1)
              + LUT_COEFFS["requant"] * value)
-    ffs += acc + 8 * e.channels + 8 * e.inputs + 2 * serial_counter_bits(e)
+    ffs += acc + 8 * e.channels + module.bus_bits + 2 * serial_counter_bits(e)  # x: the item
     q_lo = e.value_range[0] >> e.shift
     q_hi = e.value_range[1] >> e.shift
     compares = int(q_lo < e.bounds[0]) + int(q_hi > e.bounds[1])
