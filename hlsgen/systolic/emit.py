@@ -18,6 +18,8 @@ from hlsgen.systolic.timing import cycle_model
 
 __all__ = ["emit_systolic", "module_names"]
 
+STALL_CYCLES = 20_000  # the testbench's default limit
+
 
 def module_names(core: CoreName | None = None) -> dict[str, str]:
     """The top, array and accumulator module names of a core."""
@@ -46,6 +48,8 @@ def emit_systolic(plan: SystolicPlan, core: CoreName | None = None) -> dict[str,
         "top": names["top"], "layers": {}, "arch": "systolic", "array": str(plan.shape),
         "modules": names, "latency_cycles": timing.latency,
         "interval_cycles": timing.interval, "macs": plan.macs,
+        # the testbench's limit on cycles without a handshake: compute is silent for ~N cycles
+        "stall_cycles": max(STALL_CYCLES, 2 * timing.interval),
     }, indent=2) + "\n"
     return files
 
