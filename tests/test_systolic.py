@@ -55,7 +55,7 @@ def test_anchor_conv_tiles_the_array_fully():
     timing = cycle_model(plan)
     assert timing.items == 12 * 256 and timing.utilization(192, timing.items) == 1.0
     assert timing.latency == 256 + 3072 + 12 + 10  # P + N + R + 10
-    assert timing.interval == 3072 + 256 + 2
+    assert timing.interval == timing.first_interval == 3072 + 256 + 2
 
 
 def test_every_reduction_index_sits_in_one_row_of_one_tile():
@@ -114,7 +114,9 @@ def _simulate_exactly(where: Path, graph: ir.Graph, shape: ArrayShape, frames: i
     assert (result.mismatches, result.frames) == (0, frames)
     assert report["mismatches_random_gaps"] == 0  # random TVALID / TREADY gaps
     assert result.latency_cycles == timing.latency
-    assert result.interval_cycles == (timing.interval if frames > 1 else None)
+    # the testbench reports the gap between the last two frames it streams
+    assert result.interval_cycles == {1: None, 2: timing.first_interval}.get(frames,
+                                                                             timing.interval)
     assert result.frame_latency_cycles == (timing.latency,) + (timing.steady_latency,) * (
         frames - 1)
     return plan, result
@@ -129,10 +131,14 @@ def test_random_layers_simulate_exactly(tmp_path, seed, kind, rows, cols, ties):
     _simulate_exactly(tmp_path / f"case{seed}", graph, ArrayShape(rows, cols), seed=seed)
 
 
-def test_dense_layer_with_several_column_tiles_simulates_exactly(tmp_path):
-    graph = dense_graph((2, 3, 5), 7, seed=4, rounding=ir.Rounding.HALF_UP)
-    plan, _ = _simulate_exactly(tmp_path / "dense", graph, ArrayShape(4, 3))
-    assert (plan.n_ct, plan.n_kt, plan.pixels) == (3, 8, 1)
+def test_one_beat_dense_layer_over_three_column_tiles(tmp_path):
+    """A (1, 1, C) input: frame 1 loads right after frame 0's last buffer read, then its
+    compute waits for frame 0's drain -- the first gap is shorter than the steady one."""
+    graph = dense_graph((1, 1, 16), 5, seed=6, rounding=ir.Rounding.HALF_UP)
+    plan, _ = _simulate_exactly(tmp_path / "dense", graph, ArrayShape(3, 2), frames=2)
+    assert (plan.n_ct, plan.n_kt, plan.pixels) == (3, 6, 1)
+    timing = cycle_model(plan)  # P = 1, N = 18, R = 3
+    assert (timing.first_interval, timing.interval) == (1 + 18 + 2, 18 + 3 + 11)
 
 
 def test_anchor_conv_simulates_with_the_predicted_latency(tmp_path):

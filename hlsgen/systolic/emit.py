@@ -159,9 +159,9 @@ def _top_context(plan: SystolicPlan) -> dict:
         row_list.append({"index": r, "sources": sources})
         if len(sources) > 1:
             select_rows.append({"index": r, "msb": _bits(len(sources)) - 1})
-    select_table = [{"kt": kt, "sels": [{"row": s["index"], "value": plan.row_select[kt][s["index"]]}
-                                        for s in select_rows]}
-                    for kt in range(plan.n_kt)]
+    select_table = [
+        {"kt": kt, "sels": [{"row": s["index"], "value": choice[s["index"]]} for s in select_rows]}
+        for kt, choice in enumerate(plan.row_select)]
     m_bits, ct_bits = _bits(plan.pixels), _bits(plan.n_ct)
     return {
         "layer": plan.name, "kind": plan.kind.value,

@@ -16,7 +16,10 @@ of a frame.  A frame runs in three phases (``docs/systolic.md``):
 The input buffer is free again :data:`ISSUE_TO_RELEASE` cycles after the last issue (its
 last read), so the next frame's load overlaps compute's tail and the drain; the next
 compute starts once that load is complete and the previous drain has ended (one output
-buffer).  Nothing inside compute ever stalls: its length is fixed.
+buffer).  Nothing inside compute ever stalls: its length is fixed.  So frame 1 starts
+``P + N + 2`` cycles after frame 0 (its load overlaps frame 0's tail), and every later frame
+:attr:`Timing.interval` after the previous one; ``make sim`` reports the gap between the last
+two frames it streams.
 """
 
 from __future__ import annotations
@@ -44,13 +47,10 @@ class Timing:
     array_latency: int  # R + 1
     latency: int  # first input beat -> last output beat of the frame (the first frame)
     steady_latency: int  # the same for every later frame offered back to back
-    interval: int  # cycles between the first beats of consecutive frames
+    interval: int  # cycles between the first beats of consecutive frames (from frame 1 on)
+    first_interval: int  # frame 0 -> frame 1: its load overlaps frame 0's compute and drain
     compute_cycles: int  # first issue -> last output beat: the layer's own run
     macs: int
-
-    @property
-    def pe_cycles(self) -> int:
-        return self.items  # every PE is clocked once per item
 
     def utilization(self, pes: int, cycles: int) -> float:
         """MACs of the layer / (PEs * cycles)."""
@@ -72,5 +72,6 @@ def cycle_model(plan: SystolicPlan) -> Timing:
     # A later frame loads while this one computes; its compute may wait for this drain.
     steady = next_start + LOAD_TO_ISSUE - 1 + (last_beat - first_issue) - next_first_beat
     return Timing(in_beats=p, items=n, array_latency=array, latency=last_beat,
-                  steady_latency=steady, interval=next_start - start, compute_cycles=last_beat - first_issue + 1,
-                  macs=plan.macs)
+                  steady_latency=steady, interval=next_start - start,
+                  first_interval=next_first_beat,
+                  compute_cycles=last_beat - first_issue + 1, macs=plan.macs)
