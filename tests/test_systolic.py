@@ -174,6 +174,22 @@ def test_yosys_maps_every_mac_to_one_dsp(tmp_path):
     assert report.total.dsps == shape.pes + lanes
 
 
+def test_verilog_is_named_after_the_core_and_multiplies_only_in_pes_and_lanes():
+    import re
+
+    from hlsgen.emit.common import CoreName
+
+    plan = plan_layer(conv_graph((5, 5, 3), 4, (3, 3), pads=(1, 1, 1, 1)), ArrayShape(4, 3))
+    files = emit_systolic(plan, CoreName("acc1"))
+    declared = {m for text in files.values() for m in re.findall(r"^module (\w+)", text, re.M)}
+    assert declared == {"acc1_top", "acc1_sa_array", "acc1_sa_accum"}
+    assert json.loads(files["rtl/hlsgen_cost.json"])["top"] == "acc1_top"
+    products = {name: sum(line.split("//")[0].count(" * ") for line in text.splitlines())
+                for name, text in files.items() if name.endswith(".v")}
+    assert products == {"rtl/acc1_top.v": 0, "rtl/acc1_sa_array.v": plan.shape.pes,
+                        "rtl/acc1_sa_accum.v": plan.shape.cols}
+
+
 # -- errors ----------------------------------------------------------------------------------
 def test_refuses_what_it_cannot_run():
     graph = random_graph(1, ("conv", "dense"))
