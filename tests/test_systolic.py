@@ -159,9 +159,10 @@ def test_a_layer_computing_longer_than_the_testbench_default_stall_limit(tmp_pat
 def test_yosys_maps_every_mac_to_one_dsp(tmp_path):
     from hlsgen.verify.estimate import run_yosys
 
-    graph = conv_graph((4, 4, 3), 3, (2, 2), seed=2)
+    graph = conv_graph((4, 4, 2), 3, (2, 2), seed=2)
     shape = ArrayShape(3, 2)
     plan = plan_layer(graph, shape)
+    assert plan.ports == 2  # k-tiles span two taps: two input-buffer copies
     rtl = tmp_path / "rtl"
     rtl.mkdir()
     for rel, text in emit_systolic(plan).items():
