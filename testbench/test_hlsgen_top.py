@@ -31,7 +31,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 
-STALL_CYCLES = 20000  # cycles without any handshake before the run is declared stuck
+# Cycles without any handshake before the run is declared stuck: 20,000 unless tb/run_sim.py
+# passes the design's own figure (a layer-sequential design computes long between beats).
+STALL_CYCLES = int(os.environ.get("HLSGEN_STALL_CYCLES", "20000"))
 
 
 @dataclass
