@@ -90,6 +90,13 @@ def _d(value) -> str:
     return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
 
 
+def write(rows: list[dict]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "fit_small_parts.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (RESULTS / "fit_small_parts.md").write_text(
+        "# Fit on small parts (`python benchmarks/fit_small_parts.py`)\n\n" + table(rows))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="mnist8,kws_dscnn_int8,resnet8_int8")
@@ -107,10 +114,7 @@ def main() -> int:
             print(f"{model} on {device} ...", flush=True)
             rows.append(run(model, device, out, args))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "fit_small_parts.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (RESULTS / "fit_small_parts.md").write_text(
-        "# Fit on small parts (`python benchmarks/fit_small_parts.py`)\n\n" + table(rows))
+            write(rows)  # after every row: a long run stopped early keeps what it measured
     print(table(rows))
     return 0
 
