@@ -2,8 +2,9 @@
 weights' signed-digit planes read from memory.
 
 Random networks mixing every kind simulate bit-exactly in Verilator with the predicted latency
-and interval; the engine's digit planes rebuild the folded weights exactly; cycles per pixel
-are channels x planes, so coarser weights are faster; the C simulation matches.
+and interval; the engine's digit planes rebuild the weights and its Booth digits the scales
+exactly; cycles per pixel are channels x planes, so coarser weights are faster; the C
+simulation matches.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def test_random_networks_with_every_kind_simulate_exactly(tmp_path, seed, layers
     assert result.interval_cycles == plan.schedule.interval_cycles
 
 
-def test_digit_planes_rebuild_the_folded_weights():
+def test_digit_planes_rebuild_the_weights_and_booth_digits_the_scales():
     graph = random_graph(8, ("conv", "dense"), max_channels=4, weight_bits=10)
     design = apply_design(graph, "exact", kinds=_all_multiplexed(graph))
     for m in plan_hardware(design).modules:
@@ -68,11 +69,17 @@ def test_digit_planes_rebuild_the_folded_weights():
         scale = 2 ** np.arange(e.planes - 1, -1, -1)
         rebuilt = np.einsum("obn,b->on", weights.astype(object), scale.astype(object))
         matrix = multiplexed._dense_matrix(m.layer, m.inputs[0])
-        for o in range(e.channels):
-            factor = int(rq.multiplier[o]) << (e.shift - int(rq.shift[o]))
-            assert list(rebuilt[o]) == [int(w) * factor for w in matrix[o]]
+        assert rebuilt.tolist() == matrix.tolist()
         # canonical: no two adjacent non-zero digits
         assert not np.any(e.nonzero[:, 1:, :] & e.nonzero[:, :-1, :])
+        powers = [4 ** (e.digits - 1 - j) for j in range(e.digits)]
+        for o in range(e.channels):
+            factor = int(rq.multiplier[o]) << (e.shift - int(rq.shift[o]))
+            assert e.scales[o] == factor
+            assert sum(int(d) * w for d, w in zip(e.booth[o], powers)) == factor
+        assert set(np.unique(e.booth)) <= {-2, -1, 0, 1, 2}
+        # a rescaler is free again before the next channel can finish
+        assert e.rescalers * e.planes >= e.digits + 1
 
 
 def test_grouped_and_depthwise_layers_read_their_groups_inputs(tmp_path):

@@ -1,6 +1,7 @@
 """Verilog of a multiplexed-kind layer (:mod:`hlsgen.hw.multiplexed`): the layer's digit
-planes as memory contents, the shared tree level by level, the accumulator and the one
-requantization every channel goes through (``templates/rtl/layer_multiplexed.v.j2``)."""
+planes as memory contents, the shared tree level by level, the accumulator, the shift-add
+rescalers (Booth digits of each channel's scale) and the one clamp every channel goes through
+(``templates/rtl/layer_multiplexed.v.j2``)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,18 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
             rom.append(f"{word:x}")
     acc_bits = max(bit_width(*e.acc_range), 9 + e.tree_levels + 1)
     value_bits = bit_width(*e.value_range)
-    sum_bits = max([acc_bits, value_bits] + [bit_width(c, c) for c in e.constants]) + 1
+    u_bits = bit_width(*e.u_range)
+    p_bits = bit_width(*e.product_range)
+    bias_sum_bits = max([acc_bits, u_bits] + [bit_width(c, c) for c in e.biases]) + 1
+    sum_bits = max([p_bits, value_bits] + [bit_width(c, c) for c in e.roundings]) + 1
+    jbits = max(1, (e.digits - 1).bit_length())
+    obits = max(1, (e.channels - 1).bit_length())
+    codes = {-2: 6, -1: 5, 0: 0, 1: 1, 2: 2}  # {negative, two, one}
+    booth = [0] * (1 << (obits + jbits))
+    for o in range(e.channels):
+        for j in range(e.digits):
+            booth[(o << jbits) | j] = codes[int(e.booth[o, j])]
+    rbits = max(1, (e.rescalers - 1).bit_length())
     net, _, out = multiplexed.clamp_node(e)
     dp = Datapath(tuple(net.nodes), (out,))
     clamp_wire = wire(out, dp, lambda k: "v")
@@ -59,7 +71,6 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
     steps = e.steps
     tbits = max(1, (steps - 1).bit_length())
     pbits = max(1, (e.planes - 1).bit_length())
-    obits = max(1, (e.channels - 1).bit_length())
     out_bits = 8 * e.channels
 
     def shift_in(new: str, name: str = "sv") -> str:
@@ -76,7 +87,11 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
         obits=obits, omsb=obits - 1, rom=rom, rom_bits=2 * n + cbits, rom_msb=2 * n + cbits - 1,
         cmsb=cbits - 1, extend=extend, levels=levels, root=names[0], acc_bits=acc_bits,
         sum_bits=sum_bits, value_bits=value_bits, shift=e.shift,
-        constants=[literal(c, sum_bits) for c in e.constants], clamp_wire=clamp_wire,
+        biases=[literal(c, bias_sum_bits) for c in e.biases], bias_sum_bits=bias_sum_bits,
+        roundings=[literal(c, sum_bits) for c in e.roundings], clamp_wire=clamp_wire,
+        u_bits=u_bits, p_bits=p_bits, booth=booth, digits=e.digits, rescalers=e.rescalers,
+        jbits=jbits, jmsb=jbits - 1, last_digit=f"{jbits}'d{e.digits - 1}",
+        rbits=rbits, rmsb=rbits - 1, booth_index=lambda k: f"{{o_{k}, j_{k}}}",
         y_shift=(clamp_wire.name if e.channels == 1
                  else f"{{{clamp_wire.name}, y[{out_bits - 1}:8]}}"),
         shift_in=shift_in, multiplexed=True, groups=e.groups,

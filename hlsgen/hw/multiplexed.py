@@ -2,15 +2,21 @@
 fed with the layer's weights as data -- signed digit planes read from on-chip memory.
 
 For an output pixel the layer computes, channel after channel and plane after plane (most
-significant first), ``acc = 2 * acc + sum_i d[o, i, b] * x[i]`` with ``d`` the canonical
-signed digits (-1, 0, +1) of the channel's *folded* weights ``F[o, i] = m[o] * E[o, i] <<
-(S - s[o])`` -- the requantization multiplier and a common shift ``S`` folded in, so the
-requantization left is ``clamp((acc + C[o]) >> S)``, exactly as the IR defines it.  The tree
-adds ``x[i]``, its complement or nothing per input (no multiplier anywhere: a digit only
-selects) plus the number of complemented inputs (the ``+1`` of each negation).  A pixel takes
-``L = Cout * B`` cycles (``B`` planes per channel): approximation that shortens the folded
-weights buys cycles directly.  The netlist is still the parallel kind's (the HLS C++ and the
-reference interpreter read it); the Verilog and the cost model read :func:`engine`.
+significant first), ``a = 2 * a + sum_i d[o, i, b] * x[i]`` with ``d`` the canonical signed
+digits (-1, 0, +1) of the channel's weights ``E[o, i]`` (the decomposed matrix, approximated
+or exact).  The tree adds ``x[i]``, its complement or nothing per input (no multiplier
+anywhere: a digit only selects) plus the number of complemented inputs (the ``+1`` of each
+negation).  A pixel takes ``L = Cout * B`` cycles (``B`` planes per channel): approximation
+that shortens the weights buys cycles directly.
+
+The requantization ``clamp((M[o] * (a + bias[o]) + R[o]) >> S)`` -- the multiplier and a
+common shift ``S`` folded into ``M[o] = m[o] << (S - s[o])`` -- multiplies by a per-channel
+constant without a multiplier: a *rescaler* runs Horner's rule over the radix-4 Booth digits
+(-2..2) of ``M[o]``, ``p = 4 * p + d * u``, one digit per cycle (``J`` cycles); ``U`` of them
+take channels in turn so that one is always free when a channel finishes every ``B`` cycles.
+Folding ``m`` into the weights instead would cost its ~24 bits of planes in every channel.
+The netlist is still the parallel kind's (the HLS C++ and the reference interpreter read it);
+the Verilog and the cost model read :func:`engine`.
 """
 
 from __future__ import annotations
@@ -29,12 +35,13 @@ __all__ = ["build", "front", "stages", "resources", "memories", "engine", "Engin
            "LUT_COEFFS"]
 
 # Calibrated against yosys ``synth_xilinx`` on the digits example (every weight layer
-# multiplexed): the digit select is a LUT per input bit; the wide accumulator, constant
-# table and clamp about 7 LUTs per bit of the requantized value.
+# multiplexed): the digit select is a LUT per input bit, a rescaler about two LUTs per bit.
 LUT_COEFFS = {
     "tree": 1.0,  # per adder bit of the shared tree
     "select": 1.0,  # per bit of a selected input (x, its complement or 0)
-    "requant": 7.0,  # per bit of acc + C: accumulate, constant table, add, clamp
+    "requant": 2.0,  # per bit of M * u + R: rounding table and add
+    "rescale": 2.0,  # per bit of a rescaler's partial product: digit select and add
+    "table": 1.0,  # per LUT6 of the bias, rounding and Booth digit tables
     "group": 1.0,  # per LUT6 of the group multiplexer (a G:1 mux per input bit)
     "clamp": 1.0,  # per compared bit of the requantization, plus the 8-bit select
 }
@@ -56,9 +63,14 @@ class Engine:
     shift: int  # S: the common right shift of the requantization
     nonzero: np.ndarray  # bool [Cout, B, N]: digit != 0 (plane 0 = most significant)
     negative: np.ndarray  # bool [Cout, B, N]: digit == -1
-    constants: tuple[int, ...]  # C[o]
-    value_range: tuple[int, int]  # exact range of acc + C over every channel and input
-    acc_range: tuple[int, int]  # exact range of the accumulator at any plane
+    biases: tuple[int, ...]  # bias[o], zero point of the input folded in: u = a + bias[o]
+    scales: tuple[int, ...]  # M[o] = m[o] << (S - s[o])
+    roundings: tuple[int, ...]  # R[o]: rounding and output zero point, before >> S
+    booth: np.ndarray  # int8 [Cout, J]: radix-4 Booth digits of M[o], most significant first
+    value_range: tuple[int, int]  # exact range of M[o] * u + R[o] over every channel and input
+    acc_range: tuple[int, int]  # exact range of the accumulator a at any plane
+    u_range: tuple[int, int]  # exact range of u = a + bias[o]
+    product_range: tuple[int, int]  # a bound on every partial product p of the rescaler
     bounds: tuple[int, int]
     even_parity: int | None
     input_signed: bool
@@ -71,6 +83,17 @@ class Engine:
     @property
     def tree_levels(self) -> int:
         return max(1, (self.inputs - 1).bit_length())
+
+    @property
+    def digits(self) -> int:
+        """J: Booth digits of the widest scale, one rescaler cycle each."""
+        return self.booth.shape[1]
+
+    @property
+    def rescalers(self) -> int:
+        """U: a rescaler is busy J + 1 cycles (load, J digits, read out) and channels finish
+        every B cycles at the fastest."""
+        return -(-(self.digits + 1) // self.planes)
 
     def correction(self, o: int, b: int) -> int:
         return int(self.negative[o, b].sum())
@@ -86,25 +109,23 @@ def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor) -> Engine:
     rq = layer.requant
     cout, n = matrix.shape
     zp_in = src.zero_point
-    multipliers = [int(v) for v in rq.multiplier]
-    shifts = [int(v) for v in rq.shift]
-    common = max(shifts)
-    folded = [[int(w) * multipliers[o] << (common - shifts[o]) for w in matrix[o]]
-              for o in range(cout)]
+    common = max(int(v) for v in rq.shift)
+    scales = tuple(int(m) << (common - int(s)) for m, s in zip(rq.multiplier, rq.shift))
+    roundings = tuple(rounding(int(s), rq.zero_point) << (common - int(s)) for s in rq.shift)
     rowsums = matrix.sum(axis=1)
-    constants = []
-    for o in range(cout):
-        bias = int(layer.bias[o]) - zp_in * int(rowsums[o])
-        const = multipliers[o] * bias + rounding(shifts[o], rq.zero_point)
-        constants.append(const << (common - shifts[o]))
-    digits = _csd_planes(folded)  # [B, Cout, N], least significant plane first
+    biases = tuple(int(layer.bias[o]) - zp_in * int(rowsums[o]) for o in range(cout))
+    rows = [[int(w) for w in matrix[o]] for o in range(cout)]
+    digits = _csd_planes(rows)  # [B, Cout, N], least significant plane first
     planes = digits.shape[0]
     msb_first = digits[::-1].transpose(1, 0, 2)  # [Cout, B, N]
     nonzero = msb_first != 0
     negative = msb_first < 0
     lo_x, hi_x = src.dtype.qmin, src.dtype.qmax
-    v_lo = min(_extreme(row, lo_x, hi_x, min) + c for row, c in zip(folded, constants))
-    v_hi = max(_extreme(row, lo_x, hi_x, max) + c for row, c in zip(folded, constants))
+    u_lo = [_extreme(row, lo_x, hi_x, min) + c for row, c in zip(rows, biases)]
+    u_hi = [_extreme(row, lo_x, hi_x, max) + c for row, c in zip(rows, biases)]
+    # M[o] >= 0, so M[o] * u is extreme where u is.
+    v_lo = min(m * lo + r for m, lo, r in zip(scales, u_lo, roundings))
+    v_hi = max(m * hi + r for m, hi, r in zip(scales, u_hi, roundings))
     # The accumulator after planes 0..b holds each weight's digits of those planes, scaled
     # down to plane b: P_b = 2 * P_(b-1) + d_b.
     acc_lo = acc_hi = 0
@@ -117,6 +138,11 @@ def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor) -> Engine:
                 row[i] = 2 * row[i] + int(plane[i])
             acc_lo = min(acc_lo, _extreme(row, lo_x, hi_x, min))
             acc_hi = max(acc_hi, _extreme(row, lo_x, hi_x, max))
+    booth = _booth_digits(scales)
+    # A Booth prefix of M is (M >> 2k) + (bit 2k-1 of M), at most M; 4 * p before adding
+    # the digit's term is at most M + 2 times u.
+    u_abs = max(max(abs(v) for v in u_lo), max(abs(v) for v in u_hi))
+    p_abs = (max(scales) + 2) * u_abs
     groups = layer.groups if isinstance(layer, ir.Conv) else 1
     cig = src.shape[2] // groups if isinstance(layer, ir.Conv) else n
     if isinstance(layer, ir.Conv):
@@ -125,9 +151,21 @@ def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor) -> Engine:
     else:
         bus = tuple(range(n))
     return Engine(n, cout, groups, cig, bus, planes, common, nonzero, negative,
-                  tuple(constants),
-                  (v_lo, v_hi), (acc_lo, acc_hi), (int(rq.lo), int(rq.hi)), even_parity(rq),
-                  src.dtype.signed)
+                  biases, scales, roundings, booth, (v_lo, v_hi), (acc_lo, acc_hi),
+                  (min(u_lo), max(u_hi)), (-p_abs, p_abs), (int(rq.lo), int(rq.hi)),
+                  even_parity(rq), src.dtype.signed)
+
+
+def _booth_digits(scales: tuple[int, ...]) -> np.ndarray:
+    """Radix-4 Booth digits of every (non-negative) scale: int8 [Cout, J], most significant
+    first, ``M = sum_j d_j 4**(J-1-j)``; J covers the widest scale (at least one digit)."""
+    count = max(1, (max(scales).bit_length() + 2) // 2)
+    out = np.zeros((len(scales), count), dtype=np.int8)
+    for o, m in enumerate(scales):
+        for j in range(count):  # d_j = -2 b[2j+1] + b[2j] + b[2j-1]
+            low = (m >> (2 * j - 1)) & 1 if j else 0
+            out[o, count - 1 - j] = -2 * ((m >> (2 * j + 1)) & 1) + ((m >> (2 * j)) & 1) + low
+    return out
 
 
 def _extreme(row, lo_x: int, hi_x: int, pick) -> int:
@@ -195,11 +233,21 @@ def resources(module, per_stage: int) -> tuple[float, float]:
             ffs += count * widths[k]
     acc = bit_width(*e.acc_range)
     value = bit_width(*e.value_range)
+    u_bits = bit_width(*e.u_range)
+    p_bits = bit_width(*e.product_range)
+    jbits = max(1, (e.digits - 1).bit_length())
+    obits = max(1, (e.channels - 1).bit_length())
+    # tables read by a channel index: a LUT6 per 64 entries and bit (booth: per rescaler)
+    tables = (-(-e.channels // 64) * (u_bits + value)
+              + e.rescalers * 3 * -(-(e.channels << jbits) // 64))
     # the digit select, and with groups a multiplexer picking the channel's group
     luts += (LUT_COEFFS["select"] * 9 * e.inputs
              + LUT_COEFFS["group"] * 8 * e.inputs * -(-e.groups // 4) * (e.groups > 1)
-             + LUT_COEFFS["requant"] * value)
-    ffs += acc + 8 * e.channels + module.bus_bits + 2 * serial_counter_bits(e)  # x: the item
+             + LUT_COEFFS["requant"] * value + u_bits
+             + LUT_COEFFS["rescale"] * e.rescalers * p_bits
+             + LUT_COEFFS["table"] * tables)
+    ffs += (acc + 8 * e.channels + module.bus_bits + 2 * serial_counter_bits(e)  # x: the item
+            + e.rescalers * (u_bits + p_bits + obits + jbits + 3))
     q_lo = e.value_range[0] >> e.shift
     q_hi = e.value_range[1] >> e.shift
     compares = int(q_lo < e.bounds[0]) + int(q_hi > e.bounds[1])

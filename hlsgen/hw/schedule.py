@@ -67,8 +67,11 @@ def word_digits(m: ModulePlan) -> int:
 
 def _tail(m: ModulePlan) -> int:
     """Cycles from a word's load to the offer of its output, beyond ``L + S``: the serial
-    kind's done flag and output slice (2); the multiplexed kind's requantization too (3)."""
-    return 3 if m.kind is DatapathKind.MULTIPLEXED else 2
+    kind's done flag and output slice (2); the multiplexed kind's accumulator and output
+    (3) plus its rescaler (load, a cycle per Booth digit)."""
+    if m.kind is DatapathKind.MULTIPLEXED:
+        return 4 + multiplexed.engine(m).digits
+    return 2
 
 
 def _serial_loads(ready: np.ndarray, digits: int, gated: bool) -> tuple[np.ndarray, np.ndarray]:
