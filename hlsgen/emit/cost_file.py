@@ -15,7 +15,9 @@ from hlsgen.hw.module import ModulePlan
 from hlsgen.hw.plan import HardwarePlan
 from hlsgen.hw.resources import estimate_plan
 
-__all__ = ["cost_json", "module_name"]
+__all__ = ["cost_json", "module_name", "stall_cycles"]
+
+STALL_CYCLES = 20_000  # the testbench's default limit on cycles without a handshake
 
 
 def module_name(module: ModulePlan, core: CoreName = CoreName()) -> str:
@@ -45,6 +47,16 @@ def cost_json(plan: HardwarePlan, datapath: dict[str, list[str]],
                   "brams": report.brams},
         "latency_cycles": report.latency_cycles,
         "interval_cycles": report.interval_cycles,
+        # the testbench's limit on cycles without a handshake (tb/run_sim.py): a folded design
+        # paces frames and computes for up to its latency between beats
+        **({"stall_cycles": stall} if (stall := stall_cycles(report)) > STALL_CYCLES else {}),
         "layers": layers,
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def stall_cycles(report) -> int:
+    """Cycles without a handshake the testbench must wait for: twice the longest silence of a
+    correct design (the input pacer holds the next frame for up to an interval; the last
+    output comes up to a latency after the last input), at least the default 20,000."""
+    return max(STALL_CYCLES, 2 * max(report.latency_cycles, report.interval_cycles))
