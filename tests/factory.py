@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from dataclasses import replace
+
 import numpy as np
 
 from hlsgen import ir
@@ -35,6 +37,7 @@ def random_graph(
     weight_bits: int = 8,
     nchw: bool = False,
     rounding: str = "half_up",
+    shared_scales: bool = False,
 ) -> ir.Graph:
     """A random valid graph applying ``layers`` in order.
 
@@ -44,6 +47,8 @@ def random_graph(
     source model whose input is laid out (C, H, W) instead of (H, W, C).  ``rounding``:
     "half_up", "half_even" or "mixed" (a random mode per requantization, drawn from a
     separate generator so the graph's structure and numbers do not change).
+    ``shared_scales``: every Add and AvgPool applies channel 0's constants to all channels
+    (per-tensor scales, as ONNX models have them), drawn numbers otherwise unchanged.
     """
     if not layers:
         raise ValueError("random_graph needs at least one layer")
@@ -54,7 +59,25 @@ def random_graph(
     for index, kind in enumerate(layers):
         getattr(builder, f"add_{kind}")(f"{_PREFIX[kind]}{index}")
     graph = builder.graph(f"random{seed}", nchw)
+    if shared_scales:
+        graph = _with_shared_scales(graph)
     return _with_rounding(graph, rounding, seed)
+
+
+def _with_shared_scales(graph: ir.Graph) -> ir.Graph:
+    def first(a):
+        return np.full_like(a, a[0])
+
+    layers = []
+    for layer in graph.layers:
+        if isinstance(layer, (ir.Add, ir.AvgPool)):
+            rq = layer.requant
+            layer = replace(layer, requant=replace(rq, multiplier=first(rq.multiplier),
+                                                   shift=first(rq.shift)))
+            if isinstance(layer, ir.Add):
+                layer = replace(layer, mult_a=first(layer.mult_a), mult_b=first(layer.mult_b))
+        layers.append(layer)
+    return replace(graph, layers=tuple(layers))
 
 
 def _with_rounding(graph: ir.Graph, rounding: str, seed: int) -> ir.Graph:

@@ -4,7 +4,8 @@ weights' signed-digit planes read from memory.
 Random networks mixing every kind simulate bit-exactly in Verilator with the predicted latency
 and interval; the engine's digit planes rebuild the weights and its Booth digits the scales
 exactly; cycles per pixel are channels x planes, so coarser weights are faster; the C
-simulation matches.
+simulation matches.  Adds and global pools of folded designs run channel-serial (exact, only
+where the interval allows it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from hlsgen.design import DatapathKind, KindChoice, apply_design, weight_layers
 from hlsgen.emit.rtl import PRIMITIVES, emit_rtl, module_name
 from hlsgen.errors import CostModelError, UnsupportedModelError
 from hlsgen.hw import Target, estimate_design, multiplexed, plan_hardware
+from hlsgen.hw import plan as plan_module
+from hlsgen.hw.resources import estimate_plan
 from hlsgen.verify.sim import simulate, write_sim_project
 
 MULTIPLEXED = KindChoice(DatapathKind.MULTIPLEXED)
@@ -129,3 +132,49 @@ def test_multiplexed_design_csim_matches_reference(tmp_path):
 
     graph = random_graph(5, ("conv", "add", "dense"), max_channels=3)
     check_design(apply_design(graph, "exact", kinds=_all_multiplexed(graph)), tmp_path)
+
+
+@settings(max_examples=4, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 100_000), st.sampled_from((1, 3, 6)), st.sampled_from((None, 1)))
+def test_channel_serial_adds_and_pools_simulate_exactly(tmp_path, seed, channels, pipeline):
+    # per-tensor scales (as ONNX has them): a folded design runs its Add and global pool
+    # one channel per cycle through a one-channel datapath
+    graph = random_graph(seed, ("conv", "add", "avgpool", "dense"), signed=None,
+                         rounding="mixed", max_channels=channels, shared_scales=True)
+    design = apply_design(graph, "exact", kinds=_all_multiplexed(graph))
+    options = Target(pipeline=pipeline)
+    plan = plan_hardware(design, options)
+    serial_layers = [m.layer.kind.value for m in plan.modules
+                     if m.kind is DatapathKind.MULTIPLEXED and m.front.value in ("pair", "sum")]
+    assert "add" in serial_layers
+    out = tmp_path / f"case{seed}"
+    project = write_sim_project(out, design, random_input(graph, 3, seed), options)
+    result = simulate(project)
+    assert (result.mismatches, result.frames) == (0, 3)
+    assert result.latency_cycles == plan.schedule.latency_cycles
+    assert result.interval_cycles == plan.schedule.interval_cycles
+
+
+def test_channel_serial_only_where_it_costs_no_throughput(monkeypatch):
+    graph = random_graph(11, ("conv", "add", "avgpool", "dense"), max_channels=4,
+                         shared_scales=True)
+    parallel = plan_hardware(apply_design(graph, "exact"))
+    assert all(m.kind is DatapathKind.PARALLEL for m in parallel.modules)  # nothing folded
+    folded = apply_design(graph, "exact", kinds=_all_multiplexed(graph))
+    plan = plan_hardware(folded)
+    add = next(m for m in plan.modules if m.layer.kind.value == "add")
+    assert add.kind is DatapathKind.MULTIPLEXED
+    # the same design with the Add kept parallel: more LUTs, the same interval
+    monkeypatch.setattr(plan_module, "_channel_serial", lambda modules, graph: modules)
+    unfolded = plan_hardware(folded)
+    assert unfolded.schedule.interval_cycles == plan.schedule.interval_cycles
+    assert estimate_plan(plan).layer(add.name).luts < estimate_plan(unfolded).layer(add.name).luts
+    monkeypatch.undo()
+    # constants that differ per channel keep an Add parallel
+    mixed = random_graph(11, ("conv", "add", "avgpool", "dense"), max_channels=4)
+    add = next(m for m in plan_hardware(apply_design(mixed, "exact",
+                                                     kinds=_all_multiplexed(mixed))).modules
+               if m.layer.kind.value == "add")
+    assert len(set(add.layer.mult_a.tolist())) > 1
+    assert add.kind is DatapathKind.PARALLEL

@@ -35,7 +35,7 @@ def test_small_designs_keep_the_default_and_their_cost_file():
 
 
 def test_a_multiplexed_layer_silent_for_longer_than_the_default_simulates(tmp_path):
-    graph = conv_graph((12, 12, 6), 12, (3, 3), pads=(1, 1, 1, 1), seed=2)
+    graph = conv_graph((12, 12, 6), 24, (3, 3), pads=(1, 1, 1, 1), seed=2)
     kinds = {"conv": KindChoice(DatapathKind.MULTIPLEXED)}
     design = apply_design(graph, "exact", kinds=kinds)
     schedule = plan_hardware(design, Target()).schedule

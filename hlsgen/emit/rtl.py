@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import hlsgen
 from hlsgen.design import DatapathKind
+from hlsgen.hw import channels
 from hlsgen.hw.module import Front, ModulePlan, fixed_bank
 from hlsgen.hw.netlist import Node, Op
 from hlsgen.hw.plan import HardwarePlan, plan_hardware
@@ -61,6 +62,7 @@ def render_rtl(plan: HardwarePlan, split_above: int | None = None,
                else _module_context(plan, m, split_above, core) for m in plan.modules]
     for context in modules:
         template = ("layer_multiplexed.v.j2" if context.get("multiplexed") else
+                    "layer_channels.v.j2" if context.get("channels_serial") else
                     "layer_serial.v.j2" if context.get("digit") else "layer.v.j2")
         text = env.get_template(template).render(version=version, **context)
         files[f"rtl/{context['ident']}.v"] = text
@@ -147,8 +149,9 @@ class _Reg:
 
 
 def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int,
-                    core: CoreName) -> dict:
-    dp = m.datapath
+                    core: CoreName, dp=None, bus_bits: int | None = None) -> dict:
+    """A parallel layer (or, with ``dp`` and ``bus_bits``, the lane of a channel-serial one)."""
+    dp = dp or m.datapath
     per_stage = plan.per_stage(m)
     stages = plan.stages(m)
     copies = dp.register_stages(per_stage)
@@ -178,7 +181,7 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int,
     ins = m.inputs
     ident = module_name(m, core)
     adders = sum(w.kind == "add" for w in wires)
-    parts = _datapath_modules(ident, wires, regs, out_refs, home, m.bus_bits,
+    parts = _datapath_modules(ident, wires, regs, out_refs, home, bus_bits or m.bus_bits,
                               split=stages > 1 and adders > split_above)
     return dict(
         ident=ident, name=m.name, source=m.layer.source, kind=m.layer.kind.value,
@@ -193,8 +196,36 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int,
         in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
 
 
+def _channels_context(plan: HardwarePlan, m: ModulePlan, core: CoreName) -> dict:
+    """A channel-serial Add or global pool (:mod:`hlsgen.hw.channels`): its lane as the
+    datapath, the channel multiplexer's fields and the sequencer."""
+    c = channels.steps(m)
+    context = _module_context(plan, m, STAGE_MODULES_ABOVE, core, dp=channels.lane(m),
+                              bus_bits=channels.lane_bits(m))
+    if m.front is Front.PAIR:
+        fields = [dict(width=8, slices=[f"{8 * (k * c + i) + 7}:{8 * (k * c + i)}"
+                                        for i in range(c)]) for k in (0, 1)]
+    else:
+        b = m.sum_bits
+        fields = [dict(width=b, slices=[f"{b * i + b - 1}:{b * i}" for i in range(c)])]
+    cbits = max(1, (c - 1).bit_length())
+    stages = context["stages"]
+    out_bits = context["out_bits"]
+    byte = context["outputs"][0]
+
+    def shift_in(new: str, name: str) -> str:
+        return new if stages == 1 else f"{{{name}[{stages - 1}:1], {new}}}"
+
+    return dict(context, channels_serial=True, channels=c, cbits=cbits, cmsb=cbits - 1,
+                last=f"{cbits}'d{c - 1}", fields=fields,
+                lane_msb=channels.lane_bits(m) - 1, shift_in=shift_in,
+                y_shift=byte if c == 1 else f"{{{byte}, y[{out_bits - 1}:8]}}")
+
+
 def _folded_module_context(plan: HardwarePlan, m: ModulePlan, core: CoreName) -> dict:
     """A serial or multiplexed layer: its kind's context plus names and front end."""
+    if m.front in (Front.PAIR, Front.SUM):
+        return _channels_context(plan, m, core)
     if m.kind is DatapathKind.MULTIPLEXED:
         context = multiplexed_context(plan, m, _wire, verilog_literal)
     else:

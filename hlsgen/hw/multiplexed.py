@@ -28,7 +28,7 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
-from hlsgen.hw import parallel, serial
+from hlsgen.hw import channels, parallel, serial
 from hlsgen.hw.netlist import Netlist, Operand, even_parity, rounding
 
 __all__ = ["build", "front", "stages", "resources", "memories", "engine", "Engine",
@@ -97,6 +97,10 @@ class Engine:
 
     def correction(self, o: int, b: int) -> int:
         return int(self.negative[o, b].sum())
+
+
+def _weighted(module) -> bool:
+    return isinstance(module.layer, (ir.Conv, ir.Dense))
 
 
 def engine(module) -> Engine:
@@ -212,7 +216,10 @@ def tree_widths(e: Engine) -> list[int]:
 
 
 def stages(module, per_stage: int) -> int:
-    """Register stages of the tree: one after every ``per_stage`` levels (at least one)."""
+    """Register stages of the tree: one after every ``per_stage`` levels (at least one);
+    of a channel-serial Add or pool: of its lane (:mod:`hlsgen.hw.channels`)."""
+    if not _weighted(module):
+        return channels.stages(module, per_stage)
     e = engine(module)
     return max(1, -(-e.tree_levels // per_stage))
 
@@ -220,6 +227,8 @@ def stages(module, per_stage: int) -> int:
 def resources(module, per_stage: int) -> tuple[float, float]:
     """(LUTs, FFs): the tree and its pipeline registers, accumulator, constant and clamp,
     the captured item, the output register and counters (the digit memory: :func:`memories`)."""
+    if not _weighted(module):
+        return channels.resources(module, per_stage)
     e = engine(module)
     widths = tree_widths(e)
     luts = ffs = 0.0
@@ -262,6 +271,8 @@ def serial_counter_bits(e: Engine) -> int:
 def memories(module) -> list[tuple[int, int, int]]:
     """(words, width, read ports) of the digit memory: one word per step, 2 bits per input
     plus the correction."""
+    if not _weighted(module):
+        return []
     e = engine(module)
     return [(e.steps, 2 * e.inputs + correction_bits(e), 1)]
 

@@ -21,7 +21,7 @@ from hlsgen.hw.module import Front, FrontEnd
 from hlsgen.hw.netlist import (Datapath, Netlist, Op, Operand, balanced, even_parity,
                                requant_tail, rounding)
 
-__all__ = ["build", "stages", "resources", "LUT_COEFFS"]
+__all__ = ["build", "stages", "resources", "datapath_resources", "LUT_COEFFS"]
 
 # LUTs per counted bit, calibrated against yosys ``synth_xilinx`` (see docs/hardware.md).
 LUT_COEFFS = {
@@ -57,7 +57,11 @@ def stages(module, per_stage: int) -> int:
 
 def resources(module, per_stage: int) -> tuple[float, float]:
     """(LUTs, FFs) of the datapath: carry-chain, max and clamp bits, pipeline registers."""
-    dp = module.datapath
+    return datapath_resources(module.datapath, per_stage)
+
+
+def datapath_resources(dp: Datapath, per_stage: int) -> tuple[float, float]:
+    """(LUTs, FFs) of a netlist registered every ``per_stage`` adder levels."""
     bits = _datapath_bits(dp, per_stage)
     luts = (LUT_COEFFS["adder"] * bits["adder"] + LUT_COEFFS["max"] * bits["max"]
             + LUT_COEFFS["clamp"] * bits["clamp"])

@@ -4,20 +4,22 @@ kind and netlist, window) and the exact schedule of the whole design.
 :func:`plan_hardware` is the one lowering of a :class:`hlsgen.design.Design` to hardware; the
 Verilog emitter, the HLS emitter (stream depths), the resource model, the latency model and the
 tests all read the :class:`HardwarePlan` it returns.  A layer's datapath kind (its
-``LayerImpl.kind``; layers without weights are parallel) selects the module that builds,
-stages and costs its datapath from :data:`KINDS`.
+``LayerImpl.kind``) selects the module that builds, stages and costs its datapath from
+:data:`KINDS`.  Layers without weights are parallel, except that a design with folded weight
+layers runs its Adds and global pools channel-serial where that costs no throughput
+(:mod:`hlsgen.hw.channels`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 
 from hlsgen import ir
 from hlsgen.design import DatapathKind
-from hlsgen.hw import multiplexed, parallel, serial
+from hlsgen.hw import channels, multiplexed, parallel, serial
 from hlsgen.hw.module import ModulePlan, front_of
-from hlsgen.hw.schedule import Schedule, schedule
+from hlsgen.hw.schedule import Schedule, schedule, work
 from hlsgen.hw.target import Target
 
 __all__ = ["KINDS", "HardwarePlan", "plan_hardware"]
@@ -66,8 +68,25 @@ def plan_hardware(design, target: Target | None = None) -> HardwarePlan:
     levels = {layer.name: target.adder_levels(layer.name) for layer in graph.layers}
     modules = tuple(_cached_module(layer, i, graph, design.impls.get(layer.name))
                     for i, layer in enumerate(graph.layers))
+    modules = _channel_serial(modules, graph)
     stages = {m.name: KINDS[m.kind].stages(m, levels[m.name]) for m in modules}
     return HardwarePlan(graph, modules, levels, schedule(modules, graph, stages))
+
+
+def _channel_serial(modules: tuple[ModulePlan, ...], graph: ir.Graph
+                    ) -> tuple[ModulePlan, ...]:
+    """Adds and global pools of a folded design made channel-serial (multiplexed) when their
+    ``C`` cycles per item fit in the interval the other layers set."""
+    if all(m.kind is DatapathKind.PARALLEL for m in modules):
+        return modules
+    candidates = {m.name for m in modules if channels.foldable(m.layer, m.front)}
+    if not candidates:
+        return modules
+    h, w, _ = graph.tensor(graph.input).shape
+    period = max([h * w] + [work(m) for m in modules if m.name not in candidates])
+    return tuple(replace(m, kind=DatapathKind.MULTIPLEXED)
+                 if m.name in candidates and channels.work(m) <= period else m
+                 for m in modules)
 
 
 def _module(layer: ir.Layer, index: int, graph: ir.Graph, impl) -> ModulePlan:

@@ -26,11 +26,11 @@ import numpy as np
 from hlsgen import ir
 from hlsgen.errors import CostModelError
 from hlsgen.design import DatapathKind
-from hlsgen.hw import multiplexed
+from hlsgen.hw import channels, multiplexed
 from hlsgen.hw import serial as serial_kind
 from hlsgen.hw.module import Front, ModulePlan, oldest_row, trigger
 
-__all__ = ["Schedule", "schedule", "serial"]
+__all__ = ["Schedule", "schedule", "work", "serial"]
 
 _FRAMES = 3  # frames streamed to check that the schedule repeats every input frame
 
@@ -61,6 +61,8 @@ def serial(ready: np.ndarray) -> np.ndarray:
 def word_digits(m: ModulePlan) -> int:
     """Cycles per output pixel of a serial or multiplexed module (0: a parallel one)."""
     if m.kind is DatapathKind.MULTIPLEXED:
+        if m.front in (Front.PAIR, Front.SUM):
+            return channels.steps(m)
         return multiplexed.engine(m).steps
     return serial_kind.word_digits(m.datapath, m.digit) if m.digit else 0
 
@@ -69,7 +71,7 @@ def _tail(m: ModulePlan) -> int:
     """Cycles from a word's load to the offer of its output, beyond ``L + S``: the serial
     kind's done flag and output slice (2); the multiplexed kind's accumulator and output
     (3) plus its rescaler (load, a cycle per Booth digit)."""
-    if m.kind is DatapathKind.MULTIPLEXED:
+    if m.kind is DatapathKind.MULTIPLEXED and m.front not in (Front.PAIR, Front.SUM):
         return 4 + multiplexed.engine(m).digits
     return 2
 
@@ -132,6 +134,24 @@ def _fetch_loads(ready: np.ndarray, taps: int, digits: int) -> tuple[np.ndarray,
     return advances, loads
 
 
+def _pair_loads(ready: np.ndarray, digits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pop and load cycles of a channel-serial Add behind ``hlsgen_pair``.
+
+    Pair ``k`` pops at ``p[k] = max(ready[k], p[k-1] + 1, l[k-1])`` (both FIFOs hold it and
+    the pair register is empty or being loaded), is in the pair register at ``p[k] + 1`` and
+    is loaded at ``l[k] = max(p[k] + 1, l[k-1] + C)``.
+    """
+    pops = np.empty_like(ready)
+    loads = np.empty_like(ready)
+    prev_pop, prev_load = -(1 << 40), -(1 << 40)
+    for k, r in enumerate(ready.tolist()):
+        pop = max(r, prev_pop + 1, prev_load)
+        load = max(pop + 1, prev_load + digits)
+        pops[k], loads[k] = pop, load
+        prev_pop, prev_load = pop, load
+    return pops, loads
+
+
 def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages: int,
                   sizes: dict) -> np.ndarray:
     """Output offer times of ``m`` for ``frames`` frames of input offer times ``arrivals``."""
@@ -151,15 +171,27 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
         keep = ((rows % s.sh == 0) & (rows // s.sh < s.ho) & (cols % s.sw == 0)
                 & (cols // s.sw < s.wo))
         return a[np.tile(keep, frames)] + stages + 2
+    if digits and m.front is Front.SUM:
+        ready = a[beats - 1 :: beats] + 1
+        _, loads = _serial_loads(ready, digits, gated=False)
+        if not np.array_equal(loads, ready):
+            raise CostModelError(f"layer {m.name!r}: its {digits} channels do not fit "
+                                 "between frames")
+        return loads + digits + stages + _tail(m)
     if m.front in (Front.VECTOR, Front.SUM):
         return a[beats - 1 :: beats] + stages + 2
     if m.front is Front.PAIR:
         b = arrivals[1]
-        pops = serial(np.maximum(a, b) + 1)
+        if digits:
+            pops, loads = _pair_loads(np.maximum(a, b) + 1, digits)
+        else:
+            pops = serial(np.maximum(a, b) + 1)
         depths = tuple(max(2, int(np.max(np.arange(x.shape[0])
                                           - np.searchsorted(pops, x, side="left"))) + 1)
                        for x in (a, b))
         sizes[m.name] = tuple(max(d, old) for d, old in zip(depths, sizes.get(m.name, (0, 0))))
+        if digits:
+            return loads + digits + stages + _tail(m)
         return pops + stages + 2
     # WINDOW, FETCH
     s = m.window
@@ -185,10 +217,12 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
     return emits + stages + 3
 
 
-def _work(m: ModulePlan) -> int:
+def work(m: ModulePlan) -> int:
     """Cycles per frame a module needs at least (one output, or one pop, per cycle; a serial
     layer's output pixel takes a word of ``L`` cycles)."""
     digits = word_digits(m)
+    if digits and m.front in (Front.PAIR, Front.SUM):
+        return channels.work(m)
     if m.front is Front.FETCH:  # a window fetch (taps + 1 cycles) overlaps the last word
         return m.window.ho * m.window.wo * max(digits, m.window.taps + 1)
     if m.front is Front.WINDOW:
@@ -206,7 +240,7 @@ def schedule(modules: tuple[ModulePlan, ...], graph: ir.Graph, stages: dict[str,
     # A layer with more outputs than the input has beats per frame (padding wider than the
     # kernel needs) cannot keep pace with a back-to-back input; the top then admits a new
     # frame only every `period` cycles (hlsgen_top's input pacer), so nothing ever stalls.
-    period = max([beats] + [_work(m) for m in modules])
+    period = max([beats] + [work(m) for m in modules])
     frames = _FRAMES
     rows: dict[str, int] = {}
     fifos: dict[str, tuple[int, int]] = {}
