@@ -30,7 +30,7 @@ from hlsgen.ir import Conv, Dense, Graph
 
 __all__ = [
     "DatapathKind", "LayerImpl", "Design", "apply_design", "approximated_layer", "weight_layers",
-    "resolve_methods", "resolve_kinds", "design_kinds", "KindChoice", "DIGITS",
+    "resolve_methods", "resolve_kinds", "design_kinds", "KindChoice", "DIGITS", "CHUNKS",
 ]
 
 
@@ -45,38 +45,51 @@ class DatapathKind(enum.Enum):
 
 # Digit sizes (bits per cycle) of a serial layer: powers of two keep digit indexing shift-only.
 DIGITS = (1, 2, 4, 8, 16, 32)
+# Chunks of a multiplexed layer: its tree covers 1/K of a channel's inputs, K cycles a plane.
+CHUNKS = (1, 2, 4, 8)
 
 
 @dataclass(frozen=True)
 class KindChoice:
-    """A weight layer's datapath kind and, for a serial layer, its digit size ``digit``."""
+    """A weight layer's datapath kind; for a serial layer its digit size ``digit``, for a
+    multiplexed one its number of input chunks ``chunks``."""
 
     kind: DatapathKind = DatapathKind.PARALLEL
     digit: int = 0
+    chunks: int = 1
 
     def __post_init__(self):
         if (self.kind is DatapathKind.SERIAL) != (self.digit in DIGITS):
             raise ValueError(f"{self.kind.value} layer with digit size {self.digit}")
+        if self.chunks not in CHUNKS or (self.chunks > 1
+                                         and self.kind is not DatapathKind.MULTIPLEXED):
+            raise ValueError(f"{self.kind.value} layer with {self.chunks} chunks")
 
     @property
     def label(self) -> str:
-        """``parallel`` or ``serial:D`` (the search's and the summary's spelling)."""
-        return self.kind.value + (f":{self.digit}" if self.digit else "")
+        """``parallel``, ``serial:D``, ``multiplexed`` or ``multiplexed:K`` (the search's and
+        the summary's spelling)."""
+        if self.digit:
+            return f"{self.kind.value}:{self.digit}"
+        return self.kind.value + (f":{self.chunks}" if self.chunks > 1 else "")
 
     def to_json(self):
-        if self.kind is not DatapathKind.SERIAL:
-            return self.kind.value
-        return {"kind": self.kind.value, "digit": self.digit}
+        if self.kind is DatapathKind.SERIAL:
+            return {"kind": self.kind.value, "digit": self.digit}
+        if self.chunks > 1:
+            return {"kind": self.kind.value, "chunks": self.chunks}
+        return self.kind.value
 
     @classmethod
     def parse(cls, layer: str, value) -> "KindChoice":
-        """From design.json: ``"parallel"``, ``"serial:4"`` or ``{"kind": "serial",
-        "digit": 4}`` (InputError naming the layer otherwise)."""
+        """From design.json: ``"parallel"``, ``"serial:4"``, ``{"kind": "serial", "digit":
+        4}``, ``"multiplexed:2"`` or ``{"kind": "multiplexed", "chunks": 2}`` (InputError
+        naming the layer otherwise)."""
         if isinstance(value, KindChoice):
             return value
         digit = None
         if isinstance(value, dict):
-            value, digit = value.get("kind"), value.get("digit")
+            value, digit = value.get("kind"), value.get("digit", value.get("chunks"))
         elif isinstance(value, str) and ":" in value:
             value, _, digit = value.partition(":")
         known = ", ".join(repr(k.value) for k in DatapathKind)
@@ -85,6 +98,17 @@ class KindChoice:
         except (ValueError, TypeError):
             raise InputError(f"layer {layer!r}: datapath kind {str(value)[:40]!r} is not known; "
                              f"use one of {known}") from None
+        if kind is DatapathKind.MULTIPLEXED:
+            if digit is None:
+                return cls(kind)
+            try:
+                chunks = int(digit) if not isinstance(digit, bool) else None
+            except (TypeError, ValueError):
+                chunks = None
+            if chunks not in CHUNKS:
+                raise InputError(f"layer {layer!r}: a multiplexed layer's chunks (cycles per "
+                                 f"plane) are one of {', '.join(map(str, CHUNKS))}")
+            return cls(kind, chunks=chunks)
         if kind is not DatapathKind.SERIAL:
             if digit is not None:
                 raise InputError(f"layer {layer!r}: a {kind.value} layer has no digit size")
@@ -114,10 +138,11 @@ class LayerImpl:
     graphs: tuple[ShiftAddGraph, ...]
     kind: DatapathKind = DatapathKind.PARALLEL
     digit: int = 0  # serial: bits per cycle (see KindChoice)
+    chunks: int = 1  # multiplexed: input chunks, cycles per plane (see KindChoice)
 
     @property
     def choice(self) -> KindChoice:
-        return KindChoice(self.kind, self.digit)
+        return KindChoice(self.kind, self.digit, self.chunks)
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,7 +287,8 @@ def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: in
         graphs, seconds = decomposed[layer.name]
         spec = specs[layer.name]
         choice = kinds[layer.name]
-        impls[layer.name] = LayerImpl(layer.name, str(spec), graphs, choice.kind, choice.digit)
+        impls[layer.name] = LayerImpl(layer.name, str(spec), graphs, choice.kind, choice.digit,
+                                      choice.chunks)
         new_layers.append(approximated_layer(layer, graphs, spec))
         if timings is not None:
             timings[layer.name] = seconds

@@ -20,14 +20,16 @@ from hypothesis import strategies as st
 from factory import random_graph, random_input
 from hlsgen.design import DatapathKind, KindChoice, apply_design, weight_layers
 from hlsgen.emit.rtl import PRIMITIVES, emit_rtl, module_name
-from hlsgen.errors import CostModelError, UnsupportedModelError
+from hlsgen.errors import CostModelError, InputError, UnsupportedModelError
 from hlsgen.hw import Target, estimate_design, multiplexed, plan_hardware
 from hlsgen.hw import plan as plan_module
 from hlsgen.hw.resources import estimate_plan
+from hlsgen.systolic.layers import conv_graph
 from hlsgen.verify.sim import simulate, write_sim_project
 
 MULTIPLEXED = KindChoice(DatapathKind.MULTIPLEXED)
-CHOICES = (KindChoice(), KindChoice(DatapathKind.SERIAL, 4), MULTIPLEXED)
+CHOICES = (KindChoice(), KindChoice(DatapathKind.SERIAL, 4), MULTIPLEXED,
+           KindChoice(DatapathKind.MULTIPLEXED, chunks=2))
 
 
 def _all_multiplexed(graph) -> dict:
@@ -178,3 +180,34 @@ def test_channel_serial_only_where_it_costs_no_throughput(monkeypatch):
                if m.layer.kind.value == "add")
     assert len(set(add.layer.mult_a.tolist())) > 1
     assert add.kind is DatapathKind.PARALLEL
+
+
+def test_a_chunked_tree_is_smaller_slower_and_exact(tmp_path):
+    # a 3x3 conv over 8 channels: 72 inputs a channel, 18 per chunk
+    graph = conv_graph((5, 5, 8), 6, (3, 3), pads=(1, 1, 1, 1), seed=3)
+    plans = {}
+    for k in (1, 4):
+        kinds = {"conv": KindChoice(DatapathKind.MULTIPLEXED, chunks=k)}
+        design = apply_design(graph, "exact", kinds=kinds)
+        plans[k] = (design, plan_hardware(design))
+    (design, plan), (whole_design, whole) = plans[4], plans[1]
+    e, e1 = multiplexed.engine(plan.modules[0]), multiplexed.engine(whole.modules[0])
+    assert (e.inputs, e.chunks, e.chunk_inputs) == (72, 4, 18)
+    assert e.steps == 4 * e1.steps
+    assert estimate_design(design).luts < estimate_design(whole_design).luts
+    assert plan.schedule.interval_cycles > whole.schedule.interval_cycles
+    result = simulate(write_sim_project(tmp_path / "p", design, random_input(graph, 2, 3)))
+    assert (result.mismatches, result.frames) == (0, 2)
+    assert result.latency_cycles == plan.schedule.latency_cycles
+    assert result.interval_cycles == plan.schedule.interval_cycles
+
+
+def test_chunks_are_spelled_like_digit_sizes():
+    choice = KindChoice.parse("conv0", "multiplexed:4")
+    assert (choice.kind, choice.chunks, choice.label) == (DatapathKind.MULTIPLEXED, 4,
+                                                          "multiplexed:4")
+    assert KindChoice.parse("conv0", choice.to_json()) == choice
+    assert KindChoice.parse("conv0", "multiplexed").to_json() == "multiplexed"
+    for bad in ("multiplexed:3", "multiplexed:x", {"kind": "multiplexed", "chunks": 16}):
+        with pytest.raises(InputError, match="chunks"):
+            KindChoice.parse("conv0", bad)

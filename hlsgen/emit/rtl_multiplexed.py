@@ -21,7 +21,7 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
     e = multiplexed.engine(m)
     per_stage = plan.per_stage(m)
     stages = plan.stages(m)
-    n = e.inputs
+    n = e.chunk_inputs  # the tree's inputs
     levels, names = [], [f"g0_{i}" for i in range(n)]
     for k in range(1, e.tree_levels + 1):
         nodes = [f"{names[j]} + {names[j + 1]}" if j + 1 < len(names) else names[j]
@@ -33,13 +33,14 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
     rom = []
     for o in range(e.channels):
         for b in range(e.planes):
-            word = e.correction(o, b) << (2 * n)
-            for i in range(n):
-                if e.nonzero[o, b, i]:
-                    word |= 1 << i
-                if e.negative[o, b, i]:
-                    word |= 1 << (n + i)
-            rom.append(f"{word:x}")
+            for k in range(e.chunks):
+                word = e.correction(o, b, k) << (2 * n)
+                for j, i in enumerate(range(k * n, min((k + 1) * n, e.inputs))):
+                    if e.nonzero[o, b, i]:
+                        word |= 1 << j
+                    if e.negative[o, b, i]:
+                        word |= 1 << (n + j)
+                rom.append(f"{word:x}")
     acc_bits = max(bit_width(*e.acc_range), 9 + e.tree_levels + 1)
     value_bits = bit_width(*e.value_range)
     u_bits = bit_width(*e.u_range)
@@ -58,8 +59,16 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
     dp = Datapath(tuple(net.nodes), (out,))
     clamp_wire = wire(out, dp, lambda k: "v")
     src = m.inputs[0]
-    extend, group_fields = [], []
-    for i, b in enumerate(e.bus_inputs):  # element b of group 0; group g: + g * Cin/groups
+    extend, group_fields, chunk_fields = [], [], []
+    if e.chunks > 1:  # tree input j reads input k * n + j in chunk k: a K:1 multiplexer
+        for j in range(n):
+            chunk_fields.append([f"x[{8 * e.bus_inputs[i] + 7}:{8 * e.bus_inputs[i]}]"
+                                 if i < e.inputs else "8'd0"
+                                 for i in range(j, e.chunks * n, n)])
+            field, top = f"xc_{j}[k0]", f"xc_{j}[k0][7]"
+            extend.append(f"{{{top}, {field}}}" if src.dtype.signed else f"{{1'b0, {field}}}")
+    # with one chunk, tree input i is input i: element b of group 0 (group g: + g * Cin/G)
+    for i, b in enumerate(e.bus_inputs if e.chunks == 1 else ()):
         if e.groups > 1:  # a G:1 multiplexer on the group index
             group_fields.append([f"x[{8 * (b + g * e.group_inputs) + 7}:"
                                  f"{8 * (b + g * e.group_inputs)}]" for g in range(e.groups)])
@@ -68,6 +77,7 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
             field, top = f"x[{8 * b + 7}:{8 * b}]", f"x[{8 * b + 7}]"
         extend.append(f"{{{top}, {field}}}" if src.dtype.signed else f"{{1'b0, {field}}}")
     gbits = max(1, (e.groups - 1).bit_length())
+    kbits = max(1, (e.chunks - 1).bit_length())
     steps = e.steps
     tbits = max(1, (steps - 1).bit_length())
     pbits = max(1, (e.planes - 1).bit_length())
@@ -96,4 +106,6 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
                  else f"{{{clamp_wire.name}, y[{out_bits - 1}:8]}}"),
         shift_in=shift_in, multiplexed=True, groups=e.groups,
         per_group=e.channels // e.groups, group_fields=group_fields, gbits=gbits,
-        gmsb=gbits - 1, last_in_group=f"{obits}'d{e.channels // e.groups - 1}")
+        gmsb=gbits - 1, last_in_group=f"{obits}'d{e.channels // e.groups - 1}",
+        chunks=e.chunks, chunk_fields=chunk_fields, kbits=kbits, kmsb=kbits - 1,
+        last_chunk=f"{kbits}'d{e.chunks - 1}")

@@ -16,8 +16,8 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.decompose.methods import parse_method
-from hlsgen.design import (DatapathKind, Design, KindChoice, LayerImpl, approximated_layer,
-                           decompose_tasks, weight_layers)
+from hlsgen.design import (CHUNKS, DatapathKind, Design, KindChoice, LayerImpl,
+                           approximated_layer, decompose_tasks, weight_layers)
 from hlsgen.errors import CostModelError
 from hlsgen.explore.devices import Budget
 
@@ -57,10 +57,11 @@ DEFAULT_LADDER = (
 PIPELINE_CHOICES = (1, 2, 3, 4)
 # How a weight layer is built, from fastest and largest to slowest and smallest: parallel,
 # digit-serial (digits of 32 bits cost more than the parallel adders they replace: not a
-# choice), then one adder tree shared by every output channel.
+# choice), then one adder tree shared by every output channel, over all of a channel's inputs
+# or over 1/2, 1/4, 1/8 of them (late layers have few pixels: their time is cheap).
 DATAPATH_CHOICES = ((KindChoice(),) + tuple(KindChoice(DatapathKind.SERIAL, d)
                                             for d in (16, 8, 4, 2, 1))
-                    + (KindChoice(DatapathKind.MULTIPLEXED),))
+                    + tuple(KindChoice(DatapathKind.MULTIPLEXED, chunks=k) for k in CHUNKS))
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +114,12 @@ class Problem:
         return [ladder[0].impl.layer for ladder in self.ladders]
 
     @property
+    def grouped(self) -> frozenset[str]:
+        """Weight layers with Conv groups (their multiplexed tree is one group's inputs)."""
+        return frozenset(layer.name for layer in self.graph.layers
+                         if isinstance(layer, ir.Conv) and layer.groups > 1)
+
+    @property
     def gene_space(self) -> list[int]:
         n = len(self.ladders)
         return ([len(ladder) for ladder in self.ladders] + [len(self.pipeline_choices)] * n
@@ -126,9 +133,10 @@ class Problem:
         return chosen, pipeline
 
     def kinds(self, genome) -> dict[str, KindChoice]:
-        """The datapath of every weight layer."""
+        """The datapath of every weight layer (a grouped Conv's tree is not chunked)."""
         n = len(self.ladders)
-        return {name: self.datapath_choices[g]
+        return {name: (replace(self.datapath_choices[g], chunks=1) if name in self.grouped
+                       else self.datapath_choices[g])
                 for name, g in zip(self.layer_names, genome[2 * n:3 * n])}
 
     def design(self, genome) -> tuple[Design, dict[str, int]]:
@@ -143,7 +151,8 @@ class Problem:
         key = (id(cand), choice)
         impl = self._impls.get(key)
         if impl is None:
-            impl = self._impls[key] = replace(cand.impl, kind=choice.kind, digit=choice.digit)
+            impl = self._impls[key] = replace(cand.impl, kind=choice.kind, digit=choice.digit,
+                                                  chunks=choice.chunks)
         return impl
 
     def neighbours(self, genome) -> list[tuple[int, ...]]:
@@ -187,7 +196,7 @@ class Evaluation:
     genome: tuple[int, ...]
     methods: dict[str, str]
     pipeline: dict[str, int]
-    kinds: dict[str, str]  # layer -> "parallel" or "serial:D"
+    kinds: dict[str, str]  # layer -> "parallel", "serial:D", "multiplexed" or "multiplexed:K"
     luts: float
     ffs: float
     dsps: float

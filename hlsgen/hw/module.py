@@ -85,6 +85,7 @@ class ModulePlan:
     pad: int = 0  # WINDOW: value of a padded position (per channel)
     sum_bits: int = 0  # SUM: accumulator width per channel
     digit: int = 0  # serial kind: bits per cycle (0: parallel)
+    chunks: int = 1  # multiplexed kind: input chunks of the tree (cycles per plane)
 
     @property
     def name(self) -> str:

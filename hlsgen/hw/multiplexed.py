@@ -7,7 +7,9 @@ digits (-1, 0, +1) of the channel's weights ``E[o, i]`` (the decomposed matrix, 
 or exact).  The tree adds ``x[i]``, its complement or nothing per input (no multiplier
 anywhere: a digit only selects) plus the number of complemented inputs (the ``+1`` of each
 negation).  A pixel takes ``L = Cout * B`` cycles (``B`` planes per channel): approximation
-that shortens the weights buys cycles directly.
+that shortens the weights buys cycles directly.  With ``K`` chunks the tree covers
+``ceil(N / K)`` inputs and a plane takes ``K`` cycles (``L = Cout * B * K``): a smaller tree
+for layers whose pixels are few.
 
 The requantization ``clamp((M[o] * (a + bias[o]) + R[o]) >> S)`` -- the multiplier and a
 common shift ``S`` folded into ``M[o] = m[o] << (S - s[o])`` -- multiplies by a per-channel
@@ -59,6 +61,8 @@ class Engine:
     groups: int  # Conv groups (1 for Dense): a channel reads its group's inputs
     group_inputs: int  # Cin / groups: input channels per group
     bus_inputs: tuple[int, ...]  # per input i: its element in the stage-0 bus for group 0
+    chunks: int  # K: the tree adds chunk k's inputs k*n .. k*n + n - 1 in cycle k of a plane
+    chunk_inputs: int  # n = ceil(N / K): the tree's inputs (past N: padding, digit 0)
     planes: int  # B: digit planes per channel
     shift: int  # S: the common right shift of the requantization
     nonzero: np.ndarray  # bool [Cout, B, N]: digit != 0 (plane 0 = most significant)
@@ -77,12 +81,12 @@ class Engine:
 
     @property
     def steps(self) -> int:
-        """L: cycles per output pixel (one plane of one channel per cycle)."""
-        return self.channels * self.planes
+        """L: cycles per output pixel (one chunk of one plane of one channel per cycle)."""
+        return self.channels * self.planes * self.chunks
 
     @property
     def tree_levels(self) -> int:
-        return max(1, (self.inputs - 1).bit_length())
+        return max(1, (self.chunk_inputs - 1).bit_length())
 
     @property
     def digits(self) -> int:
@@ -92,11 +96,14 @@ class Engine:
     @property
     def rescalers(self) -> int:
         """U: a rescaler is busy J + 1 cycles (load, J digits, read out) and channels finish
-        every B cycles at the fastest."""
-        return -(-(self.digits + 1) // self.planes)
+        every B * K cycles at the fastest."""
+        return -(-(self.digits + 1) // (self.planes * self.chunks))
 
-    def correction(self, o: int, b: int) -> int:
-        return int(self.negative[o, b].sum())
+    def chunk(self, k: int) -> slice:
+        return slice(k * self.chunk_inputs, min((k + 1) * self.chunk_inputs, self.inputs))
+
+    def correction(self, o: int, b: int, k: int = 0) -> int:
+        return int(self.negative[o, b, self.chunk(k)].sum())
 
 
 def _weighted(module) -> bool:
@@ -104,11 +111,11 @@ def _weighted(module) -> bool:
 
 
 def engine(module) -> Engine:
-    return _engine(module.layer, module.inputs[0])
+    return _engine(module.layer, module.inputs[0], module.chunks)
 
 
 @lru_cache(maxsize=256)
-def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor) -> Engine:
+def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor, chunks: int = 1) -> Engine:
     matrix = _dense_matrix(layer, src)
     rq = layer.requant
     cout, n = matrix.shape
@@ -130,31 +137,34 @@ def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor) -> Engine:
     # M[o] >= 0, so M[o] * u is extreme where u is.
     v_lo = min(m * lo + r for m, lo, r in zip(scales, u_lo, roundings))
     v_hi = max(m * hi + r for m, hi, r in zip(scales, u_hi, roundings))
-    # The accumulator after planes 0..b holds each weight's digits of those planes, scaled
-    # down to plane b: P_b = 2 * P_(b-1) + d_b.
+    groups = layer.groups if isinstance(layer, ir.Conv) else 1
+    chunks = 1 if groups > 1 else max(1, min(chunks, n))  # grouped layers: one chunk
+    per_chunk = -(-n // chunks)
+    # The accumulator after chunk k of plane b holds each weight's digits of the planes before,
+    # scaled down to plane b (P_b = 2 * P_(b-1) + d_b), plus plane b's digits of chunks 0..k.
     acc_lo = acc_hi = 0
-    prefix = [[0] * n for _ in range(cout)]
+    prefix = np.zeros((cout, n), dtype=object)
+    chunk_of = np.arange(n) // per_chunk
     for b in range(planes):
-        for o in range(cout):
-            row = prefix[o]
-            plane = msb_first[o, b]
-            for i in range(n):
-                row[i] = 2 * row[i] + int(plane[i])
-            acc_lo = min(acc_lo, _extreme(row, lo_x, hi_x, min))
-            acc_hi = max(acc_hi, _extreme(row, lo_x, hi_x, max))
+        plane = msb_first[:, b, :].astype(object)
+        base = 2 * prefix
+        for k in range(chunks):
+            coef = base + plane * (chunk_of <= k)
+            acc_lo = min(acc_lo, int(np.minimum(coef * lo_x, coef * hi_x).sum(axis=1).min()))
+            acc_hi = max(acc_hi, int(np.maximum(coef * lo_x, coef * hi_x).sum(axis=1).max()))
+        prefix = base + plane
     booth = _booth_digits(scales)
     # A Booth prefix of M is (M >> 2k) + (bit 2k-1 of M), at most M; 4 * p before adding
     # the digit's term is at most M + 2 times u.
     u_abs = max(max(abs(v) for v in u_lo), max(abs(v) for v in u_hi))
     p_abs = (max(scales) + 2) * u_abs
-    groups = layer.groups if isinstance(layer, ir.Conv) else 1
     cig = src.shape[2] // groups if isinstance(layer, ir.Conv) else n
     if isinstance(layer, ir.Conv):
         cin = src.shape[2]
         bus = tuple((i // cig) * cin + i % cig for i in range(n))  # tap * Cin + ci
     else:
         bus = tuple(range(n))
-    return Engine(n, cout, groups, cig, bus, planes, common, nonzero, negative,
+    return Engine(n, cout, groups, cig, bus, chunks, per_chunk, planes, common, nonzero, negative,
                   biases, scales, roundings, booth, (v_lo, v_hi), (acc_lo, acc_hi),
                   (min(u_lo), max(u_hi)), (-p_abs, p_abs), (int(rq.lo), int(rq.hi)),
                   even_parity(rq), src.dtype.signed)
@@ -232,7 +242,7 @@ def resources(module, per_stage: int) -> tuple[float, float]:
     e = engine(module)
     widths = tree_widths(e)
     luts = ffs = 0.0
-    count = e.inputs
+    count = e.chunk_inputs
     levels_done = 0
     for k in range(1, e.tree_levels + 1):
         count = -(-count // 2)
@@ -250,8 +260,10 @@ def resources(module, per_stage: int) -> tuple[float, float]:
     tables = (-(-e.channels // 64) * (u_bits + value)
               + e.rescalers * 3 * -(-(e.channels << jbits) // 64))
     # the digit select, and with groups a multiplexer picking the channel's group
-    luts += (LUT_COEFFS["select"] * 9 * e.inputs
-             + LUT_COEFFS["group"] * 8 * e.inputs * -(-e.groups // 4) * (e.groups > 1)
+    n = e.chunk_inputs
+    luts += (LUT_COEFFS["select"] * 9 * n
+             + LUT_COEFFS["group"] * 8 * n * -(-e.groups // 4) * (e.groups > 1)
+             + LUT_COEFFS["group"] * 8 * n * -(-e.chunks // 4) * (e.chunks > 1)
              + LUT_COEFFS["requant"] * value + u_bits
              + LUT_COEFFS["rescale"] * e.rescalers * p_bits
              + LUT_COEFFS["table"] * tables)
@@ -269,13 +281,13 @@ def serial_counter_bits(e: Engine) -> int:
 
 
 def memories(module) -> list[tuple[int, int, int]]:
-    """(words, width, read ports) of the digit memory: one word per step, 2 bits per input
-    plus the correction."""
+    """(words, width, read ports) of the digit memory: one word per step, 2 bits per tree
+    input plus the correction."""
     if not _weighted(module):
         return []
     e = engine(module)
-    return [(e.steps, 2 * e.inputs + correction_bits(e), 1)]
+    return [(e.steps, 2 * e.chunk_inputs + correction_bits(e), 1)]
 
 
 def correction_bits(e: Engine) -> int:
-    return bit_width(0, e.inputs)
+    return bit_width(0, e.chunk_inputs)

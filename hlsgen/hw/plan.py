@@ -100,7 +100,8 @@ def _module(layer: ir.Layer, index: int, graph: ir.Graph, impl) -> ModulePlan:
     datapath = built_by.build(layer, front_end, inputs, out, impl)
     return ModulePlan(layer, index, kind, front_end.front, inputs, out, datapath,
                       front_end.window, front_end.pad, front_end.sum_bits,
-                      impl.digit if impl is not None else 0)
+                      impl.digit if impl is not None else 0,
+                      impl.chunks if impl is not None else 1)
 
 
 _MODULE_CACHE: dict = {}
