@@ -177,3 +177,26 @@ def test_local_search_moves_stay_in_the_gene_space():
     n = len(problem.ladders)
     assert sorted(problem.neighbours(cheapest)) == sorted(
         cheapest[:i] + (cheapest[i] - 1,) + cheapest[i + 1:] for i in range(2 * n, 3 * n))
+
+
+def test_the_rate_matched_seed_shrinks_trees_without_lengthening_the_interval():
+    from hlsgen.design import DatapathKind, KindChoice
+    from hlsgen.explore.problem import build_problem
+    from hlsgen.hw import estimate_design, plan_hardware
+
+    # a wide 3x3 conv on 6x6 pixels, then a conv after a stride-2 pool: fewer pixels
+    graph = random_graph(4, ("conv", "maxpool", "conv", "dense"), max_channels=6, max_hw=6)
+    data = make_eval_data(graph, random_input(graph, 8, 4), None, 0)
+    problem = build_problem(graph, data, max_accuracy_drop=100.0, budget=BIG,
+                            clock_mhz=200.0, cost_fn=explore_cost, ladder=FAST["ladder"])
+    whole = problem.uniform_genome("exact", datapath=KindChoice(DatapathKind.MULTIPLEXED))
+    matched = problem.rate_matched_genome("exact")
+    n = len(problem.ladders)
+    assert matched[:2 * n] == whole[:2 * n]  # methods and pipelining untouched
+    kinds = problem.kinds(matched)
+    assert all(k.kind is DatapathKind.MULTIPLEXED for k in kinds.values())
+    assert any(k.chunks > 1 for k in kinds.values())
+    (a, _), (b, _) = problem.design(whole), problem.design(matched)
+    assert (plan_hardware(b).schedule.interval_cycles
+            == plan_hardware(a).schedule.interval_cycles)
+    assert estimate_design(b).luts < estimate_design(a).luts

@@ -19,6 +19,8 @@ from hlsgen.decompose.methods import parse_method
 from hlsgen.design import (CHUNKS, DatapathKind, Design, KindChoice, LayerImpl,
                            approximated_layer, decompose_tasks, weight_layers)
 from hlsgen.errors import CostModelError
+from hlsgen.hw.plan import plan_hardware
+from hlsgen.hw.schedule import work
 from hlsgen.explore.devices import Budget
 
 __all__ = [
@@ -175,6 +177,28 @@ class Problem:
                 if 0 <= genome[i] + step < len(self.datapath_choices):
                     moves.append(genome[:i] + (genome[i] + step,) + genome[i + 1:])
         return moves
+
+    def rate_matched_genome(self, method: str) -> tuple[int, ...]:
+        """``method`` multiplexed everywhere, each layer's tree split into as many chunks as
+        fit in the interval the unchunked design has: layers with few pixels get small trees
+        at no cost in throughput (the search's smallest fast seed)."""
+        whole = KindChoice(DatapathKind.MULTIPLEXED)
+        genome = list(self.uniform_genome(method, datapath=whole))
+        design, _ = self.design(tuple(genome))
+        try:
+            plan = plan_hardware(design)
+        except CostModelError:  # not timeable: the uniform design, as the search would see it
+            return tuple(genome)
+        period = plan.schedule.interval_cycles
+        n = len(self.ladders)
+        for i, name in enumerate(self.layer_names):
+            if name in self.grouped:
+                continue
+            load = work(plan.module(name))
+            fits = [k for k in CHUNKS if load * k <= period]
+            choice = KindChoice(DatapathKind.MULTIPLEXED, chunks=max(fits, default=1))
+            genome[2 * n + i] = self.datapath_choices.index(choice)
+        return tuple(genome)
 
     def uniform_genome(self, method: str, pipeline_levels: int | None = None,
                        datapath: KindChoice = KindChoice()) -> tuple[int, ...]:

@@ -132,9 +132,12 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
     first = ("exact", "lcc:sqnr=25,fold=1", "lcc:sqnr=16,fold=1", "po2")
     folded += [problem.uniform_genome(m, datapath=multiplexed) for m in first
                if m in options.ladder]
-    # the smallest exact designs: every tree over a half or an eighth of its inputs
+    # rate-matched: each tree as small as the interval allows (late layers have few pixels),
+    # and the smallest designs, every tree over an eighth of its inputs
+    folded += [problem.rate_matched_genome(m) for m in ("exact", "lcc:sqnr=25,fold=1")
+               if m in options.ladder]
     folded += [problem.uniform_genome("exact", datapath=KindChoice(DatapathKind.MULTIPLEXED,
-                                                                   chunks=k)) for k in (2, 8)]
+                                                                   chunks=8))]
     # every rung multiplexed too (evaluated after the search if the population is full)
     later = [problem.uniform_genome(m, datapath=multiplexed) for m in options.ladder
              if m not in first]
