@@ -263,7 +263,9 @@ def resources(module, per_stage: int) -> tuple[float, float]:
     n = e.chunk_inputs
     luts += (LUT_COEFFS["select"] * 9 * n
              + LUT_COEFFS["group"] * 8 * n * -(-e.groups // 4) * (e.groups > 1)
-             + LUT_COEFFS["group"] * 8 * n * -(-e.chunks // 4) * (e.chunks > 1)
+             # the chunk select merges into the digit select's LUT for K = 2 (5 inputs)
+             + LUT_COEFFS["group"] * 8 * n * (e.chunks - 2) / 2 * (e.chunks > 2)
+             + rom_luts(e)
              + LUT_COEFFS["requant"] * value + u_bits
              + LUT_COEFFS["rescale"] * e.rescalers * p_bits
              + LUT_COEFFS["table"] * tables)
@@ -280,12 +282,28 @@ def serial_counter_bits(e: Engine) -> int:
     return max(1, (e.steps - 1).bit_length())
 
 
+# yosys ``synth_xilinx`` builds a constant table of fewer words than this from LUTs (measured:
+# 144 and 288 words in LUTs, 512 and 576 in block RAM); deeper ones are block RAM.
+ROM_LOGIC_BELOW = 512
+
+
+def rom_luts(e: Engine) -> int:
+    """LUTs of the digit memory when it is logic: about one per 16 words and bit (measured
+    on ResNet-8 and KWS layers of 90 to 288 words: 13 to 18 words a LUT; random bits do not
+    share logic)."""
+    if e.steps >= ROM_LOGIC_BELOW:
+        return 0
+    return (2 * e.chunk_inputs + correction_bits(e)) * -(-e.steps // 16)
+
+
 def memories(module) -> list[tuple[int, int, int]]:
-    """(words, width, read ports) of the digit memory: one word per step, 2 bits per tree
-    input plus the correction."""
+    """(words, width, read ports) of the digit memory when it is block RAM: one word per
+    step, 2 bits per tree input plus the correction (shallower: logic, :func:`rom_luts`)."""
     if not _weighted(module):
         return []
     e = engine(module)
+    if e.steps < ROM_LOGIC_BELOW:
+        return []
     return [(e.steps, 2 * e.chunk_inputs + correction_bits(e), 1)]
 
 
