@@ -158,11 +158,11 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
     a = arrivals[0]
     beats = m.in_beats
     digits = word_digits(m)
-    if digits and m.front is Front.VECTOR:
+    if digits and m.front in (Front.VECTOR, Front.SUM):  # one item a frame, L cycles each
         ready = a[beats - 1 :: beats] + 1
         _, loads = _serial_loads(ready, digits, gated=False)
         if not np.array_equal(loads, ready):
-            raise CostModelError(f"layer {m.name!r}: its {digits}-cycle words do not fit "
+            raise CostModelError(f"layer {m.name!r}: its {digits}-cycle items do not fit "
                                  "between frames")
         return loads + digits + stages + _tail(m)
     if m.front is Front.PIXEL:
@@ -171,13 +171,6 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
         keep = ((rows % s.sh == 0) & (rows // s.sh < s.ho) & (cols % s.sw == 0)
                 & (cols // s.sw < s.wo))
         return a[np.tile(keep, frames)] + stages + 2
-    if digits and m.front is Front.SUM:
-        ready = a[beats - 1 :: beats] + 1
-        _, loads = _serial_loads(ready, digits, gated=False)
-        if not np.array_equal(loads, ready):
-            raise CostModelError(f"layer {m.name!r}: its {digits} channels do not fit "
-                                 "between frames")
-        return loads + digits + stages + _tail(m)
     if m.front in (Front.VECTOR, Front.SUM):
         return a[beats - 1 :: beats] + stages + 2
     if m.front is Front.PAIR:
