@@ -34,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -305,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(DESIGNS))
     parser.add_argument("--steps", default=",".join(STEPS))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/hlsgen_big_models"))
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "hlsgen_big_models")
     parser.add_argument("--no-warm", action="store_true", help="skip the warm generate run")
     parser.add_argument("--predict-only", action="store_true",
                         help="print each design's predicted resources and latency, no project")

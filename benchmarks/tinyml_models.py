@@ -26,12 +26,13 @@ activations use the int8 range without saturating.  ``data.npz`` holds 16 random
 images (``x``) and random labels (``y``); the models are written with IR 10 and opset 13
 (onnxruntime 1.31 accepts it).
 
-    python benchmarks/tinyml_models.py -o /tmp/hlsgen_big_models    # both models
+    python benchmarks/tinyml_models.py -o OUTDIR    # both models
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import json
 from pathlib import Path
 
@@ -308,7 +309,7 @@ def write_model(name: str, folder: Path, seed: int = 0, samples: int = 16,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--out", type=Path, default=Path("/tmp/hlsgen_big_models"))
+    parser.add_argument("-o", "--out", type=Path, default=Path(tempfile.gettempdir()) / "hlsgen_big_models")
     parser.add_argument("--models", default=",".join(BUILDERS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -101,10 +101,7 @@ class KindChoice:
         if kind is DatapathKind.MULTIPLEXED:
             if digit is None:
                 return cls(kind)
-            try:
-                chunks = int(digit) if not isinstance(digit, bool) else None
-            except (TypeError, ValueError):
-                chunks = None
+            chunks = _as_int(digit)
             if chunks not in CHUNKS:
                 raise InputError(f"layer {layer!r}: a multiplexed layer's chunks (cycles per "
                                  f"plane) are one of {', '.join(map(str, CHUNKS))}")
@@ -113,14 +110,21 @@ class KindChoice:
             if digit is not None:
                 raise InputError(f"layer {layer!r}: a {kind.value} layer has no digit size")
             return cls(kind)
-        try:
-            digit = int(digit) if not isinstance(digit, bool) else None
-        except (TypeError, ValueError):
-            digit = None
+        digit = _as_int(digit)
         if digit not in DIGITS:
             raise InputError(f"layer {layer!r}: a serial layer needs a digit size (bits per "
                              f"cycle) among {', '.join(map(str, DIGITS))}")
         return cls(kind, digit)
+
+
+def _as_int(value) -> int | None:
+    """``value`` as an integer (from JSON or a ``kind:N`` spelling), None if it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True, eq=False)
