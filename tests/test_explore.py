@@ -113,6 +113,10 @@ def test_device_table():
                  "xcvu9p"):
         b = budget_for(device(name))
         assert 0 < b.luts < device(name).luts
+    # The LUT budget keeps the model margin of the 80 % ceiling in reserve; the others do not.
+    z020 = budget_for(device("xc7z020"), lut_margin=0.05)
+    assert (z020.luts, z020.ffs, z020.dsps) == (40_432, 85_120, 176)
+    assert budget_for(device("xc7z020"), lut_margin=0).luts == 42_560
 
 
 def test_bad_options_are_reported(tmp_path, capsys):

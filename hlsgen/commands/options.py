@@ -88,6 +88,11 @@ def add_budget(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--dsp-budget", type=int, metavar="N", help="at most N DSP slices")
     group.add_argument("--bram-budget", type=float, metavar="N",
                        help="at most N 36 Kb block RAMs")
+    from hlsgen.explore.devices import LUT_MODEL_MARGIN
+
+    parser.add_argument("--lut-margin", type=float, default=100 * LUT_MODEL_MARGIN, metavar="PCT",
+                        help="with --device: keep PCT %% of the LUT ceiling in reserve for the "
+                        "cost model's error against synthesis (default %(default)g)")
 
 
 def add_jobs(parser: argparse.ArgumentParser) -> None:
@@ -256,8 +261,10 @@ def budget_from_args(args):
         if min(explicit) < 0 or not all(math.isfinite(v) for v in explicit):
             raise InputError("budgets must be finite and >= 0")
         return Budget(args.lut_budget, args.ff_budget, args.dsp_budget, args.bram_budget, "user")
+    if not 0 <= args.lut_margin < 100 or not math.isfinite(args.lut_margin):
+        raise InputError(f"--lut-margin must be in [0, 100), got {args.lut_margin:g}")
     if args.device:
-        return budget_for(device(args.device))
+        return budget_for(device(args.device), lut_margin=args.lut_margin / 100)
     return Budget.unconstrained()
 
 
