@@ -30,7 +30,7 @@ from hlsgen.ir import Conv, Dense, Graph
 
 __all__ = [
     "DatapathKind", "LayerImpl", "Design", "apply_design", "approximated_layer", "weight_layers",
-    "resolve_methods", "resolve_kinds", "design_kinds", "KindChoice", "DIGITS", "CHUNKS",
+    "resolve_methods", "resolve_kinds", "design_kinds", "KindChoice", "DIGITS", "CHUNKS", "LANES",
 ]
 
 
@@ -47,16 +47,20 @@ class DatapathKind(enum.Enum):
 DIGITS = (1, 2, 4, 8, 16, 32)
 # Chunks of a multiplexed layer: its tree covers 1/K of a channel's inputs, K cycles a plane.
 CHUNKS = (1, 2, 4, 8)
+# Lanes of a multiplexed layer: P trees side by side, each for a block of C/P output channels.
+LANES = (1, 2, 4, 8, 16)
 
 
 @dataclass(frozen=True)
 class KindChoice:
     """A weight layer's datapath kind; for a serial layer its digit size ``digit``, for a
-    multiplexed one its number of input chunks ``chunks``."""
+    multiplexed one its number of input chunks ``chunks`` (slower, smaller) or of ``lanes``
+    (faster, larger), not both."""
 
     kind: DatapathKind = DatapathKind.PARALLEL
     digit: int = 0
     chunks: int = 1
+    lanes: int = 1
 
     def __post_init__(self):
         if (self.kind is DatapathKind.SERIAL) != (self.digit in DIGITS):
@@ -64,13 +68,19 @@ class KindChoice:
         if self.chunks not in CHUNKS or (self.chunks > 1
                                          and self.kind is not DatapathKind.MULTIPLEXED):
             raise ValueError(f"{self.kind.value} layer with {self.chunks} chunks")
+        if self.lanes not in LANES or (self.lanes > 1 and (
+                self.kind is not DatapathKind.MULTIPLEXED or self.chunks > 1)):
+            raise ValueError(f"{self.kind.value} layer with {self.lanes} lanes, "
+                             f"{self.chunks} chunks")
 
     @property
     def label(self) -> str:
-        """``parallel``, ``serial:D``, ``multiplexed`` or ``multiplexed:K`` (the search's and
-        the summary's spelling)."""
+        """``parallel``, ``serial:D``, ``multiplexed``, ``multiplexed:K`` (K chunks) or
+        ``multiplexed:xP`` (P lanes): the search's and the summary's spelling."""
         if self.digit:
             return f"{self.kind.value}:{self.digit}"
+        if self.lanes > 1:
+            return f"{self.kind.value}:x{self.lanes}"
         return self.kind.value + (f":{self.chunks}" if self.chunks > 1 else "")
 
     def to_json(self):
@@ -78,20 +88,26 @@ class KindChoice:
             return {"kind": self.kind.value, "digit": self.digit}
         if self.chunks > 1:
             return {"kind": self.kind.value, "chunks": self.chunks}
+        if self.lanes > 1:
+            return {"kind": self.kind.value, "lanes": self.lanes}
         return self.kind.value
 
     @classmethod
     def parse(cls, layer: str, value) -> "KindChoice":
         """From design.json: ``"parallel"``, ``"serial:4"``, ``{"kind": "serial", "digit":
-        4}``, ``"multiplexed:2"`` or ``{"kind": "multiplexed", "chunks": 2}`` (InputError
-        naming the layer otherwise)."""
+        4}``, ``"multiplexed:2"``, ``{"kind": "multiplexed", "chunks": 2}``,
+        ``"multiplexed:x4"`` or ``{"kind": "multiplexed", "lanes": 4}`` (InputError naming the
+        layer otherwise)."""
         if isinstance(value, KindChoice):
             return value
-        digit = None
+        digit = lanes = None
         if isinstance(value, dict):
-            value, digit = value.get("kind"), value.get("digit", value.get("chunks"))
+            value, digit, lanes = (value.get("kind"), value.get("digit", value.get("chunks")),
+                                   value.get("lanes"))
         elif isinstance(value, str) and ":" in value:
             value, _, digit = value.partition(":")
+            if digit[:1] in ("x", "X"):
+                digit, lanes = None, digit[1:]
         known = ", ".join(repr(k.value) for k in DatapathKind)
         try:
             kind = DatapathKind(value)
@@ -99,6 +115,13 @@ class KindChoice:
             raise InputError(f"layer {layer!r}: datapath kind {str(value)[:40]!r} is not known; "
                              f"use one of {known}") from None
         if kind is DatapathKind.MULTIPLEXED:
+            if lanes is not None:
+                count = _as_int(lanes)
+                if count not in LANES or digit not in (None, 1, "1"):
+                    raise InputError(f"layer {layer!r}: a multiplexed layer's lanes (trees side "
+                                     f"by side) are one of {', '.join(map(str, LANES))}, "
+                                     "without chunks")
+                return cls(kind, lanes=count)
             if digit is None:
                 return cls(kind)
             chunks = _as_int(digit)
@@ -107,7 +130,7 @@ class KindChoice:
                                  f"plane) are one of {', '.join(map(str, CHUNKS))}")
             return cls(kind, chunks=chunks)
         if kind is not DatapathKind.SERIAL:
-            if digit is not None:
+            if digit is not None or lanes is not None:
                 raise InputError(f"layer {layer!r}: a {kind.value} layer has no digit size")
             return cls(kind)
         digit = _as_int(digit)
@@ -143,10 +166,11 @@ class LayerImpl:
     kind: DatapathKind = DatapathKind.PARALLEL
     digit: int = 0  # serial: bits per cycle (see KindChoice)
     chunks: int = 1  # multiplexed: input chunks, cycles per plane (see KindChoice)
+    lanes: int = 1  # multiplexed: trees side by side (see KindChoice)
 
     @property
     def choice(self) -> KindChoice:
-        return KindChoice(self.kind, self.digit, self.chunks)
+        return KindChoice(self.kind, self.digit, self.chunks, self.lanes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,7 +316,7 @@ def apply_design(graph: Graph, methods: str | dict[str, str] | Path, *, jobs: in
         spec = specs[layer.name]
         choice = kinds[layer.name]
         impls[layer.name] = LayerImpl(layer.name, str(spec), graphs, choice.kind, choice.digit,
-                                      choice.chunks)
+                                      choice.chunks, choice.lanes)
         new_layers.append(approximated_layer(layer, graphs, spec))
         if timings is not None:
             timings[layer.name] = seconds

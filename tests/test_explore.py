@@ -189,8 +189,8 @@ def test_the_rate_matched_seed_shrinks_trees_without_lengthening_the_interval():
     from hlsgen.hw import estimate_design, plan_hardware
 
     # a wide 3x3 conv on 6x6 pixels, then a conv after a stride-2 pool: fewer pixels
-    graph = random_graph(4, ("conv", "maxpool", "conv", "dense"), max_channels=6, max_hw=6)
-    data = make_eval_data(graph, random_input(graph, 8, 4), None, 0)
+    graph = random_graph(5, ("conv", "maxpool", "conv", "dense"), max_channels=6, max_hw=6)
+    data = make_eval_data(graph, random_input(graph, 8, 5), None, 0)
     problem = build_problem(graph, data, max_accuracy_drop=100.0, budget=BIG,
                             clock_mhz=200.0, cost_fn=explore_cost, ladder=FAST["ladder"])
     whole = problem.uniform_genome("exact", datapath=KindChoice(DatapathKind.MULTIPLEXED))
@@ -204,3 +204,10 @@ def test_the_rate_matched_seed_shrinks_trees_without_lengthening_the_interval():
     assert (plan_hardware(b).schedule.interval_cycles
             == plan_hardware(a).schedule.interval_cycles)
     assert estimate_design(b).luts < estimate_design(a).luts
+    # a faster seed: the busiest layers get lanes, the interval shrinks, the design grows
+    fast = problem.rate_matched_genome("exact", speedup=4)
+    assert any(k.lanes > 1 for k in problem.kinds(fast).values())
+    c, _ = problem.design(fast)
+    assert (plan_hardware(c).schedule.interval_cycles
+            < plan_hardware(a).schedule.interval_cycles)
+    assert estimate_design(c).luts > estimate_design(b).luts

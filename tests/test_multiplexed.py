@@ -29,7 +29,8 @@ from hlsgen.verify.sim import simulate, write_sim_project
 
 MULTIPLEXED = KindChoice(DatapathKind.MULTIPLEXED)
 CHOICES = (KindChoice(), KindChoice(DatapathKind.SERIAL, 4), MULTIPLEXED,
-           KindChoice(DatapathKind.MULTIPLEXED, chunks=2))
+           KindChoice(DatapathKind.MULTIPLEXED, chunks=2),
+           KindChoice(DatapathKind.MULTIPLEXED, lanes=2))
 
 
 def _all_multiplexed(graph) -> dict:
@@ -208,6 +209,62 @@ def test_chunks_are_spelled_like_digit_sizes():
                                                           "multiplexed:4")
     assert KindChoice.parse("conv0", choice.to_json()) == choice
     assert KindChoice.parse("conv0", "multiplexed").to_json() == "multiplexed"
-    for bad in ("multiplexed:3", "multiplexed:x", {"kind": "multiplexed", "chunks": 16}):
+    for bad in ("multiplexed:3", {"kind": "multiplexed", "chunks": 16}):
         with pytest.raises(InputError, match="chunks"):
             KindChoice.parse("conv0", bad)
+
+
+def test_lanes_are_spelled_with_an_x():
+    choice = KindChoice.parse("conv0", "multiplexed:x4")
+    assert (choice.kind, choice.lanes, choice.label) == (DatapathKind.MULTIPLEXED, 4,
+                                                         "multiplexed:x4")
+    assert choice.to_json() == {"kind": "multiplexed", "lanes": 4}
+    assert KindChoice.parse("conv0", choice.to_json()) == choice
+    for bad in ("multiplexed:x", "multiplexed:x3", {"kind": "multiplexed", "lanes": 32},
+                {"kind": "multiplexed", "lanes": 2, "chunks": 2}):
+        with pytest.raises(InputError, match="lanes"):
+            KindChoice.parse("conv0", bad)
+    with pytest.raises(InputError, match="no digit size"):
+        KindChoice.parse("conv0", {"kind": "parallel", "lanes": 2})
+
+
+def test_lanes_are_faster_larger_and_exact(tmp_path):
+    # a 3x3 conv 8 -> 8 channels: 4 lanes of 2 channels each, a quarter of the steps
+    graph = conv_graph((5, 5, 8), 8, (3, 3), pads=(1, 1, 1, 1), seed=4)
+    plans = {}
+    for p in (1, 4):
+        design = apply_design(graph, "exact",
+                              kinds={"conv": KindChoice(DatapathKind.MULTIPLEXED, lanes=p)})
+        plans[p] = (design, plan_hardware(design))
+    (design, plan), (one_design, one) = plans[4], plans[1]
+    e, e1 = multiplexed.engine(plan.modules[0]), multiplexed.engine(one.modules[0])
+    assert (e.lanes, e.lane_channels, e.steps * 4) == (4, 2, e1.steps)
+    assert estimate_design(design).luts > estimate_design(one_design).luts
+    assert plan.schedule.interval_cycles < one.schedule.interval_cycles
+    files = {name: text for name, text in emit_rtl(design).items()
+             if name.endswith(".v") and name.split("/")[-1] not in PRIMITIVES}
+    code = "\n".join(line.split("//")[0] for text in files.values() for line in text.splitlines())
+    assert "l3_rom" in code and "*" not in code
+    result = simulate(write_sim_project(tmp_path / "p", design, random_input(graph, 2, 4)))
+    assert (result.mismatches, result.frames) == (0, 2)
+    assert result.latency_cycles == plan.schedule.latency_cycles
+    assert result.interval_cycles == plan.schedule.interval_cycles
+
+
+def test_lanes_of_grouped_layers_cover_their_own_groups(tmp_path):
+    # seed 6: a 4-channel depthwise conv (each lane: 2 groups) and a conv with 2 groups of 2
+    # output channels (4 lanes: one channel each, inside one group)
+    graph = random_graph(6, ("dwconv", "conv", "dense"), max_channels=4, signed=None,
+                         rounding="mixed")
+    kinds = {layer.name: KindChoice(DatapathKind.MULTIPLEXED, lanes=count)
+             for layer, count in zip(weight_layers(graph), (2, 4, 16))}  # dense: as many as fit
+    design = apply_design(graph, "exact", kinds=kinds)
+    plan = plan_hardware(design)
+    engines = {m.name: multiplexed.engine(m) for m in plan.modules
+               if m.kind is DatapathKind.MULTIPLEXED and m.layer.kind.value != "add"}
+    shapes = sorted((e.groups, e.lanes, e.lane_groups) for e in engines.values())
+    assert shapes == [(1, 2, 1), (2, 4, 1), (4, 2, 2)]  # dense: 2 channels, 2 lanes
+    project = write_sim_project(tmp_path / "p", design, random_input(graph, 3, 6))
+    result = simulate(project)
+    assert (result.mismatches, result.frames) == (0, 3)
+    assert result.latency_cycles == plan.schedule.latency_cycles

@@ -16,9 +16,10 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.decompose.methods import parse_method
-from hlsgen.design import (CHUNKS, DatapathKind, Design, KindChoice, LayerImpl,
+from hlsgen.design import (CHUNKS, LANES, DatapathKind, Design, KindChoice, LayerImpl,
                            approximated_layer, decompose_tasks, weight_layers)
 from hlsgen.errors import CostModelError
+from hlsgen.hw import multiplexed
 from hlsgen.hw.plan import plan_hardware
 from hlsgen.hw.schedule import work
 from hlsgen.explore.devices import Budget
@@ -59,10 +60,12 @@ DEFAULT_LADDER = (
 PIPELINE_CHOICES = (1, 2, 3, 4)
 # How a weight layer is built, from fastest and largest to slowest and smallest: parallel,
 # digit-serial (digits of 32 bits cost more than the parallel adders they replace: not a
-# choice), then one adder tree shared by every output channel, over all of a channel's inputs
-# or over 1/2, 1/4, 1/8 of them (late layers have few pixels: their time is cheap).
+# choice), then adder trees shared by the output channels: 16, 8, 4 or 2 side by side (lanes),
+# one over all of a channel's inputs, or one over 1/2, 1/4, 1/8 of them (late layers have few
+# pixels: their time is cheap).
 DATAPATH_CHOICES = ((KindChoice(),) + tuple(KindChoice(DatapathKind.SERIAL, d)
                                             for d in (16, 8, 4, 2, 1))
+                    + tuple(KindChoice(DatapathKind.MULTIPLEXED, lanes=p) for p in LANES[:0:-1])
                     + tuple(KindChoice(DatapathKind.MULTIPLEXED, chunks=k) for k in CHUNKS))
 
 
@@ -135,11 +138,18 @@ class Problem:
         return chosen, pipeline
 
     def kinds(self, genome) -> dict[str, KindChoice]:
-        """The datapath of every weight layer (a grouped Conv's tree is not chunked)."""
+        """The datapath of every weight layer (a grouped Conv's tree is not chunked; lanes as
+        many as divide the layer's channels)."""
         n = len(self.ladders)
-        return {name: (replace(self.datapath_choices[g], chunks=1) if name in self.grouped
-                       else self.datapath_choices[g])
-                for name, g in zip(self.layer_names, genome[2 * n:3 * n])}
+        out = {}
+        for ladder, g in zip(self.ladders, genome[2 * n:3 * n]):
+            choice, layer = self.datapath_choices[g], ladder[0].layer
+            if layer.name in self.grouped:
+                choice = replace(choice, chunks=1)
+            if choice.lanes > 1:
+                choice = replace(choice, lanes=multiplexed.lane_count(layer, choice.lanes))
+            out[layer.name] = choice
+        return out
 
     def design(self, genome) -> tuple[Design, dict[str, int]]:
         chosen, pipeline = self.decode(genome)
@@ -154,7 +164,7 @@ class Problem:
         impl = self._impls.get(key)
         if impl is None:
             impl = self._impls[key] = replace(cand.impl, kind=choice.kind, digit=choice.digit,
-                                                  chunks=choice.chunks)
+                                                  chunks=choice.chunks, lanes=choice.lanes)
         return impl
 
     def neighbours(self, genome) -> list[tuple[int, ...]]:
@@ -178,10 +188,13 @@ class Problem:
                     moves.append(genome[:i] + (genome[i] + step,) + genome[i + 1:])
         return moves
 
-    def rate_matched_genome(self, method: str) -> tuple[int, ...]:
-        """``method`` multiplexed everywhere, each layer's tree split into as many chunks as
-        fit in the interval the unchunked design has: layers with few pixels get small trees
-        at no cost in throughput (the search's smallest fast seed)."""
+    def rate_matched_genome(self, method: str, speedup: int = 1) -> tuple[int, ...]:
+        """``method`` multiplexed everywhere, each layer matched to ``1/speedup`` of the
+        interval the one-tree design has: a layer with time to spare gets a tree over a
+        chunk of its inputs (as many chunks as fit), a layer over that period gets as few
+        lanes as bring it under (layers with few pixels get small trees at no cost in
+        throughput).  ``speedup`` 1 is the search's smallest fast seed; 2, 4, 8 seed faster
+        and larger designs along the Pareto front."""
         whole = KindChoice(DatapathKind.MULTIPLEXED)
         genome = list(self.uniform_genome(method, datapath=whole))
         design, _ = self.design(tuple(genome))
@@ -189,14 +202,18 @@ class Problem:
             plan = plan_hardware(design)
         except CostModelError:  # not timeable: the uniform design, as the search would see it
             return tuple(genome)
-        period = plan.schedule.interval_cycles
+        period = plan.schedule.interval_cycles / speedup
         n = len(self.ladders)
         for i, name in enumerate(self.layer_names):
-            if name in self.grouped:
-                continue
             load = work(plan.module(name))
-            fits = [k for k in CHUNKS if load * k <= period]
-            choice = KindChoice(DatapathKind.MULTIPLEXED, chunks=max(fits, default=1))
+            if load > period:  # lanes divide a pixel's steps
+                lanes = next((p for p in LANES if load <= p * period), LANES[-1])
+                choice = KindChoice(DatapathKind.MULTIPLEXED, lanes=lanes)
+            elif name in self.grouped:
+                continue
+            else:
+                fits = [k for k in CHUNKS if load * k <= period]
+                choice = KindChoice(DatapathKind.MULTIPLEXED, chunks=max(fits, default=1))
             genome[2 * n + i] = self.datapath_choices.index(choice)
         return tuple(genome)
 

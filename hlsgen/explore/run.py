@@ -136,6 +136,8 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
     # and the smallest designs, every tree over an eighth of its inputs
     folded += [problem.rate_matched_genome(m) for m in ("exact", "lcc:sqnr=25,fold=1")
                if m in options.ladder]
+    # and faster ones: every layer's pixel at most 1/2 .. 1/8 of that interval (lanes)
+    folded += [problem.rate_matched_genome("exact", speedup) for speedup in (2, 4, 8)]
     folded += [problem.uniform_genome("exact", datapath=KindChoice(DatapathKind.MULTIPLEXED,
                                                                    chunks=8))]
     # every rung multiplexed too (evaluated after the search if the population is full)

@@ -86,6 +86,7 @@ class ModulePlan:
     sum_bits: int = 0  # SUM: accumulator width per channel
     digit: int = 0  # serial kind: bits per cycle (0: parallel)
     chunks: int = 1  # multiplexed kind: input chunks of the tree (cycles per plane)
+    lanes: int = 1  # multiplexed kind: trees side by side, C / lanes channels each
 
     @property
     def name(self) -> str:

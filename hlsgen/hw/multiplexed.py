@@ -63,6 +63,7 @@ class Engine:
     bus_inputs: tuple[int, ...]  # per input i: its element in the stage-0 bus for group 0
     chunks: int  # K: the tree adds chunk k's inputs k*n .. k*n + n - 1 in cycle k of a plane
     chunk_inputs: int  # n = ceil(N / K): the tree's inputs (past N: padding, digit 0)
+    lanes: int  # P: trees side by side; lane l computes channels l*C/P .. (l+1)*C/P - 1
     planes: int  # B: digit planes per channel
     shift: int  # S: the common right shift of the requantization
     nonzero: np.ndarray  # bool [Cout, B, N]: digit != 0 (plane 0 = most significant)
@@ -80,9 +81,20 @@ class Engine:
     input_signed: bool
 
     @property
+    def lane_channels(self) -> int:
+        """C / P: the channels of one lane, one after the other."""
+        return self.channels // self.lanes
+
+    @property
+    def lane_groups(self) -> int:
+        """Groups one lane visits: its channels span whole groups, or lie in one."""
+        return max(1, self.lane_channels * self.groups // self.channels)
+
+    @property
     def steps(self) -> int:
-        """L: cycles per output pixel (one chunk of one plane of one channel per cycle)."""
-        return self.channels * self.planes * self.chunks
+        """L: cycles per output pixel (one chunk of one plane of one channel of every lane
+        per cycle)."""
+        return self.lane_channels * self.planes * self.chunks
 
     @property
     def tree_levels(self) -> int:
@@ -111,11 +123,27 @@ def _weighted(module) -> bool:
 
 
 def engine(module) -> Engine:
-    return _engine(module.layer, module.inputs[0], module.chunks)
+    return _engine(module.layer, module.inputs[0], module.chunks, module.lanes)
+
+
+def lane_count(layer: ir.Conv | ir.Dense, lanes: int) -> int:
+    """The most lanes, ``lanes`` halved until it fits, the layer can have: they split the output channels
+    into equal blocks, each made of whole groups or lying within one group (so a lane's
+    group follows one counter and its input multiplexer covers only its own groups)."""
+    cout = int(np.asarray(layer.weight).shape[0])
+    per_group = cout // (layer.groups if isinstance(layer, ir.Conv) else 1)
+    count = max(1, lanes)
+    while count > 1:  # halving keeps a power of two (the search's and design.json's counts)
+        block = cout // count
+        if cout % count == 0 and (block % per_group == 0 or per_group % block == 0):
+            break
+        count //= 2
+    return count
 
 
 @lru_cache(maxsize=256)
-def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor, chunks: int = 1) -> Engine:
+def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor, chunks: int = 1,
+            lanes: int = 1) -> Engine:
     matrix = _dense_matrix(layer, src)
     rq = layer.requant
     cout, n = matrix.shape
@@ -164,7 +192,8 @@ def _engine(layer: ir.Conv | ir.Dense, src: ir.Tensor, chunks: int = 1) -> Engin
         bus = tuple((i // cig) * cin + i % cig for i in range(n))  # tap * Cin + ci
     else:
         bus = tuple(range(n))
-    return Engine(n, cout, groups, cig, bus, chunks, per_chunk, planes, common, nonzero, negative,
+    return Engine(n, cout, groups, cig, bus, chunks, per_chunk, lane_count(layer, lanes), planes,
+                  common, nonzero, negative,
                   biases, scales, roundings, booth, (v_lo, v_hi), (acc_lo, acc_hi),
                   (min(u_lo), max(u_hi)), (-p_abs, p_abs), (int(rq.lo), int(rq.hi)),
                   even_parity(rq), src.dtype.signed)
@@ -235,8 +264,9 @@ def stages(module, per_stage: int) -> int:
 
 
 def resources(module, per_stage: int) -> tuple[float, float]:
-    """(LUTs, FFs): the tree and its pipeline registers, accumulator, constant and clamp,
-    the captured item, the output register and counters (the digit memory: :func:`memories`)."""
+    """(LUTs, FFs): per lane the tree and its pipeline registers, accumulator, tables,
+    rescalers and clamp; once the captured item, the output register and counters (the digit
+    memories: :func:`memories`)."""
     if not _weighted(module):
         return channels.resources(module, per_stage)
     e = engine(module)
@@ -255,26 +285,28 @@ def resources(module, per_stage: int) -> tuple[float, float]:
     u_bits = bit_width(*e.u_range)
     p_bits = bit_width(*e.product_range)
     jbits = max(1, (e.digits - 1).bit_length())
-    obits = max(1, (e.channels - 1).bit_length())
+    obits = max(1, (e.lane_channels - 1).bit_length())
     # tables read by a channel index: a LUT6 per 64 entries and bit (booth: per rescaler)
-    tables = (-(-e.channels // 64) * (u_bits + value)
-              + e.rescalers * 3 * -(-(e.channels << jbits) // 64))
+    tables = (-(-e.lane_channels // 64) * (u_bits + value)
+              + e.rescalers * 3 * -(-(e.lane_channels << jbits) // 64))
     # the digit select, and with groups a multiplexer picking the channel's group
     n = e.chunk_inputs
     luts += (LUT_COEFFS["select"] * 9 * n
-             + LUT_COEFFS["group"] * 8 * n * -(-e.groups // 4) * (e.groups > 1)
+             + LUT_COEFFS["group"] * 8 * n * -(-e.lane_groups // 4) * (e.lane_groups > 1)
              # the chunk select merges into the digit select's LUT for K = 2 (5 inputs)
              + LUT_COEFFS["group"] * 8 * n * (e.chunks - 2) / 2 * (e.chunks > 2)
              + rom_luts(e)
              + LUT_COEFFS["requant"] * value + u_bits
              + LUT_COEFFS["rescale"] * e.rescalers * p_bits
              + LUT_COEFFS["table"] * tables)
-    ffs += (acc + 8 * e.channels + module.bus_bits + 2 * serial_counter_bits(e)  # x: the item
-            + e.rescalers * (u_bits + p_bits + obits + jbits + 3))
+    ffs += acc + e.rescalers * (u_bits + p_bits + obits + jbits + 3)
     q_lo = e.value_range[0] >> e.shift
     q_hi = e.value_range[1] >> e.shift
     compares = int(q_lo < e.bounds[0]) + int(q_hi > e.bounds[1])
     luts += LUT_COEFFS["clamp"] * (compares * bit_width(q_lo, q_hi) + 8)
+    # everything so far is one lane's
+    luts, ffs = e.lanes * luts, e.lanes * ffs
+    ffs += 8 * e.channels + module.bus_bits + 2 * serial_counter_bits(e)  # y, x: the item
     return luts, ffs
 
 
@@ -288,7 +320,7 @@ ROM_LOGIC_BELOW = 512
 
 
 def rom_luts(e: Engine) -> int:
-    """LUTs of the digit memory when it is logic: about one per 16 words and bit (measured
+    """LUTs of one lane's digit memory when it is logic: about one per 16 words and bit (measured
     on ResNet-8 and KWS layers of 90 to 288 words: 13 to 18 words a LUT; random bits do not
     share logic)."""
     if e.steps >= ROM_LOGIC_BELOW:
@@ -297,14 +329,14 @@ def rom_luts(e: Engine) -> int:
 
 
 def memories(module) -> list[tuple[int, int, int]]:
-    """(words, width, read ports) of the digit memory when it is block RAM: one word per
-    step, 2 bits per tree input plus the correction (shallower: logic, :func:`rom_luts`)."""
+    """(words, width, read ports) of each lane's digit memory when it is block RAM: one word
+    per step, 2 bits per tree input plus the correction (shallower: logic, :func:`rom_luts`)."""
     if not _weighted(module):
         return []
     e = engine(module)
     if e.steps < ROM_LOGIC_BELOW:
         return []
-    return [(e.steps, 2 * e.chunk_inputs + correction_bits(e), 1)]
+    return [(e.steps, 2 * e.chunk_inputs + correction_bits(e), 1)] * e.lanes
 
 
 def correction_bits(e: Engine) -> int:

@@ -101,7 +101,8 @@ def _module(layer: ir.Layer, index: int, graph: ir.Graph, impl) -> ModulePlan:
     return ModulePlan(layer, index, kind, front_end.front, inputs, out, datapath,
                       front_end.window, front_end.pad, front_end.sum_bits,
                       impl.digit if impl is not None else 0,
-                      impl.chunks if impl is not None else 1)
+                      impl.chunks if impl is not None else 1,
+                      impl.lanes if impl is not None else 1)
 
 
 _MODULE_CACHE: dict = {}
