@@ -314,29 +314,44 @@ def serial_counter_bits(e: Engine) -> int:
     return max(1, (e.steps - 1).bit_length())
 
 
-# yosys ``synth_xilinx`` builds a constant table of fewer words than this from LUTs (measured:
-# 144 and 288 words in LUTs, 512 and 576 in block RAM); deeper ones are block RAM.
-ROM_LOGIC_BELOW = 512
+# yosys ``synth_xilinx`` (memory_libmap) puts a constant table in block RAM when its bits cost
+# more as logic than the RAMB18s it needs: measured on random tables, a RAMB18 is worth about
+# 8,000 bits (256 x 36 and 384 x 22 bits: one RAMB18; 256 x 22, 384 x 40, 288 x 78, 192 x 135,
+# 160 x 296: logic; 256 x 72: a RAMB36; 256 x 135: two; 256 x 296: nine RAMB18s).
+ROM_BITS_PER_RAMB18 = 8_000
+# RAMB18 shapes (words, width): simple dual port 512 x 36, then the true-dual-port ones.
+_RAMB18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+
+
+def rom_ramb18(words: int, width: int) -> int:
+    """RAMB18s of a ``words`` x ``width`` constant table when yosys puts it in block RAM, else 0
+    (it is logic: :func:`rom_luts`)."""
+    blocks = min(-(-words // depth) * -(-width // bits) for depth, bits in _RAMB18_SHAPES)
+    return blocks if words * width >= ROM_BITS_PER_RAMB18 * blocks else 0
+
+
+def _rom_width(e: Engine) -> int:
+    return 2 * e.chunk_inputs + correction_bits(e)
 
 
 def rom_luts(e: Engine) -> int:
-    """LUTs of one lane's digit memory when it is logic: about one per 16 words and bit (measured
-    on ResNet-8 and KWS layers of 90 to 288 words: 13 to 18 words a LUT; random bits do not
-    share logic)."""
-    if e.steps >= ROM_LOGIC_BELOW:
+    """LUTs of one lane's digit memory when it is logic: about one per 16 words and bit
+    (measured on ResNet-8 and KWS layers of 90 to 288 words: 13 to 18 words a LUT; random bits
+    do not share logic)."""
+    if rom_ramb18(e.steps, _rom_width(e)):
         return 0
-    return (2 * e.chunk_inputs + correction_bits(e)) * -(-e.steps // 16)
+    return _rom_width(e) * -(-e.steps // 16)
 
 
 def memories(module) -> list[tuple[int, int, int]]:
     """(words, width, read ports) of each lane's digit memory when it is block RAM: one word
-    per step, 2 bits per tree input plus the correction (shallower: logic, :func:`rom_luts`)."""
+    per step, 2 bits per tree input plus the correction (else logic, :func:`rom_luts`)."""
     if not _weighted(module):
         return []
     e = engine(module)
-    if e.steps < ROM_LOGIC_BELOW:
+    if not rom_ramb18(e.steps, _rom_width(e)):
         return []
-    return [(e.steps, 2 * e.chunk_inputs + correction_bits(e), 1)] * e.lanes
+    return [(e.steps, _rom_width(e), 1)] * e.lanes
 
 
 def correction_bits(e: Engine) -> int:
