@@ -9,7 +9,7 @@ import numpy as np
 from hlsgen.cli import main
 from hlsgen.explore.costing import explore_cost
 from hlsgen.explore.devices import Budget, budget_for, device
-from hlsgen.explore.problem import evaluate_genome, fitness
+from hlsgen.explore.evaluation import evaluate_genome, fitness
 from hlsgen.explore.run import ExploreOptions, explore, make_eval_data
 from tests.factory import random_graph, random_input
 

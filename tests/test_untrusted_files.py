@@ -16,7 +16,7 @@ import hlsgen
 from hlsgen.decompose import cache
 from hlsgen.decompose.graph import Adder, Operand, OutputTap, ShiftAddGraph
 from hlsgen.errors import InputError
-from hlsgen.explore.problem import Evaluation
+from hlsgen.explore.evaluation import Evaluation
 from hlsgen.explore.search import CHECKPOINT_NAME, load_checkpoint
 
 PACKAGE = Path(hlsgen.__file__).resolve().parent

@@ -11,7 +11,7 @@ import pytest
 
 from hlsgen.cli import main
 from hlsgen.errors import DataError
-from hlsgen.explore.problem import sampling_margin
+from hlsgen.explore.evaluation import sampling_margin
 from hlsgen.explore.validation import stratified_split
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from hlsgen.design import KindChoice
 from hlsgen.explore.devices import Budget
-from hlsgen.explore.problem import Evaluation
+from hlsgen.explore.evaluation import Evaluation
 
 __all__ = ["pareto_front", "front_csv", "front_json", "design_json", "plot_front"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from hlsgen.explore.problem import fitness
+from hlsgen.explore.evaluation import fitness
 
 __all__ = ["ExploreProgress"]
 

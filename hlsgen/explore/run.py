@@ -23,8 +23,8 @@ from hlsgen.explore.costing import pipeline_choices
 from hlsgen.explore.devices import Budget
 from hlsgen.explore.pareto import (design_json, front_csv, front_json, pareto_front,
                                    plot_front)
-from hlsgen.explore.problem import (DEFAULT_LADDER, EvalData, Evaluation, Problem,
-                                    build_problem, fitness)
+from hlsgen.explore.evaluation import Evaluation, fitness
+from hlsgen.explore.problem import DEFAULT_LADDER, EvalData, Problem, build_problem
 from hlsgen.explore.search import fingerprint_of, genetic_search
 from hlsgen.explore.validation import Validation, validate
 from hlsgen.explore.workers import Evaluator

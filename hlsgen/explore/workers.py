@@ -8,7 +8,8 @@ import multiprocessing
 from typing import Sequence
 
 from hlsgen.errors import InputError
-from hlsgen.explore.problem import Evaluation, Problem, evaluate_genome
+from hlsgen.explore.evaluation import Evaluation, evaluate_genome
+from hlsgen.explore.problem import Problem
 
 __all__ = ["Evaluator"]
 

@@ -1,0 +1,244 @@
+"""One genome's evaluation: the design's cost (the resource and latency model), its accuracy
+on the search data (the integer network, layer prefixes cached), the constraints it violates,
+and the record the checkpoint and the Pareto files keep (:class:`Evaluation`)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hlsgen import ir
+from hlsgen.errors import CostModelError
+from hlsgen.explore.problem import Problem
+
+__all__ = ["Evaluation", "evaluate_genome", "fitness", "sampling_margin", "run_network"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    genome: tuple[int, ...]
+    methods: dict[str, str]
+    pipeline: dict[str, int]
+    kinds: dict[str, str]  # layer -> "parallel", "serial:D", "multiplexed" or "multiplexed:K"
+    luts: float
+    ffs: float
+    dsps: float
+    brams: float
+    latency_cycles: int
+    interval_cycles: int
+    adders: int
+    metric: float  # top-1 % (labelled) or agreement % with the exact network
+    accuracy_drop: float  # baseline - metric, in points
+    violations: dict[str, float] = field(default_factory=dict)  # constraint -> relative excess
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+    def to_json(self) -> dict:
+        """Plain JSON data (the explore checkpoint); :meth:`from_json` reads it back exactly."""
+        return {"genome": list(self.genome), "methods": dict(self.methods),
+                "pipeline": dict(self.pipeline), "kinds": dict(self.kinds),
+                "luts": self.luts, "ffs": self.ffs,
+                "dsps": self.dsps, "brams": self.brams, "latency_cycles": self.latency_cycles,
+                "interval_cycles": self.interval_cycles, "adders": self.adders,
+                "metric": self.metric, "accuracy_drop": self.accuracy_drop,
+                "violations": dict(self.violations)}
+
+    @classmethod
+    def from_json(cls, doc: object) -> "Evaluation":
+        """The evaluation :meth:`to_json` wrote; ValueError for anything else."""
+        if not isinstance(doc, dict) or set(doc) != _EVALUATION_FIELDS:
+            raise ValueError("an evaluation is not an object with the expected fields")
+        genome, methods, pipeline, kinds, violations = (
+            doc["genome"], doc["methods"], doc["pipeline"], doc["kinds"], doc["violations"])
+        if not (isinstance(genome, list) and all(_is_int(g) and g >= 0 for g in genome)
+                and _str_map(methods, str) and _str_map(pipeline, int)
+                and _str_map(kinds, str) and _str_map(violations, float)):
+            raise ValueError("an evaluation's genome, methods, pipeline, kinds or violations "
+                             "are malformed")
+        numbers = {k: doc[k] for k in ("luts", "ffs", "dsps", "brams", "metric",
+                                       "accuracy_drop")}
+        counts = {k: doc[k] for k in ("latency_cycles", "interval_cycles", "adders")}
+        if not all(_is_number(v) for v in numbers.values()) or not all(
+                _is_int(v) for v in counts.values()):
+            raise ValueError("an evaluation's costs are not numbers")
+        return cls(tuple(genome), dict(methods), dict(pipeline), dict(kinds),
+                   **{k: float(v) for k, v in numbers.items()}, **counts,
+                   violations={k: float(v) for k, v in violations.items()})
+
+
+_EVALUATION_FIELDS = {"genome", "methods", "pipeline", "kinds", "luts", "ffs", "dsps", "brams",
+                      "latency_cycles", "interval_cycles", "adders", "metric", "accuracy_drop",
+                      "violations"}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _str_map(value, kind) -> bool:
+    check = _is_int if kind is int else _is_number if kind is float else (
+        lambda v: isinstance(v, str))
+    return isinstance(value, dict) and all(isinstance(k, str) and check(v)
+                                           for k, v in value.items())
+
+
+class PrefixCache:
+    """Activations after the first k layers, keyed by the genes that decide them (LRU, bytes)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
+        self.bytes = 0
+
+    def get(self, key):
+        value = self.entries.get(key)
+        if value is not None:
+            self.entries.move_to_end(key)
+        return value
+
+    def put(self, key, values: dict[str, np.ndarray]) -> None:
+        size = sum(v.nbytes for v in values.values())
+        if size > self.max_bytes or key in self.entries:
+            return
+        self.entries[key] = values
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _, old = self.entries.popitem(last=False)
+            self.bytes -= sum(v.nbytes for v in old.values())
+
+
+_CACHES: dict[int, PrefixCache] = {}
+
+
+def run_network(problem: Problem, design_graph: ir.Graph, genome) -> np.ndarray:
+    """Top-1 predictions of the design, reusing cached activations of an unchanged prefix."""
+    from hlsgen.reference.executor import run_layer
+
+    cache = _CACHES.setdefault(id(problem), PrefixCache(problem.prefix_cache_bytes))
+    order = {name: i for i, name in enumerate(problem.layer_names)}
+    layers = design_graph.layers
+    # The activations after layer i depend only on the ladder genes of weight layers <= i.
+    keys, genes = [], []
+    for i, layer in enumerate(layers):
+        if layer.name in order:
+            genes.append(genome[order[layer.name]])
+        keys.append((i, tuple(genes)))
+    live = _live_after(design_graph)
+    start, values = 0, None
+    for i in range(len(layers) - 1, -1, -1):
+        hit = cache.get(keys[i])
+        if hit is not None:
+            start, values = i + 1, {k: v.astype(np.int64) for k, v in hit.items()}
+            break
+    if values is None:
+        h, w, c = design_graph.tensor(design_graph.input).shape
+        x = problem.data.x_ir
+        values = {design_graph.input: x.reshape(x.shape[0], h * w, c)}
+    for i in range(start, len(layers)):
+        layer = layers[i]
+        values[layer.output] = run_layer(design_graph, layer, values)
+        values = {name: v for name, v in values.items() if name in live[i]}
+        if layer.name in order and i + 1 < len(layers):
+            cache.put(keys[i], {k: _compact(v) for k, v in values.items()})
+    out = values[design_graph.output].reshape(problem.data.x_ir.shape[0], -1)
+    return np.argmax(out, axis=1)
+
+
+def _compact(v: np.ndarray) -> np.ndarray:
+    """Activations are 8-bit: store them as int16 in the cache, not int64."""
+    return v.astype(np.int16)
+
+
+def _live_after(graph: ir.Graph) -> list[set[str]]:
+    """Tensors still needed after each layer (including the graph output)."""
+    last_use = {graph.output: len(graph.layers)}
+    for i, layer in enumerate(graph.layers):
+        for name in layer.inputs:
+            last_use[name] = i
+    return [{name for name, last in last_use.items() if last > i and _made_by(graph, name, i)}
+            for i in range(len(graph.layers))]
+
+
+def _made_by(graph: ir.Graph, name: str, i: int) -> bool:
+    if name == graph.input:
+        return True
+    return any(layer.output == name for layer in graph.layers[: i + 1])
+
+
+def evaluate_genome(problem: Problem, genome) -> Evaluation:
+    genome = tuple(int(g) for g in genome)
+    design, pipeline = problem.design(genome)
+    try:
+        report = problem.cost_fn(design, pipeline, problem.clock_mhz)
+    except CostModelError:  # e.g. a line buffer deeper than the model is calibrated for
+        return _unbuildable(problem, genome, pipeline)
+    pred = run_network(problem, design.graph, genome)
+    data = problem.data
+    if data.labels is not None:
+        metric = 100.0 * float(np.mean(pred == data.labels))
+    else:
+        metric = 100.0 * float(np.mean(pred == data.reference_pred))
+    drop = data.baseline - metric
+    violations = dict(problem.budget.violations(report.luts, report.ffs, report.dsps,
+                                                report.brams))
+    # No credit for samples the design gets right by luck where the exact network did not:
+    # the search would pick exactly those designs.  Then the sampling margin on top.
+    needed = max(drop, 0.0) + sampling_margin(pred, data.reference_pred, problem.confidence_z)
+    if needed > problem.max_accuracy_drop + 1e-9:
+        violations["accuracy"] = (needed - problem.max_accuracy_drop) / max(
+            problem.max_accuracy_drop, 0.1)
+    chosen, _ = problem.decode(genome)
+    return Evaluation(
+        genome=genome,
+        methods={name: cand.method for name, cand in chosen.items()},
+        pipeline=pipeline,
+        kinds={name: choice.label for name, choice in problem.kinds(genome).items()},
+        luts=float(report.luts), ffs=float(report.ffs), dsps=float(report.dsps),
+        brams=float(report.brams),
+        latency_cycles=int(report.latency_cycles), interval_cycles=int(report.interval_cycles),
+        adders=sum(c.adders for c in chosen.values()),
+        metric=metric, accuracy_drop=drop, violations=violations,
+    )
+
+
+def _unbuildable(problem: Problem, genome, pipeline) -> Evaluation:
+    """A design the cost model cannot price: infeasible below every priced design."""
+    chosen, _ = problem.decode(genome)
+    return Evaluation(
+        genome=genome, methods={name: cand.method for name, cand in chosen.items()},
+        pipeline=pipeline,
+        kinds={name: choice.label for name, choice in problem.kinds(genome).items()},
+        luts=0.0, ffs=0.0, dsps=0.0, brams=0.0, latency_cycles=0, interval_cycles=0,
+        adders=sum(c.adders for c in chosen.values()), metric=0.0,
+        accuracy_drop=problem.data.baseline, violations={"cost model": 1e3})
+
+
+def sampling_margin(pred: np.ndarray, reference_pred: np.ndarray, z: float) -> float:
+    """``z`` standard errors (percentage points) of the measured drop.
+
+    The drop is the mean of a per-sample difference that is non-zero only where the design's
+    top-1 differs from the exact network's; with ``f`` such flips among ``n`` samples its
+    standard error is at most ``sqrt(f) / n``.  A design that flips many predictions can look
+    harmless on the samples by luck -- and the search, picking the best of hundreds, finds
+    such luck -- so the bound must hold with this margin to spare.
+    """
+    if z <= 0:
+        return 0.0
+    flips = int(np.count_nonzero(pred != reference_pred))
+    return 100.0 * z * float(np.sqrt(flips)) / len(pred)
+
+
+def fitness(evaluation: Evaluation) -> float:
+    """Feasible designs: lower latency first, then fewer LUTs.  Infeasible: below every
+    feasible design, ordered by how far they miss (so the GA climbs towards feasibility)."""
+    if evaluation.feasible:
+        return -(evaluation.latency_cycles + evaluation.luts / 1e9)
+    return -1e12 * (1.0 + sum(evaluation.violations.values()))
