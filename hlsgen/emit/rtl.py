@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import hlsgen
 from hlsgen.design import DatapathKind
-from hlsgen.hw import channels
-from hlsgen.hw.module import Front, ModulePlan, fixed_bank
+from hlsgen.hw.module import Front, ModulePlan
 from hlsgen.hw.netlist import Node, Op
 from hlsgen.hw.plan import HardwarePlan, plan_hardware
 from hlsgen.decompose.graph import bit_width
@@ -28,6 +27,8 @@ from hlsgen.hw.target import Target
 from hlsgen.emit.common import CoreName, identifier, template_env, templates_dir
 from hlsgen.emit.cost_file import cost_json, module_name
 from hlsgen.emit.primitives import PRIMITIVES, primitive_files
+from hlsgen.emit.rtl_channels import channels_context
+from hlsgen.emit.rtl_front import PRIMITIVE, clog2, front_params
 from hlsgen.emit.rtl_multiplexed import multiplexed_context
 from hlsgen.emit.rtl_serial import serial_context
 
@@ -185,9 +186,9 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int,
                               split=stages > 1 and adders > split_above)
     return dict(
         ident=ident, name=m.name, source=m.layer.source, kind=m.layer.kind.value,
-        front=m.front.value, primitive=_PRIMITIVE[m.front],
-        front_module=core.primitive(_PRIMITIVE[m.front].base), skid=core.primitive("skid"),
-        params=_front_params(plan, m),
+        front=m.front.value, primitive=PRIMITIVE[m.front],
+        front_module=core.primitive(PRIMITIVE[m.front].base), skid=core.primitive("skid"),
+        params=front_params(plan, m),
         stages=stages,
         valid_shift="v0" if stages == 1 else f"{{v[{stages - 1}:1], v0}}",
         in_msbs=[8 * t.shape[2] - 1 for t in ins], out_bits=8 * m.output.shape[2],
@@ -196,43 +197,18 @@ def _module_context(plan: HardwarePlan, m: ModulePlan, split_above: int,
         in_shapes=[t.shape for t in ins], out_shape=m.output.shape)
 
 
-def _channels_context(plan: HardwarePlan, m: ModulePlan, core: CoreName) -> dict:
-    """A channel-serial Add or global pool (:mod:`hlsgen.hw.channels`): its lane as the
-    datapath, the channel multiplexer's fields and the sequencer."""
-    c = channels.steps(m)
-    context = _module_context(plan, m, STAGE_MODULES_ABOVE, core, dp=channels.lane(m),
-                              bus_bits=channels.lane_bits(m))
-    if m.front is Front.PAIR:
-        fields = [dict(width=8, slices=[f"{8 * (k * c + i) + 7}:{8 * (k * c + i)}"
-                                        for i in range(c)]) for k in (0, 1)]
-    else:
-        b = m.sum_bits
-        fields = [dict(width=b, slices=[f"{b * i + b - 1}:{b * i}" for i in range(c)])]
-    cbits = max(1, (c - 1).bit_length())
-    stages = context["stages"]
-    out_bits = context["out_bits"]
-    byte = context["outputs"][0]
-
-    def shift_in(new: str, name: str) -> str:
-        return new if stages == 1 else f"{{{name}[{stages - 1}:1], {new}}}"
-
-    return dict(context, channels_serial=True, channels=c, cbits=cbits, cmsb=cbits - 1,
-                last=f"{cbits}'d{c - 1}", fields=fields,
-                lane_msb=channels.lane_bits(m) - 1, shift_in=shift_in,
-                y_shift=byte if c == 1 else f"{{{byte}, y[{out_bits - 1}:8]}}")
-
-
 def _folded_module_context(plan: HardwarePlan, m: ModulePlan, core: CoreName) -> dict:
     """A serial or multiplexed layer: its kind's context plus names and front end."""
     if m.front in (Front.PAIR, Front.SUM):
-        return _channels_context(plan, m, core)
+        return channels_context(m, lambda **kw: _module_context(plan, m, STAGE_MODULES_ABOVE,
+                                                                core, **kw))
     if m.kind is DatapathKind.MULTIPLEXED:
         context = multiplexed_context(plan, m, _wire, verilog_literal)
     else:
-        context = serial_context(plan, m, _wire, _PRIMITIVE[m.front], _front_params(plan, m))
-    return dict(context, ident=module_name(m, core), primitive=_PRIMITIVE[m.front],
-                params=_front_params(plan, m), parts=[],
-                front_module=core.primitive(_PRIMITIVE[m.front].base),
+        context = serial_context(plan, m, _wire, PRIMITIVE[m.front], front_params(plan, m))
+    return dict(context, ident=module_name(m, core), primitive=PRIMITIVE[m.front],
+                params=front_params(plan, m), parts=[],
+                front_module=core.primitive(PRIMITIVE[m.front].base),
                 skid=core.primitive("skid"))
 
 
@@ -346,93 +322,6 @@ def _wire(n: int, dp, ref) -> _Wire:
                  clamp_lo=lo, clamp_hi=hi, even_parity=even, tie_msb=tie_msb)
 
 
-@dataclass(frozen=True)
-class _Primitive:
-    """A front end's hand-written module (``<name>_<base>``) and the ports its window /
-    vector bus leaves by."""
-
-    base: str
-    data: str
-    valid: str
-    pair: bool = False  # two stream inputs (a_*, b_*) instead of one (s_*)
-
-
-_PRIMITIVE = {
-    Front.PIXEL: _Primitive("pixel", "pix", "pix_valid"),
-    Front.WINDOW: _Primitive("window", "win", "win_valid"),
-    Front.FETCH: _Primitive("fetch", "win", "win_valid"),
-    Front.VECTOR: _Primitive("vector", "vec", "vec_valid"),
-    Front.SUM: _Primitive("sum", "sum", "sum_valid"),
-    Front.PAIR: _Primitive("pair", "pair", "pair_valid", pair=True),
-}
-
-
-def _clog2(value: int) -> int:
-    return max(1, (max(value, 1) - 1).bit_length())
-
-
-def _front_params(plan: HardwarePlan, m: ModulePlan) -> list[tuple[str, str]]:
-    """Verilog parameters of the front-end primitive, as (name, literal)."""
-    h, w, c = m.inputs[0].shape
-    pw = 8 * c
-    if m.front is Front.PIXEL:
-        s = m.window
-        bits = bit_width(0, max(h, w, s.sh, s.sw) + 1)
-        return [("PW", str(pw)), ("W", str(w)), ("SH", str(s.sh)), ("SW", str(s.sw)),
-                ("H", str(h)), ("HO", str(s.ho)), ("WO", str(s.wo)), ("CW", str(bits))]
-    if m.front is Front.VECTOR:
-        return [("PW", str(pw)), ("BEATS", str(h * w)), ("CB", str(_clog2(h * w)))]
-    if m.front is Front.SUM:
-        return [("C", str(c)), ("AW", str(m.sum_bits)), ("BEATS", str(h * w)),
-                ("CB", str(_clog2(h * w))), ("SIGNED", "1" if m.inputs[0].dtype.signed else "0")]
-    if m.front is Front.PAIR:
-        da, db = plan.schedule.fifo_depths[m.name]
-        wa, wb = 8 * m.inputs[0].shape[2], 8 * m.inputs[1].shape[2]
-        return [("WA", str(wa)), ("WB", str(wb)), ("DA", str(da)), ("DB", str(db)),
-                ("AA", str(_clog2(da))), ("AB", str(_clog2(db))),
-                ("CA", str(_clog2(da + 1))), ("CB", str(_clog2(db + 1)))]
-    s = m.window
-    rows = plan.schedule.rows[m.name]
-    if m.front is Front.FETCH:  # one memory of `rows` slots of W pixels
-        return (_geometry(m, rows)
-                + [("AB", str(_clog2(rows * w + 1))), ("TB", str(_clog2(s.taps)))]
-                + _positions(m, rows, w))
-    depth = -(-w // s.kw)  # words per bank and row
-    fixed = fixed_bank(s)
-    return (_geometry(m, rows)
-            + [("DB", str(depth)), ("AB", str(_clog2(rows * depth + 1))),
-               ("KB", str(_clog2(s.kw)))]
-            + _positions(m, rows, depth)
-            + [("LBANK_INIT", str((-s.pl) % s.kw)), ("LADDR_INIT", str((-s.pl) // s.kw)),
-               ("SW_BANK", str(s.sw % s.kw)), ("SW_ADDR", str(s.sw // s.kw)),
-               ("BANK_FIXED", str(-1 if fixed is None else fixed)),
-               ("SL", str(_clog2(s.kw + 1)))])
-
-
-def _geometry(m: ModulePlan, rows: int) -> list[tuple[str, str]]:
-    """A line buffer's window geometry and row slots (hlsgen_window, hlsgen_fetch)."""
-    h, w, c = m.inputs[0].shape
-    s = m.window
-    return [("PW", str(8 * c)), ("H", str(h)), ("W", str(w)), ("KH", str(s.kh)),
-            ("KW", str(s.kw)), ("SH", str(s.sh)), ("SW", str(s.sw)), ("PT", str(s.pt)),
-            ("PL", str(s.pl)), ("HO", str(s.ho)), ("WO", str(s.wo)), ("R", str(rows))]
-
-
-def _positions(m: ModulePlan, rows: int, words: int) -> list[tuple[str, str]]:
-    """Counter widths, the pad value and the row-slot bases (``words`` per row slot)."""
-    h, w, c = m.inputs[0].shape
-    s = m.window
-    span = rows + h + s.kh + s.sh + 2
-    position = max(h, w, s.ho * s.sh, s.wo * s.sw) + s.kh + s.kw + max(s.pt, s.pl) + 2
-    pad = 0
-    for ch in range(c):
-        pad |= (m.pad % 256) << (8 * ch)
-    return [("CW", str(bit_width(-position, position))), ("GB", str(bit_width(-span, span))),
-            ("PAD", f"{8 * c}'h{pad:x}"), ("TBASE_INIT", str(words * ((-s.pt) % rows))),
-            ("TBASE_ROW", str(words * (s.sh % rows))),
-            ("TBASE_FRAME", str(words * ((h - (s.ho - 1) * s.sh) % rows)))]
-
-
 # -- the top -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Link:
@@ -492,7 +381,7 @@ def _top_context(plan: HardwarePlan, modules: list[dict], core: CoreName) -> dic
     hi, wi, ci = graph.tensor(graph.input).shape
     pace = None
     if plan.schedule.paced:
-        beat_bits = _clog2(hi * wi)
+        beat_bits = clog2(hi * wi)
         since_bits = bit_width(0, plan.schedule.interval_cycles)
         pace = dict(beat_bits=beat_bits, beat_msb=beat_bits - 1, last_beat=hi * wi - 1,
                     since_bits=since_bits, since_msb=since_bits - 1)
@@ -502,6 +391,6 @@ def _top_context(plan: HardwarePlan, modules: list[dict], core: CoreName) -> dic
                 instances=instances, input=bases[graph.input], in_msb=8 * ci - 1,
                 in_keep_msb=ci - 1, out_msb=8 * c - 1, out_keep_msb=c - 1, out_bytes=c,
                 output=out_link, out_beats=h * w, last_beat=h * w - 1,
-                count_bits=_clog2(h * w + 1), count_msb=_clog2(h * w + 1) - 1,
+                count_bits=clog2(h * w + 1), count_msb=clog2(h * w + 1) - 1,
                 in_shape=(hi, wi, ci), out_shape=(h, w, c),
                 latency=plan.schedule.latency_cycles, interval=plan.schedule.interval_cycles)
