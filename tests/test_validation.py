@@ -1,5 +1,6 @@
 """Accuracy the search did not choose from: the search/validation split, the validation figure
-(checked against an independent ``hlsgen evaluate``) and the sampling margin."""
+(checked against an independent ``hlsgen evaluate``), the sampling margin, and the data-free
+proxy (the top-1 drop predicted from the output logits' SQNR on synthetic inputs)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 
 from hlsgen.cli import main
 from hlsgen.errors import DataError
-from hlsgen.explore.evaluation import sampling_margin
+from hlsgen.explore.evaluation import (LOGIT_SQNR_AT_ONE_POINT, logit_sqnr_db, predicted_drop,
+                                       sampling_margin)
 from hlsgen.explore.validation import stratified_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +53,34 @@ def test_sampling_margin_is_z_standard_errors_of_the_flips():
     pred[:9] = 1  # 9 flips of 400
     assert sampling_margin(pred, reference, 2.0) == 1.5  # 100 * 2 * sqrt(9) / 400
     assert sampling_margin(pred, reference, 0.0) == 0.0
+
+
+def test_predicted_drop_follows_the_logit_sqnr():
+    reference = np.array([[10, -5, 3], [0, 7, -2]], dtype=np.int64)  # zero point 1 below
+    assert predicted_drop(reference.copy(), reference, 1) == 0.0  # exact: no drop at all
+    out = reference.copy()
+    out[0, 1] += 1  # noise energy 1
+    signal = float(np.sum((reference - 1.0) ** 2))
+    assert logit_sqnr_db(out, reference, 1) == pytest.approx(10 * np.log10(signal))
+    # at the calibrated SQNR the predicted drop is 1 point, and 10x per 10 dB less
+    scaled = signal / 10 ** (LOGIT_SQNR_AT_ONE_POINT / 10)
+    noise = np.sqrt(scaled)
+    assert predicted_drop(reference + np.array([[noise, 0, 0], [0, 0, 0]]), reference,
+                          1) == pytest.approx(1.0)
+    assert predicted_drop(reference + np.array([[noise * np.sqrt(10), 0, 0], [0, 0, 0]]),
+                          reference, 1) == pytest.approx(10.0)
+    assert predicted_drop(reference + 1000, reference, 1) == 100.0
+
+
+def test_data_free_search_bounds_the_predicted_drop(tmp_path):
+    out = tmp_path / "free"
+    assert main(["explore", str(EXAMPLE), "-o", str(out), "--calibration", str(EXAMPLE_CAL),
+                 "--generations", "1", "--population", "6", "--seed", "0", "--jobs", "1",
+                 "--max-accuracy-drop", "1.0"]) == 0
+    design = json.loads((out / "design.json").read_text())
+    assert (design["data"], design["metric"]) == ("synthetic", "proxy")
+    assert design["accuracy_drop"] == pytest.approx(100.0 - design["proxy"], abs=1e-3)
+    assert 0.0 <= design["accuracy_drop"] <= 1.0
 
 
 def test_validation_figure_equals_an_independent_evaluate(tmp_path, capsys):

@@ -4,6 +4,7 @@ device budget; writes the Pareto front and the chosen design (design.json)."""
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import time
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_search_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of the search; ``build`` adds these too, so both mean the same."""
     opt.add_data(parser, required=False,
-                 purpose="samples to measure accuracy on; without it, agreement with the exact "
-                 "network on synthetic inputs (a data-free proxy)")
+                 purpose="samples to measure accuracy on; without it, the SQNR of the output "
+                 "logits on synthetic inputs (a data-free proxy)")
     opt.add_quantization(parser)
     opt.add_target(parser, budget_default=True)
     opt.add_budget(parser)
@@ -122,8 +123,8 @@ def search(args, outdir: Path) -> SearchOutcome:
             x, labels = x[split.search], labels[split.search]
         x_ir = quantize_input(graph, x)
     else:
-        console.print("[yellow]note:[/] no --data: accuracy is top-1 agreement with the exact "
-                      "integer network on synthetic inputs, a data-free proxy")
+        console.print("[yellow]note:[/] no --data: accuracy is a top-1 drop predicted from the "
+                      "SQNR of the output logits on synthetic inputs, a data-free proxy")
     data = make_eval_data(graph, x_ir, labels, options.seed)
     started = time.perf_counter()
     created = not outdir.exists()
@@ -208,10 +209,14 @@ def _print_summary(console, result, budget, seconds) -> None:
     console.print(table)
     data = result.problem.data
     if data.kind == "synthetic":
-        console.print(f"data-free: agreement with the exact integer network on {len(data.x_ir)} "
-                      "synthetic inputs had to stay >= "
-                      f"{100 - result.problem.max_accuracy_drop:.2f} % (a calibrated proxy for "
-                      f"a top-1 drop of {result.max_accuracy_drop:g} points; docs/explore.md)")
+        from hlsgen.explore.evaluation import LOGIT_SQNR_AT_ONE_POINT
+
+        bound = LOGIT_SQNR_AT_ONE_POINT - 10 * math.log10(max(result.problem.max_accuracy_drop,
+                                                              1e-3))
+        console.print(f"data-free: the output logits' SQNR against the exact integer network on "
+                      f"{len(data.x_ir)} synthetic inputs had to stay >= {bound:.1f} dB (the "
+                      f"calibrated proxy for a top-1 drop of {result.max_accuracy_drop:g} "
+                      "points; docs/explore.md)")
     if result.validation is not None:
         v = result.validation
         console.print(f"validation: {len(v.labels)} labelled samples the search never saw "

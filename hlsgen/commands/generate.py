@@ -88,7 +88,7 @@ def read_design_file(path: Path) -> DesignFile:
                          "adder levels >= 1")
     meta = {key: data[key] for key in ("model_sha256", "part", "clock_mhz", "quantization",
                                        "metric", "data", "baseline", "accuracy_drop",
-                                       "samples", "top1", "agreement", "validation",
+                                       "samples", "top1", "agreement", "proxy", "validation",
                                        "validation_top1", "validation_drop") if key in data}
     kinds = data.get("kinds") or {}
     if not isinstance(kinds, dict):
@@ -268,9 +268,13 @@ def accuracy_sentence(design_file: DesignFile | None) -> str:
         return (f"hlsgen explore measured top-1 {value:.2f} % on {samples:.0f} labelled samples "
                 f"(exact integer network: {baseline:.2f} %, drop {drop:.2f} points). The search "
                 "chose the design on these same samples: confirm on data it did not see.")
-    where = "synthetic inputs (data-free)" if kind == "synthetic" else "unlabelled samples"
+    if kind == "synthetic":
+        return (f"hlsgen explore predicted a top-1 drop of {drop:.2f} points from the SQNR of "
+                f"the output logits on {samples:.0f} synthetic inputs (data-free): a proxy, no "
+                "labelled accuracy was measured.")
     return (f"hlsgen explore measured {value:.2f} % top-1 agreement with the exact integer "
-            f"network on {samples:.0f} {where}: a proxy, no labelled accuracy was measured.")
+            f"network on {samples:.0f} unlabelled samples: a proxy, no labelled accuracy was "
+            "measured.")
 
 
 def _check_pipeline_layers(graph, layer_pipeline, design_file) -> None:

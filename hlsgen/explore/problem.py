@@ -84,6 +84,8 @@ class EvalData:
 
     ``labels`` given: metric = top-1 (%) on labels, bound = drop vs the exact integer network.
     No labels: metric = top-1 agreement (%) with the exact integer network's predictions.
+    Synthetic inputs (no data at all): metric = 100 - the top-1 drop predicted from the SQNR
+    of the output logits (:func:`hlsgen.explore.evaluation.predicted_drop`).
     """
 
     x_ir: np.ndarray
@@ -91,6 +93,8 @@ class EvalData:
     reference_pred: np.ndarray  # exact integer network's top-1 per sample
     baseline: float  # the exact network's metric value (top-1 %, or 100 for agreement)
     kind: str  # "labelled", "unlabelled" or "synthetic"
+    reference_out: np.ndarray | None = None  # synthetic: the exact network's outputs
+    output_zero_point: int = 0
 
 
 @dataclass(frozen=True, eq=False)

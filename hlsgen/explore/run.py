@@ -26,14 +26,9 @@ from hlsgen.explore.pareto import (design_json, front_csv, front_json, pareto_fr
 from hlsgen.explore.evaluation import Evaluation, fitness
 from hlsgen.explore.problem import DEFAULT_LADDER, EvalData, Problem, build_problem
 from hlsgen.explore.search import fingerprint_of, genetic_search
+from hlsgen.explore.synthetic import synthetic_inputs
 from hlsgen.explore.validation import Validation, validate
 from hlsgen.explore.workers import Evaluator
-
-# Data-free: top-1 agreement with the exact network on this many inputs drawn uniformly from
-# the input's integer range.  benchmarks/data_free_proxy.py compares it with the alternatives
-# tried (smooth and class-seeking synthetic inputs, confident inputs only); none predicts the
-# real drop better yet without being exploited by the search (docs/explore.md).
-SYNTHETIC_SAMPLES = 256
 
 __all__ = ["ExploreOptions", "ExploreResult", "NoFeasibleDesign", "explore", "make_eval_data"]
 
@@ -83,20 +78,21 @@ class ExploreResult:
 def make_eval_data(graph: ir.Graph, x_ir: np.ndarray | None, labels: np.ndarray | None,
                    seed: int) -> EvalData:
     """Labelled data -> top-1 vs labels; unlabelled -> agreement with the exact network;
-    none -> agreement on synthetic inputs drawn uniformly from the input's integer range."""
+    none -> the logit SQNR on synthetic inputs (random fields and class-seeking inputs,
+    :mod:`hlsgen.explore.synthetic`) as a predicted top-1 drop."""
     from hlsgen.reference import execute
 
     kind = "labelled" if labels is not None else "unlabelled"
     if x_ir is None:
-        tensor = graph.tensor(graph.input)
-        rng = np.random.default_rng(seed)
-        x_ir = rng.integers(tensor.dtype.qmin, tensor.dtype.qmax + 1,
-                            size=(SYNTHETIC_SAMPLES, tensor.size), dtype=np.int64)
+        x_ir = synthetic_inputs(graph, seed)
         kind = "synthetic"
     out = execute(graph, x_ir).reshape(x_ir.shape[0], -1)
     reference_pred = np.argmax(out, axis=1)
     baseline = 100.0 * float(np.mean(reference_pred == labels)) if labels is not None else 100.0
-    return EvalData(x_ir, labels, reference_pred, baseline, kind)
+    if kind != "synthetic":
+        return EvalData(x_ir, labels, reference_pred, baseline, kind)
+    return EvalData(x_ir, labels, reference_pred, baseline, kind, out,
+                    graph.tensor(graph.output).zero_point)
 
 
 def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOptions,
@@ -165,7 +161,9 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
     if uniform_ok:
         best = max(uniform_ok, key=fitness)
         baselines[f"best uniform ({_uniform_label(best)})"] = best
-    metric_name = "top1" if data.labels is not None else "agreement"
+    # synthetic: 100 - the predicted top-1 drop (hlsgen.explore.evaluation.predicted_drop)
+    metric_name = ("top1" if data.labels is not None else
+                   "proxy" if data.kind == "synthetic" else "agreement")
     measured = {}
     if validation is not None:
         shown = front + ([chosen] if chosen else []) + list(baselines.values())

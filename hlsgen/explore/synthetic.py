@@ -1,5 +1,4 @@
-"""Synthetic inputs studied as a data-free accuracy proxy (benchmarks/data_free_proxy.py); the
-search itself still uses uniform noise (``hlsgen.explore.run.SYNTHETIC_SAMPLES``).
+"""Synthetic inputs for the data-free search (``hlsgen explore`` without ``--data``).
 
 The same two kinds of input the data-free calibration uses (:mod:`hlsgen.frontend.synthetic`),
 drawn directly in the IR's integer input domain:
@@ -10,7 +9,9 @@ drawn directly in the IR's integer input domain:
   class's margin in the exact integer network (inputs the network is sure about, as it is
   about most real samples), each then perturbed into several variants.
 
-Everything is drawn from ``seed``: the same model and seed give the same inputs.
+The search measures a design by the SQNR of its output logits against the exact network's on
+these inputs (:func:`hlsgen.explore.evaluation.predicted_drop`).  Everything is drawn from
+``seed``: the same model and seed give the same inputs.
 """
 
 from __future__ import annotations
