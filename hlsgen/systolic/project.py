@@ -32,3 +32,20 @@ def write_sim_project(outdir: Path, graph: ir.Graph, shape: ArrayShape, x_ir: np
         path.write_text(text)
     write_vectors(outdir / "tb", x_ir, execute(graph, x_ir))
     return plan
+
+
+def write_network_project(outdir: Path, graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
+                          core: CoreName | None = None):
+    """Write ``outdir/rtl`` and ``outdir/tb`` for the whole ``graph`` on one array; the plan."""
+    from hlsgen.systolic.netemit import emit_network
+    from hlsgen.systolic.network import plan_network
+
+    plan = plan_network(graph, shape)
+    outdir = Path(outdir)
+    files = {**emit_network(plan, core), **testbench_files()}
+    for rel, text in files.items():
+        path = outdir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    write_vectors(outdir / "tb", x_ir, execute(graph, x_ir))
+    return plan
