@@ -33,11 +33,12 @@ ANCHOR_MS = {"kws_dscnn_int8": 0.324, "resnet8_int8": 0.411}  # fpgaConvNet, xc7
 CLOCK_MHZ = 143.0
 
 
-def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, workdir: Path) -> dict:
+def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, workdir: Path,
+              depthwise: bool = True) -> dict:
     folder = MODELS / name
     graph = import_model(folder / "model.onnx", **IMPORT.get(name, {}))
     x = quantize_input(graph, np.load(folder / "data.npz")["x"][:frames])
-    plan = plan_network(graph, shape)
+    plan = plan_network(graph, shape, depthwise)
     exact = np.array_equal(emulate_network(plan, x).reshape(len(x), -1),
                            execute(graph, x).reshape(len(x), -1))
     timing = network_cycle_model(plan)
@@ -45,7 +46,7 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, workdir: Pat
                "cycles": c, "macs": s.macs,
                "utilization": s.macs / (shape.pes * c) if s.macs else None}
               for s, c in zip(plan.steps, timing.layer_cycles)]
-    row = {"model": name, "array": str(shape), "frames": frames, "emulation_exact": exact,
+    row = {"model": name, "array": str(shape), "depthwise": depthwise, "frames": frames, "emulation_exact": exact,
            "latency_cycles": timing.latency, "compute_cycles": timing.compute_cycles,
            "interval_cycles": timing.interval, "macs": plan.macs,
            "latency_us": timing.latency / CLOCK_MHZ,
@@ -57,7 +58,7 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, workdir: Pat
 
         where = workdir / name
         shutil.rmtree(where, ignore_errors=True)
-        write_network_project(where, graph, shape, x)
+        write_network_project(where, graph, shape, x, depthwise=depthwise)
         start = time.time()
         result = simulate(where, seed=1)
         report = json.loads((where / "results" / "sim.json").read_text())
@@ -76,6 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="mnist8,kws_dscnn_int8,resnet8_int8")
     parser.add_argument("--sim", default="", help="comma-separated models to simulate")
     parser.add_argument("--frames", type=int, default=3)
+    parser.add_argument("--block-diagonal", action="store_true",
+                        help="run depthwise Convs block-diagonally (no channel-parallel mode)")
     parser.add_argument("--out", default="systolic_network.json")
     args = parser.parse_args(argv)
     shape = ArrayShape.parse(args.array)
@@ -83,7 +86,8 @@ def main(argv=None) -> int:
     rows = []
     workdir = Path(tempfile.gettempdir()) / "hlsgen_systolic_network"
     for name in args.models.split(","):
-        row = run_model(name, shape, args.frames, name in simulated, workdir)
+        row = run_model(name, shape, args.frames, name in simulated, workdir,
+                        not args.block_diagonal)
         rows.append(row)
         print(f"\n{name} on {shape}: emulation exact {row['emulation_exact']}, latency "
               f"{row['latency_cycles']:,} cycles = {row['latency_us']:.1f} us at "

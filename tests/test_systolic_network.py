@@ -27,6 +27,8 @@ from hlsgen.systolic.network import Op, plan_network
 from hlsgen.systolic.project import write_network_project
 from hlsgen.verify.sim import simulate
 
+MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+
 MIDDLE = ("conv", "dwconv", "maxpool", "add", "avgpool")
 
 
@@ -103,3 +105,48 @@ def test_every_lane_operation_in_one_network(tmp_path):
     plan, _ = _simulate_exactly(tmp_path / "ops", graph, ArrayShape(3, 2))
     add = next(s for s in plan.steps if s.op is Op.SCALE)
     assert add.input.dtype != add.input_b.dtype and add.pixels == 1
+
+
+# -- depthwise, channel-parallel -------------------------------------------------------------
+def _depthwise_network(seed: int):
+    """conv -> depthwise conv -> depthwise conv -> conv (both depthwise: groups = C)."""
+    graph = random_graph(seed, ("conv", "dwconv", "dwconv", "conv"), signed=None,
+                         rounding="mixed", max_channels=6, max_hw=5)
+    return graph
+
+
+def test_depthwise_runs_channel_parallel():
+    graph = _depthwise_network(9)
+    shape = ArrayShape(4, 4)
+    fast, slow = plan_network(graph, shape), plan_network(graph, shape, depthwise=False)
+    dw = [s for s in fast.steps if s.op is Op.DW]
+    assert len(dw) == 2
+    for step in dw:
+        taps, channels = step.window.taps, step.output.shape[2]
+        assert (step.n_kt, step.n_ct) == (-(-taps // 4), -(-channels // 4))
+        block = next(s for s in slow.steps if s.name == step.name)
+        assert block.op is Op.MAC and block.items > step.items
+    x = random_input(graph, 3, 9)
+    assert np.array_equal(emulate_network(fast, x), execute(graph, x))
+
+
+def test_kws_depthwise_layers_run_at_the_array_width():
+    """3x3 depthwise over 64 channels on 25x5, 12x16 array: 9 taps on 9 rows, 4 column tiles:
+    4 x 1 x 125 = 500 items instead of 24,000 block-diagonally."""
+    from hlsgen.frontend import import_model
+
+    model = MODELS / "kws_dscnn_int8" / "model.onnx"
+    if not model.is_file():
+        pytest.skip("shared models missing")
+    graph = import_model(model)
+    plan = plan_network(graph, ArrayShape(12, 16))
+    dw = [s for s in plan.steps if s.op is Op.DW]
+    assert [s.items for s in dw] == [500] * 4 and plan.ports == 12
+    assert [s.macs for s in dw] == [72_000] * 4
+
+
+@pytest.mark.parametrize("seed", [9])
+def test_depthwise_network_simulates_exactly(tmp_path, seed):
+    graph = _depthwise_network(seed)
+    plan, _ = _simulate_exactly(tmp_path / "dw", graph, ArrayShape(2, 4), seed=seed)
+    assert sum(s.op is Op.DW for s in plan.steps) == 2

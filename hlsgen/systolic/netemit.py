@@ -72,13 +72,17 @@ def _psum_width(plan: NetworkPlan) -> int:
 # -- the array -------------------------------------------------------------------------------
 def _array_context(plan: NetworkPlan) -> dict:
     rows, cols = plan.shape.rows, plan.shape.cols
-    pes = [{"col": c, "w_lo": 8 * c, "w_hi": 8 * c + 7} for c in range(cols)]
+    per_pe = plan.has_depthwise
+    # xpe: row r's C values, 9 bits each, row-major
+    pes = [{"col": c, "w_lo": 8 * c, "w_hi": 8 * c + 7, "suffix": f"_{c}" if per_pe else "",
+            "xpe_lo": [9 * (r * cols + c) for r in range(rows)],
+            "xpe_hi": [9 * (r * cols + c) + 8 for r in range(rows)]} for c in range(cols)]
     words = [[] for _ in range(rows)]
     for step in plan.steps:
-        if step.op is not Op.MAC:
+        if step.op not in (Op.MAC, Op.DW):
             continue
         for r in range(rows):
-            for local, word in enumerate(step.plan.weight_words[r]):
+            for local, word in enumerate(step.words[r]):
                 value = sum((int(w) & 0xFF) << (8 * c) for c, w in enumerate(word))
                 words[r].append({"tile": step.tile_base + local, "hex": f"{value:x}"})
     row_list = []
@@ -92,7 +96,8 @@ def _array_context(plan: NetworkPlan) -> dict:
         })
     return {"row_list": row_list, "last_row": pes, "skew_rows": rows > 1,
             "skew_last": rows - 1, "word_msb": 8 * cols - 1, "word_bits": 8 * cols,
-            "latency": rows + 1, "tiles_last": plan.tiles - 1}
+            "latency": rows + 1, "tiles_last": plan.tiles - 1, "per_pe": per_pe,
+            "xpe_msb": 9 * rows * cols - 1}
 
 
 # -- the lanes -------------------------------------------------------------------------------
@@ -157,7 +162,7 @@ def _top_context(plan: NetworkPlan) -> dict:
         ("in_base", cw, True), ("out_base", addr_bits, False), ("rin", 1, False),
         ("sgn", 1, False), ("sgn_b", 1, False), ("pad9", 9, False), ("last", 1, False), ("op_max", 1, False),
         ("op_scale", 1, False), ("vm_mult", 1, False), ("vm_raw", 1, False),
-        ("half_even", 1, False), ("zp", q_bits, True), ("lo", q_bits, True),
+        ("half_even", 1, False), ("dw", 1, False), ("zp", q_bits, True), ("lo", q_bits, True),
         ("hi", q_bits, True)]
     descriptors = []
     for index, s in enumerate(plan.steps):
@@ -173,7 +178,7 @@ def _top_context(plan: NetworkPlan) -> dict:
             "pad9": s.pad_value & 0x1FF, "last": int(s.to_output),
             "op_max": int(s.op is Op.MAX), "op_scale": int(s.op is Op.SCALE),
             "vm_mult": int(s.vmode is Vmode.MULT), "vm_raw": int(s.vmode is Vmode.RAW),
-            "half_even": int(s.half_even),
+            "half_even": int(s.half_even), "dw": int(s.op is Op.DW),
             "zp": rq.zero_point if rq else 0, "lo": rq.lo if rq else 0, "hi": rq.hi if rq else 0}
         descriptors.append({"index": index, "fields": [
             {"name": n, "value": _literal(values[n], b) if sg else f"{b}'d{values[n]}"}
@@ -194,8 +199,10 @@ def _top_context(plan: NetworkPlan) -> dict:
         in_word = (f"{{{pad}'d0, ri{p}}}" if pad else f"ri{p}") if inbuf else f"{word_bits}'d0"
         act_word = ("{" + ", ".join(f"ra{p}_{b}" for b in reversed(act)) + "}"
                     if act else f"{word_bits}'d0")
+        delay = p if plan.has_depthwise and p < rows else 0
         ports.append({"index": p, "taps": taps, "inbuf": inbuf, "act_banks": act,
-                      "in_word": in_word, "act_word": act_word})
+                      "in_word": in_word, "act_word": act_word, "delay": delay,
+                      "delays": list(range(2, delay + 1))})
     # Row sources: the union over MAC steps of the (port, channel) pairs a row reads.
     sources = [[] for _ in range(rows)]
     choice = {}
@@ -246,6 +253,8 @@ def _top_context(plan: NetworkPlan) -> dict:
         "lane_list": [{"bx_lo": 9 * c, "bx_hi": 9 * c + 8, "lo": 8 * c, "hi": 8 * c + 7}
                       for c in range(cols)],
         "array_latency": rows + 1, "array_latency_less1": rows,
+        "per_pe": plan.has_depthwise, "xpe_msb": 9 * rows * cols - 1,
+        "xpe_rows": [f"xpe3_{r}" if r < plan.ports else f"{9 * cols}'d0" for r in range(rows)],
         "tag_bits": m_bits + gct_bits + ct_bits + 5, "tag_valid": m_bits + gct_bits + ct_bits + 4,
         "tag_first": m_bits + gct_bits + ct_bits + 3, "tag_last": m_bits + gct_bits + ct_bits + 2,
         "tag_final": m_bits + gct_bits + ct_bits + 1, "tag_end": m_bits + gct_bits + ct_bits,

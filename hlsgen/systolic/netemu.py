@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hlsgen.systolic.depthwise import emulate_depthwise
 from hlsgen.systolic.emulate import emulate, requant_lane
 from hlsgen.systolic.network import NetworkPlan, Op, Step, Vmode
 
@@ -26,6 +27,8 @@ def emulate_network(plan: NetworkPlan, x_ir: np.ndarray, return_all: bool = Fals
     for step in plan.steps:
         if step.op is Op.MAC:
             out = emulate(step.plan, values[step.input.name])
+        elif step.op is Op.DW:
+            out = _depthwise_step(step, plan, values)
         else:
             out = _lane_step(step, plan, values)
         values[step.output.name] = out.reshape(len(x), -1)
@@ -33,6 +36,19 @@ def emulate_network(plan: NetworkPlan, x_ir: np.ndarray, return_all: bool = Fals
         return values
     last = plan.steps[-1].output
     return values[last.name].reshape(len(x), *last.shape)
+
+
+def _depthwise_step(step: Step, plan: NetworkPlan, values: dict) -> np.ndarray:
+    h, w, c = step.input.shape
+    x = values[step.input.name].reshape(-1, h * w, c)
+    acc = emulate_depthwise(step, x, plan.shape.cols, plan.shape.rows)
+    out = np.zeros_like(acc)
+    cols = plan.shape.cols
+    for o in range(step.output.shape[2]):
+        ct, c = divmod(o, cols)
+        out[:, :, o] = requant_lane(acc[:, :, o], step.lane_mult[ct][c], step.lane_shift[ct][c],
+                                    step)
+    return out
 
 
 def _port0(step: Step, frames: np.ndarray, tap) -> np.ndarray:

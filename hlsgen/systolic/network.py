@@ -31,6 +31,7 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
+from hlsgen.systolic.depthwise import depthwise_tables, is_depthwise
 from hlsgen.systolic.plan import ArrayShape, SystolicError, SystolicPlan, Tap, plan_layer
 
 __all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network"]
@@ -40,6 +41,7 @@ class Op(enum.Enum):
     """What the lanes add up per item."""
 
     MAC = "mac"  # the array's column sums (Conv, Dense)
+    DW = "dw"  # the array's column sums, every PE its own channel (depthwise Conv)
     MAX = "max"  # running maximum of raw values (MaxPool)
     SCALE = "scale"  # raw value * a per-channel, per-tap constant (Add, AvgPool)
 
@@ -85,6 +87,11 @@ class Step:
     reads_input: bool = False
     to_output: bool = False
     input_b: ir.Tensor | None = None  # Add: operand b, read by the second tap
+    weight_words: tuple = ()  # Op.DW: [row][tile] -> C weights (Op.MAC: plan.weight_words)
+
+    @property
+    def words(self) -> tuple:
+        return self.plan.weight_words if self.plan is not None else self.weight_words
 
     @property
     def items(self) -> int:
@@ -130,7 +137,7 @@ class NetworkPlan:
     @property
     def tiles(self) -> int:
         """Weight tiles of every MAC step (each row's weight memory depth)."""
-        return max(1, sum(s.n_ct * s.n_kt for s in self.steps if s.op is Op.MAC))
+        return max(1, sum(s.n_ct * s.n_kt for s in self.steps if s.op in (Op.MAC, Op.DW)))
 
     @property
     def max_pixels(self) -> int:
@@ -138,13 +145,18 @@ class NetworkPlan:
 
     @property
     def macs(self) -> int:
-        return sum(s.macs for s in self.steps if s.op is Op.MAC)
+        return sum(s.macs for s in self.steps if s.op in (Op.MAC, Op.DW))
+
+    @property
+    def has_depthwise(self) -> bool:
+        return any(s.op is Op.DW for s in self.steps)
 
 
-def plan_network(graph: ir.Graph, shape: ArrayShape) -> NetworkPlan:
-    """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated."""
+def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True) -> NetworkPlan:
+    """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated.
+    ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups)."""
     _check_graph(graph)
-    steps = [_step(graph, layer, shape) for layer in graph.layers]
+    steps = [_step(graph, layer, shape, depthwise) for layer in graph.layers]
     ports = max(len(s.port_taps[0]) for s in steps)
     steps = [_with_ports(s, ports) for s in steps]
     bases, depth = _allocate(graph, shape.cols)
@@ -162,7 +174,7 @@ def plan_network(graph: ir.Graph, shape: ArrayShape) -> NetworkPlan:
                                              + step.port_taps[1][1:]))
         placed.append(step)
         kt, ct = kt + step.n_kt, ct + step.n_ct
-        tile += step.n_ct * step.n_kt if step.op is Op.MAC else 0
+        tile += step.n_ct * step.n_kt if step.op in (Op.MAC, Op.DW) else 0
     in_ports = [_used_ports(s) for s in placed if s.reads_input]
     act_ports = [_used_ports(s) for s in placed if not s.reads_input]
     cols = shape.cols
@@ -202,7 +214,7 @@ def _check_graph(graph: ir.Graph) -> None:
 
 
 # -- steps -----------------------------------------------------------------------------------
-def _step(graph: ir.Graph, layer: ir.Layer, shape: ArrayShape) -> Step:
+def _step(graph: ir.Graph, layer: ir.Layer, shape: ArrayShape, depthwise: bool) -> Step:
     cols = shape.cols
     src, out = graph.tensor(layer.inputs[0]), graph.tensor(layer.output)
     channels = out.shape[2]
@@ -212,6 +224,13 @@ def _step(graph: ir.Graph, layer: ir.Layer, shape: ArrayShape) -> Step:
         flat = [int(v) for v in values] + [fill] * (n_ct * cols - channels)
         return tuple(tuple(flat[ct * cols:(ct + 1) * cols]) for ct in range(n_ct))
 
+    if depthwise and is_depthwise(layer, src.shape[2]):
+        t = depthwise_tables(layer, src, shape)
+        win = t["window"]
+        return Step(layer.name, layer.kind, Op.DW, Vmode.MULT, src, out, win, t["n_ct"],
+                    t["n_kt"], win.ho * win.wo, t["port_taps"], None, lanes(t["bias"]),
+                    lanes(t["mult"]), lanes(t["shift"], fill=1), (), layer.requant,
+                    src.zero_point, t["acc_bound"], t["macs"], weight_words=t["weight_words"])
     if isinstance(layer, (ir.Conv, ir.Dense)):
         single = ir.Graph(name=layer.name, input=src.name, output=out.name,
                           tensors={src.name: src, out.name: out}, layers=(layer,),

@@ -35,12 +35,13 @@ def write_sim_project(outdir: Path, graph: ir.Graph, shape: ArrayShape, x_ir: np
 
 
 def write_network_project(outdir: Path, graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
-                          core: CoreName | None = None):
-    """Write ``outdir/rtl`` and ``outdir/tb`` for the whole ``graph`` on one array; the plan."""
+                          core: CoreName | None = None, depthwise: bool = True):
+    """Write ``outdir/rtl`` and ``outdir/tb`` for the whole ``graph`` on one array; the plan
+    (``depthwise``: channel-parallel depthwise Convs, else block-diagonal)."""
     from hlsgen.systolic.netemit import emit_network
     from hlsgen.systolic.network import plan_network
 
-    plan = plan_network(graph, shape)
+    plan = plan_network(graph, shape, depthwise)
     outdir = Path(outdir)
     files = {**emit_network(plan, core), **testbench_files()}
     for rel, text in files.items():
