@@ -46,7 +46,8 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, workdir: Pat
                "cycles": c, "macs": s.macs,
                "utilization": s.macs / (shape.pes * c) if s.macs else None}
               for s, c in zip(plan.steps, timing.layer_cycles)]
-    row = {"model": name, "array": str(shape), "depthwise": depthwise, "frames": frames, "emulation_exact": exact,
+    row = {"model": name, "array": str(shape), "depthwise": depthwise, "frames": frames,
+           "emulation_exact": exact,
            "latency_cycles": timing.latency, "compute_cycles": timing.compute_cycles,
            "interval_cycles": timing.interval, "macs": plan.macs,
            "latency_us": timing.latency / CLOCK_MHZ,

@@ -150,7 +150,8 @@ def _top_context(plan: NetworkPlan) -> dict:
     q_bits = _q_bits(plan)
     word_bits = 8 * cols * plan.banks
     last = plan.steps[-1]
-    m_bits, ct_bits = _bits(plan.max_pixels), _bits(max(plan.banks, max(s.n_ct for s in plan.steps)))
+    m_bits = _bits(plan.max_pixels)
+    ct_bits = _bits(max(plan.banks, max(s.n_ct for s in plan.steps)))
     gct_bits = _bits(plan.ct_total)
     fields = [  # name, bits, signed
         ("m_last", m_bits, False), ("ow_last", _bits(max(s.window.wo for s in plan.steps)), False),
@@ -160,7 +161,8 @@ def _top_context(plan: NetworkPlan) -> dict:
         ("ih0", cw, True), ("iw0", cw, True), ("base0", cw, True), ("sh", cw, True),
         ("sw", cw, True), ("row_step", cw, True), ("in_h", cw, True), ("in_w", cw, True),
         ("in_base", cw, True), ("out_base", addr_bits, False), ("rin", 1, False),
-        ("sgn", 1, False), ("sgn_b", 1, False), ("pad9", 9, False), ("last", 1, False), ("op_max", 1, False),
+        ("sgn", 1, False), ("sgn_b", 1, False), ("pad9", 9, False), ("last", 1, False),
+        ("op_max", 1, False),
         ("op_scale", 1, False), ("vm_mult", 1, False), ("vm_raw", 1, False),
         ("half_even", 1, False), ("dw", 1, False), ("zp", q_bits, True), ("lo", q_bits, True),
         ("hi", q_bits, True)]
@@ -224,7 +226,8 @@ def _top_context(plan: NetworkPlan) -> dict:
         row_list.append({"index": r, "sources": exprs})
         if len(exprs) > 1:
             select_rows.append({"index": r, "msb": _bits(len(exprs)) - 1})
-    select_table = [{"kt": kt, "sels": [{"row": sr["index"], "value": choice.get((kt, sr["index"]), 0)}
+    select_table = [{"kt": kt, "sels": [{"row": sr["index"],
+                                         "value": choice.get((kt, sr["index"]), 0)}
                                         for sr in select_rows]}
                     for kt in range(plan.kt_total)]
     out_pixels = last.pixels
