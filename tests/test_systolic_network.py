@@ -150,3 +150,20 @@ def test_depthwise_network_simulates_exactly(tmp_path, seed):
     graph = _depthwise_network(seed)
     plan, _ = _simulate_exactly(tmp_path / "dw", graph, ArrayShape(2, 4), seed=seed)
     assert sum(s.op is Op.DW for s in plan.steps) == 2
+
+
+def test_generate_writes_the_systolic_project(tmp_path):
+    from hlsgen.cli import main
+    from hlsgen.frontend import import_model
+
+    model = MODELS / "kws_dscnn_int8" / "model.onnx"
+    if not model.is_file():
+        pytest.skip("shared models missing")
+    out = tmp_path / "kws_sa"
+    assert main(["generate", str(model), "-o", str(out), "--arch", "systolic", "--array",
+                 "11x16", "--count", "2"]) == 0
+    cost = json.loads((out / "rtl" / "hlsgen_cost.json").read_text())
+    plan = plan_network(import_model(model), ArrayShape(11, 16))
+    assert (cost["array"], cost["latency_cycles"]) == ("11x16", network_cycle_model(plan).latency)
+    assert len((out / "tb" / "expected.txt").read_text().splitlines()) == 2
+    assert (out / "tb" / "run_sim.py").is_file()
