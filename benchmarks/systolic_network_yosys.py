@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     row = {"model": args.model, "array": str(shape), "pes": shape.pes,
            "dsps_array": report.modules[names["array"]].dsps,
            "dsps_lanes": report.modules[names["accum"]].dsps, "total": asdict(total),
+           "modules": {name: asdict(cost) for name, cost in report.modules.items()},
            "yosys_seconds": round(seconds, 1)}
     print(f"{args.model} on {shape} ({shape.pes} PEs), yosys {seconds:.0f} s:")
     print(f"  DSP48E1: array {row['dsps_array']}, lanes {row['dsps_lanes']}, total "
@@ -56,6 +57,9 @@ def main(argv=None) -> int:
         value = getattr(total, key)
         print(f"  {key}: {value:,} ({100 * value / XC7Z020[key]:.1f} % of xc7z020; "
               f"80 % ceiling {limit:,})")
+    for name, cost in report.modules.items():
+        print(f"  {name}: {cost.luts:,} LUTs ({cost.lutram_luts:,} LUTRAM/SRL), {cost.ffs:,} "
+              f"FFs, {cost.dsps} DSPs, {cost.brams:g} RAMB36")
     Path(args.out).write_text(json.dumps(row, indent=2) + "\n")
     return 0
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
-from hlsgen.systolic.plan import PRODUCT_BOUND, ArrayShape, SystolicError, Tap
+from hlsgen.systolic.plan import ArrayShape, SystolicError, Tap
 
 __all__ = ["is_depthwise", "depthwise_tables", "emulate_depthwise"]
 
@@ -59,7 +59,6 @@ def depthwise_tables(layer: ir.Conv, src: ir.Tensor, shape: ArrayShape) -> dict:
     rq = layer.requant
     mult = np.asarray(rq.multiplier, np.int64)
     prod = acc * int(mult.max())
-    assert rows * PRODUCT_BOUND >= np.abs(weight).max(initial=0) * x_max
     return {"window": window, "n_kt": n_kt, "n_ct": n_ct, "port_taps": tuple(port_taps),
             "weight_words": words, "bias": bias, "mult": mult,
             "shift": np.minimum(np.asarray(rq.shift, np.int64), bit_width(-prod, prod)),

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -165,12 +165,12 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True) -> 
     for index, (layer, step) in enumerate(zip(graph.layers, steps)):
         last = index == len(steps) - 1
         a = layer.inputs[0]
-        step = _replace(step, kt_base=kt, ct_base=ct, tile_base=tile,
+        step = replace(step, kt_base=kt, ct_base=ct, tile_base=tile,
                         reads_input=a == graph.input, in_base=bases.get(a, 0),
                         to_output=last, out_base=0 if last else bases[layer.output])
         if isinstance(layer, ir.Add):  # operand b: the second tap's offset from operand a
             off = bases[layer.input_b] - bases[a]
-            step = _replace(step, port_taps=(step.port_taps[0], (Tap(0, 0, off),)
+            step = replace(step, port_taps=(step.port_taps[0], (Tap(0, 0, off),)
                                              + step.port_taps[1][1:]))
         placed.append(step)
         kt, ct = kt + step.n_kt, ct + step.n_ct
@@ -278,17 +278,11 @@ def _xmax(tensor: ir.Tensor) -> int:
 
 def _with_ports(step: Step, ports: int) -> Step:
     taps = tuple(t + (None,) * (ports - len(t)) for t in step.port_taps)
-    return _replace(step, port_taps=taps)
+    return replace(step, port_taps=taps)
 
 
 def _used_ports(step: Step) -> int:
     return max(p + 1 for kt in step.port_taps for p, t in enumerate(kt) if t is not None)
-
-
-def _replace(step: Step, **changes) -> Step:
-    from dataclasses import replace
-
-    return replace(step, **changes)
 
 
 # -- memory ----------------------------------------------------------------------------------
