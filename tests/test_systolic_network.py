@@ -167,3 +167,26 @@ def test_generate_writes_the_systolic_project(tmp_path):
     assert (cost["array"], cost["latency_cycles"]) == ("11x16", network_cycle_model(plan).latency)
     assert len((out / "tb" / "expected.txt").read_text().splitlines()) == 2
     assert (out / "tb" / "run_sim.py").is_file()
+
+
+# -- synthesis -------------------------------------------------------------------------------
+def test_yosys_maps_macs_to_dsps_and_weights_to_block_ram(tmp_path):
+    """A conv -> depthwise -> maxpool -> dense network on 3x2: every PE one DSP48E1, the
+    lanes' requantization multiplies the only other DSPs, each row's weight ROM a RAMB."""
+    from hlsgen.systolic import emit_network, module_names
+    from hlsgen.verify.estimate import run_yosys
+
+    graph = _network(8, ("dwconv", "maxpool"), "dense", channels=6, hw=5)
+    shape = ArrayShape(3, 2)
+    plan = plan_network(graph, shape)
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    for rel, text in emit_network(plan).items():
+        (tmp_path / rel).write_text(text)
+    report = run_yosys(rtl)
+    names = module_names()
+    array = report.modules[names["array"]]
+    assert array.dsps == shape.pes
+    assert array.brams >= shape.rows / 2  # one ROM per row (RAMB18 = half a RAMB36)
+    assert 1 <= report.modules[names["accum"]].dsps <= 2 * shape.cols
+    assert report.total.dsps == shape.pes + report.modules[names["accum"]].dsps
