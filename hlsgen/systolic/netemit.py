@@ -18,6 +18,9 @@ from hlsgen.systolic.nettiming import network_cycle_model
 
 __all__ = ["emit_network"]
 
+DSP_A_BITS = 25  # DSP48E1 multiplier: 25-bit signed A ...
+DSP_B_UNSIGNED = 17  # ... times 18-bit signed B: 17 bits of an unsigned multiplier
+
 
 def emit_network(plan: NetworkPlan, core: CoreName | None = None) -> dict[str, str]:
     """``rtl/*.v`` and ``rtl/hlsgen_cost.json`` of the whole network on the array."""
@@ -131,6 +134,9 @@ def _accum_context(plan: NetworkPlan) -> dict:
         "prod_msb": prod - 1, "prod_bits": prod, "prod_ones": f"{(1 << prod) - 1:x}",
         "q_msb": _q_bits(plan) - 1, "racc_msb": plan.racc_width - 1,
         "scale_msb": scale - 1, "sp_msb": 9 + scale,
+        # a DSP48E1 multiplies 25 x 18 bits signed: the multiplier's bits past 17 by shift-add
+        "split_mult": mult > DSP_B_UNSIGNED and plan.racc_width <= DSP_A_BITS,
+        "mult_lo_bits": DSP_B_UNSIGNED, "mult_hi_msb": mult - DSP_B_UNSIGNED - 1,
     }
 
 
