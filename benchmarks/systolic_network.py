@@ -6,7 +6,7 @@ in cycles and in microseconds at 143 MHz next to fpgaConvNet's xc7z020 anchors; 
 ``--sim`` the Verilog of the whole network in Verilator on ``--frames`` real frames (0
 mismatches and simulated latency = model asserted).  Writes ``systolic_network.json``.
 
-    python benchmarks/systolic_network.py [--array 11x16] [--sim mnist8,kws_dscnn_int8]
+    python benchmarks/systolic_network.py [--array 12x16] [--sim mnist8,kws_dscnn_int8]
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, workdir: Pat
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--array", default="11x16")
+    parser.add_argument("--array", default="12x16")
     parser.add_argument("--models", default="mnist8,kws_dscnn_int8,resnet8_int8")
     parser.add_argument("--sim", default="", help="comma-separated models to simulate")
     parser.add_argument("--frames", type=int, default=3)

@@ -3,7 +3,7 @@
 Prints DSP48E1 (array / lanes), LUTs, FFs and RAMB36 of the design next to the xc7z020's
 80 % ceiling and writes ``systolic_network_yosys.json``.
 
-    python benchmarks/systolic_network_yosys.py [--model kws_dscnn_int8] [--array 11x16]
+    python benchmarks/systolic_network_yosys.py [--model kws_dscnn_int8] [--array 12x16]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ XC7Z020 = {"luts": 53_200, "ffs": 106_400, "dsps": 220, "brams": 140}
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="kws_dscnn_int8")
-    parser.add_argument("--array", default="11x16")
+    parser.add_argument("--array", default="12x16")
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--out", default="systolic_network_yosys.json")
     args = parser.parse_args(argv)

@@ -192,3 +192,24 @@ def test_yosys_maps_macs_to_dsps_and_weights_to_block_ram(tmp_path):
     assert plan.mult_width > 17  # the multiplier's high bits by shift-add: one DSP per lane
     assert report.modules[names["accum"]].dsps == shape.cols
     assert report.total.dsps == shape.pes + report.modules[names["accum"]].dsps
+
+
+@pytest.mark.parametrize("model", ["mnist8", "kws_dscnn_int8", "resnet8_int8"])
+def test_shared_models_emulate_exactly_and_time_as_documented(model):
+    """The whole network on 12x16 (the xc7z020 shape) equals the reference on real frames;
+    its latency is docs/systolic.md's P + 2 + sum(N_l + R + 9)."""
+    from hlsgen.frontend import import_model
+    from hlsgen.reference import quantize_input
+
+    folder = MODELS / model
+    if not folder.is_dir():
+        pytest.skip("shared models missing")
+    args = {"data_free_input_range": (0.0, 255.0)} if model == "mnist8" else {}
+    graph = import_model(folder / "model.onnx", **args)
+    x = quantize_input(graph, np.load(folder / "data.npz")["x"][:2])
+    plan = plan_network(graph, ArrayShape(12, 16))
+    assert np.array_equal(emulate_network(plan, x), execute(graph, x))
+    h, w, _ = plan.graph_input.shape
+    timing = network_cycle_model(plan)
+    assert timing.latency == h * w + 2 + sum(s.items + 12 + 9 for s in plan.steps)
+    assert timing.interval == max(h * w + plan.steps[0].items + 3, timing.latency - h * w + 1)

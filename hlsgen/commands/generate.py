@@ -39,9 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="shift-add: hlsgen's multiplier-less design (default); systolic: "
                         "the DSP baseline, the whole network on one weight-stationary int8 "
                         "array (Verilog + testbench; docs/systolic.md)")
-    parser.add_argument("--array", default="11x16", metavar="ROWSxCOLS",
+    parser.add_argument("--array", default="12x16", metavar="ROWSxCOLS",
                         help="--arch systolic: the array's rows (reduction) x columns (output "
-                        "channels); default 11x16: 176 PE DSPs + 32 lane DSPs fit the "
+                        "channels); default 12x16: 192 PE DSPs + 16 lane DSPs fit the "
                         "xc7z020's 220")
 
 
