@@ -89,7 +89,7 @@ def _simulate_exactly(where: Path, graph, shape: ArrayShape, frames: int = 3, se
     return plan, result
 
 
-@settings(max_examples=5, deadline=None,
+@settings(max_examples=4, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(0, 10**6), st.lists(st.sampled_from(MIDDLE), min_size=1, max_size=3),
        st.sampled_from(("conv", "dense", "avgpool")), st.integers(2, 4), st.integers(2, 4))
