@@ -35,6 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_target(parser, budget_default=False)
     add_project_arguments(parser, default_vectors="random frames over the input range")
     opt.add_jobs(parser)
+    parser.add_argument("--arch", choices=("shift-add", "systolic"), default="shift-add",
+                        help="shift-add: hlsgen's multiplier-less design (default); systolic: "
+                        "the DSP baseline, the whole network on one weight-stationary int8 "
+                        "array (Verilog + testbench; docs/systolic.md)")
+    parser.add_argument("--array", default="12x16", metavar="ROWSxCOLS",
+                        help="--arch systolic: the array's rows (reduction) x columns (output "
+                        "channels); default 12x16: 192 PE DSPs + 16 lane DSPs fit the "
+                        "xc7z020's 220")
 
 
 def add_project_arguments(parser: argparse.ArgumentParser, *, default_vectors: str) -> None:
@@ -211,8 +219,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--count {args.count} frames of {frame} values each are more test "
                          f"data than hlsgen writes ({MAX_VECTOR_VALUES} values); give at most "
                          f"--count {max(1, MAX_VECTOR_VALUES // frame)}")
-    design = apply_design(graph, design_file.methods if design_file else method, jobs=args.jobs,
-                          kinds=design_file.kinds if design_file else None)
     if args.vectors is not None:
         x, _ = load_data(args.vectors)
         try:
@@ -227,6 +233,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         x_ir = random_inputs(graph, args.count, seed=0)
         origin = f"{args.count} random frames over the input range, seed 0"
+    if getattr(args, "arch", "shift-add") == "systolic":
+        return _run_systolic(args, graph, x_ir, outdir, core, start)
+    design = apply_design(graph, design_file.methods if design_file else method, jobs=args.jobs,
+                          kinds=design_file.kinds if design_file else None)
     vectors = reference_vectors(design, x_ir, origin)
     info = ProjectInfo(model=args.model.name, model_sha256=opt.file_sha256(args.model),
                        command=_command(args, method, design_file, quantization, part,
@@ -242,6 +252,26 @@ def run(args: argparse.Namespace) -> int:
           f"{adders} adders ({time.perf_counter() - start:.1f} s)")
     print(f"next: make -C {terminal(shlex.quote(str(outdir)), None)} csim sim estimate   "
           f"(see {terminal(outdir / 'README.md', None)})")
+    return 0
+
+
+def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
+    """The DSP systolic-array baseline of the whole network: ``rtl/``, ``tb/``, README."""
+    from hlsgen.emit.writer import write_tree
+    from hlsgen.systolic import ArrayShape
+    from hlsgen.systolic.nettiming import network_cycle_model
+    from hlsgen.systolic.project import network_project_files
+
+    shape = ArrayShape.parse(args.array)
+    plan, files = network_project_files(graph, shape, x_ir, core)
+    protect = tuple(p for p in (args.model, args.vectors) if p)
+    written = write_tree(outdir, files, force=args.force, protect=protect)
+    timing = network_cycle_model(plan)
+    print(f"wrote {terminal(written, None)}: {len(files)} files, {len(graph.layers)} layers on "
+          f"a {shape} systolic array, latency {timing.latency:,} cycles "
+          f"({time.perf_counter() - start:.1f} s)")
+    print(f"next: cd {terminal(shlex.quote(str(outdir)), None)} && python tb/run_sim.py "
+          "--sim verilator")
     return 0
 
 

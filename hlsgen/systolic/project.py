@@ -32,3 +32,45 @@ def write_sim_project(outdir: Path, graph: ir.Graph, shape: ArrayShape, x_ir: np
         path.write_text(text)
     write_vectors(outdir / "tb", x_ir, execute(graph, x_ir))
     return plan
+
+
+
+def _vector_text(values: np.ndarray) -> str:
+    """One frame per line, IR order, decimal integers (what ``write_vectors`` writes)."""
+    rows = np.asarray(values, dtype=np.int64).reshape(len(values), -1)
+    return "".join(" ".join(map(str, r.tolist())) + "\n" for r in rows)
+
+
+def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
+                          core: CoreName | None = None, depthwise: bool = True):
+    """The plan and ``{path: text}`` of a whole-network project: ``rtl/``, hlsgen's ``tb/``
+    with vectors from the reference executor, and a README saying how to simulate it."""
+    from hlsgen.systolic.netemit import emit_network
+    from hlsgen.systolic.nettiming import network_cycle_model
+    from hlsgen.systolic.network import plan_network
+
+    plan = plan_network(graph, shape, depthwise)
+    timing = network_cycle_model(plan)
+    files = {**emit_network(plan, core), **testbench_files()}
+    files["tb/input.txt"] = _vector_text(x_ir)
+    files["tb/expected.txt"] = _vector_text(execute(graph, x_ir))
+    files["README.md"] = (
+        f"# {graph.name} on a {shape} systolic array (DSP baseline)\n\n"
+        f"{len(plan.steps)} layers on one weight-stationary int8 array of {shape.pes} PEs; "
+        f"latency {timing.latency:,} cycles, interval {timing.interval:,} (exact cycle model; "
+        "see docs/systolic.md).\n\nSimulate (Verilator, hlsgen's testbench): "
+        "`python tb/run_sim.py --sim verilator`; the result is in `results/sim.json`.\n")
+    return plan, files
+
+
+def write_network_project(outdir: Path, graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
+                          core: CoreName | None = None, depthwise: bool = True):
+    """Write ``outdir/rtl`` and ``outdir/tb`` for the whole ``graph`` on one array; the plan
+    (``depthwise``: channel-parallel depthwise Convs, else block-diagonal)."""
+    plan, files = network_project_files(graph, shape, x_ir, core, depthwise)
+    outdir = Path(outdir)
+    for rel, text in files.items():
+        path = outdir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return plan
