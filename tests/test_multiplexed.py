@@ -211,3 +211,28 @@ def test_chunks_are_spelled_like_digit_sizes():
     for bad in ("multiplexed:3", "multiplexed:x", {"kind": "multiplexed", "chunks": 16}):
         with pytest.raises(InputError, match="chunks"):
             KindChoice.parse("conv0", bad)
+
+
+def test_parts_of_a_layer_add_up_to_its_estimate_and_rate_matched_chunks_keep_the_interval():
+    from hlsgen.explore.folding import rate_matched_chunks
+    from hlsgen.hw.resources import module_parts
+
+    # seed 0: a grouped conv, a pool, a conv, a depthwise conv and a dense layer
+    graph = random_graph(0, ("conv", "maxpool", "conv", "dwconv", "dense"), max_channels=6,
+                         max_hw=8)
+    plan = plan_hardware(apply_design(graph, "exact", kinds=_all_multiplexed(graph)))
+    report = estimate_plan(plan)
+    for m in plan.modules:
+        parts = module_parts(plan, m)
+        cost = report.layer(m.name)
+        assert round(sum(p[0] for p in parts.values())) == cost.luts
+        assert round(sum(p[1] for p in parts.values())) == cost.ffs
+        assert sum(p[2] for p in parts.values()) == cost.brams
+    chunks = rate_matched_chunks(plan)
+    grouped = {m.name for m in plan.modules if getattr(m.layer, "groups", 1) > 1}
+    assert grouped and all(chunks[name] == 1 for name in grouped)
+    assert any(k > 1 for k in chunks.values())
+    kinds = {name: KindChoice(DatapathKind.MULTIPLEXED, chunks=k) for name, k in chunks.items()}
+    matched = plan_hardware(apply_design(graph, "exact", kinds=kinds))
+    assert matched.schedule.interval_cycles == plan.schedule.interval_cycles
+    assert estimate_plan(matched).luts < report.luts

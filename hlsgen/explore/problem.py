@@ -20,7 +20,7 @@ from hlsgen.design import (CHUNKS, DatapathKind, Design, KindChoice, LayerImpl,
                            approximated_layer, decompose_tasks, weight_layers)
 from hlsgen.errors import CostModelError
 from hlsgen.hw.plan import plan_hardware
-from hlsgen.hw.schedule import work
+from hlsgen.explore.folding import rate_matched_chunks
 from hlsgen.explore.devices import Budget
 
 __all__ = [
@@ -189,14 +189,10 @@ class Problem:
             plan = plan_hardware(design)
         except CostModelError:  # not timeable: the uniform design, as the search would see it
             return tuple(genome)
-        period = plan.schedule.interval_cycles
         n = len(self.ladders)
-        for i, name in enumerate(self.layer_names):
-            if name in self.grouped:
-                continue
-            load = work(plan.module(name))
-            fits = [k for k in CHUNKS if load * k <= period]
-            choice = KindChoice(DatapathKind.MULTIPLEXED, chunks=max(fits, default=1))
+        for name, chunks in rate_matched_chunks(plan).items():
+            i = self.layer_names.index(name)
+            choice = KindChoice(DatapathKind.MULTIPLEXED, chunks=chunks)
             genome[2 * n + i] = self.datapath_choices.index(choice)
         return tuple(genome)
 

@@ -34,7 +34,7 @@ from hlsgen.hw import channels, parallel, serial
 from hlsgen.hw.netlist import Netlist, Operand, even_parity, rounding
 
 __all__ = ["build", "front", "stages", "resources", "memories", "engine", "Engine",
-           "LUT_COEFFS"]
+           "LUT_COEFFS", "resource_parts"]
 
 # Calibrated against yosys ``synth_xilinx`` on the digits example (every weight layer
 # multiplexed): the digit select is a LUT per input bit, a rescaler about two LUTs per bit.
@@ -239,17 +239,23 @@ def resources(module, per_stage: int) -> tuple[float, float]:
     the captured item, the output register and counters (the digit memory: :func:`memories`)."""
     if not _weighted(module):
         return channels.resources(module, per_stage)
+    parts = resource_parts(module, per_stage)
+    return sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values())
+
+
+def resource_parts(module, per_stage: int) -> dict[str, tuple[float, float]]:
+    """:func:`resources` of a Conv or Dense layer by part: {part: (LUTs, FFs)}."""
     e = engine(module)
     widths = tree_widths(e)
-    luts = ffs = 0.0
+    tree_luts = tree_ffs = 0.0
     count = e.chunk_inputs
     levels_done = 0
     for k in range(1, e.tree_levels + 1):
         count = -(-count // 2)
-        luts += LUT_COEFFS["tree"] * count * widths[k]
+        tree_luts += LUT_COEFFS["tree"] * count * widths[k]
         levels_done += 1
         if levels_done % per_stage == 0 or k == e.tree_levels:
-            ffs += count * widths[k]
+            tree_ffs += count * widths[k]
     acc = bit_width(*e.acc_range)
     value = bit_width(*e.value_range)
     u_bits = bit_width(*e.u_range)
@@ -261,21 +267,25 @@ def resources(module, per_stage: int) -> tuple[float, float]:
               + e.rescalers * 3 * -(-(e.channels << jbits) // 64))
     # the digit select, and with groups a multiplexer picking the channel's group
     n = e.chunk_inputs
-    luts += (LUT_COEFFS["select"] * 9 * n
-             + LUT_COEFFS["group"] * 8 * n * -(-e.groups // 4) * (e.groups > 1)
-             # the chunk select merges into the digit select's LUT for K = 2 (5 inputs)
-             + LUT_COEFFS["group"] * 8 * n * (e.chunks - 2) / 2 * (e.chunks > 2)
-             + rom_luts(e)
-             + LUT_COEFFS["requant"] * value + u_bits
-             + LUT_COEFFS["rescale"] * e.rescalers * p_bits
-             + LUT_COEFFS["table"] * tables)
-    ffs += (acc + 8 * e.channels + module.bus_bits + 2 * serial_counter_bits(e)  # x: the item
-            + e.rescalers * (u_bits + p_bits + obits + jbits + 3))
+    select = (LUT_COEFFS["select"] * 9 * n
+              + LUT_COEFFS["group"] * 8 * n * -(-e.groups // 4) * (e.groups > 1)
+              # the chunk select merges into the digit select's LUT for K = 2 (5 inputs)
+              + LUT_COEFFS["group"] * 8 * n * (e.chunks - 2) / 2 * (e.chunks > 2))
     q_lo = e.value_range[0] >> e.shift
     q_hi = e.value_range[1] >> e.shift
     compares = int(q_lo < e.bounds[0]) + int(q_hi > e.bounds[1])
-    luts += LUT_COEFFS["clamp"] * (compares * bit_width(q_lo, q_hi) + 8)
-    return luts, ffs
+    rescale_luts = (LUT_COEFFS["requant"] * value + u_bits
+                    + LUT_COEFFS["rescale"] * e.rescalers * p_bits
+                    + LUT_COEFFS["table"] * tables
+                    + LUT_COEFFS["clamp"] * (compares * bit_width(q_lo, q_hi) + 8))
+    return {
+        "tree": (tree_luts, tree_ffs + acc),
+        "select": (select, 0.0),
+        "digit memory": (rom_luts(e), 0.0),
+        "item": (0.0, module.bus_bits),  # the captured item x
+        "rescalers": (rescale_luts, e.rescalers * (u_bits + p_bits + obits + jbits + 3)),
+        "output": (0.0, 8 * e.channels + 2 * serial_counter_bits(e)),
+    }
 
 
 def serial_counter_bits(e: Engine) -> int:
