@@ -236,3 +236,23 @@ def test_parts_of_a_layer_add_up_to_its_estimate_and_rate_matched_chunks_keep_th
     matched = plan_hardware(apply_design(graph, "exact", kinds=kinds))
     assert matched.schedule.interval_cycles == plan.schedule.interval_cycles
     assert estimate_plan(matched).luts < report.luts
+
+
+def test_a_grouped_layer_reads_its_window_in_place_and_releases_it_at_its_last_group(tmp_path):
+    from hlsgen.hw.resources import module_parts
+
+    # seed 18, coarse weights: a depthwise conv over 4 channels of 3 planes on 2x5 pixels,
+    # whose next window waits for the last group's latch (hold + fetch > steps)
+    graph = random_graph(18, ("dwconv", "conv", "dense"), max_channels=4, signed=None,
+                         rounding="mixed")
+    design = apply_design(graph, "lcc:sqnr=13,fold=1", kinds=_all_multiplexed(graph))
+    plan = plan_hardware(design)
+    dw = plan.modules[0]
+    e = multiplexed.engine(dw)
+    assert (e.groups, e.window_hold) == (4, 3 * e.steps // 4)
+    assert e.window_hold + dw.window.taps + 1 > e.steps
+    assert module_parts(plan, dw)["item"][1] == 8 * e.inputs  # one group's inputs, not the bus
+    result = simulate(write_sim_project(tmp_path / "p", design, random_input(graph, 3, 18)))
+    assert (result.mismatches, result.frames) == (0, 3)
+    assert result.latency_cycles == plan.schedule.latency_cycles
+    assert result.interval_cycles == plan.schedule.interval_cycles

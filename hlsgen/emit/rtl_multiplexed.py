@@ -67,12 +67,13 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
                                  for i in range(j, e.chunks * n, n)])
             field, top = f"xc_{j}[k0]", f"xc_{j}[k0][7]"
             extend.append(f"{{{top}, {field}}}" if src.dtype.signed else f"{{1'b0, {field}}}")
-    # with one chunk, tree input i is input i: element b of group 0 (group g: + g * Cin/G)
+    # with one chunk, tree input i is input i: element b of group 0 (group g: + g * Cin/G),
+    # grouped: latched from the front end's window d0 one group at a time
     for i, b in enumerate(e.bus_inputs if e.chunks == 1 else ()):
         if e.groups > 1:  # a G:1 multiplexer on the group index
-            group_fields.append([f"x[{8 * (b + g * e.group_inputs) + 7}:"
+            group_fields.append([f"d0[{8 * (b + g * e.group_inputs) + 7}:"
                                  f"{8 * (b + g * e.group_inputs)}]" for g in range(e.groups)])
-            field, top = f"xg_{i}[gi]", f"xg_{i}[gi][7]"
+            field, top = f"xq_{i}", f"xq_{i}[7]"
         else:
             field, top = f"x[{8 * b + 7}:{8 * b}]", f"x[{8 * b + 7}]"
         extend.append(f"{{{top}, {field}}}" if src.dtype.signed else f"{{1'b0, {field}}}")

@@ -99,6 +99,17 @@ class Engine:
         every B * K cycles at the fastest."""
         return -(-(self.digits + 1) // (self.planes * self.chunks))
 
+    @property
+    def window_hold(self) -> int:
+        """Cycles after an item's load that a grouped layer still reads the front end's window
+        (it latches one group's inputs at a time: the last group is latched ``(G - 1) * L / G``
+        cycles in); 0 for an ungrouped layer, which copies the whole item when it loads."""
+        return (self.groups - 1) * (self.steps // self.groups) if self.groups > 1 else 0
+
+    def item_bits(self, bus_bits: int) -> int:
+        """Bits the engine registers of its item: one group's inputs, or the whole bus."""
+        return 8 * self.inputs if self.groups > 1 else bus_bits
+
     def chunk(self, k: int) -> slice:
         return slice(k * self.chunk_inputs, min((k + 1) * self.chunk_inputs, self.inputs))
 
@@ -282,7 +293,7 @@ def resource_parts(module, per_stage: int) -> dict[str, tuple[float, float]]:
         "tree": (tree_luts, tree_ffs + acc),
         "select": (select, 0.0),
         "digit memory": (rom_luts(e), 0.0),
-        "item": (0.0, module.bus_bits),  # the captured item x
+        "item": (0.0, e.item_bits(module.bus_bits)),  # the captured item x (or group xq)
         "rescalers": (rescale_luts, e.rescalers * (u_bits + p_bits + obits + jbits + 3)),
         "output": (0.0, 8 * e.channels + 2 * serial_counter_bits(e)),
     }
