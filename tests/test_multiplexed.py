@@ -119,6 +119,9 @@ def test_verilog_multiplies_nothing_and_costs_less_than_parallel():
     files = emit_rtl(design)
     for m in plan_hardware(design).modules:
         assert "datapath: multiplexed" in files[f"rtl/{module_name(m)}.v"]
+        # a folded layer's output slice is distributed RAM, a parallel one's registers
+        assert "hlsgen_skid_ram #(" in files[f"rtl/{module_name(m)}.v"]
+    assert "hlsgen_skid #(" in emit_rtl(apply_design(graph, "exact"))[f"rtl/{module_name(m)}.v"]
     for name, text in files.items():
         if name.endswith(".v") and name.split("/")[-1] not in PRIMITIVES:
             code = "\n".join(line.split("//")[0] for line in text.splitlines())

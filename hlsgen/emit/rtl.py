@@ -233,7 +233,7 @@ def _folded_module_context(plan: HardwarePlan, m: ModulePlan, core: CoreName) ->
     return dict(context, ident=module_name(m, core), primitive=_PRIMITIVE[m.front],
                 params=_front_params(plan, m), parts=[],
                 front_module=core.primitive(_PRIMITIVE[m.front].base),
-                skid=core.primitive("skid"))
+                skid=core.primitive("skid_ram"))  # a wide, slow output: its slice in LUTRAM
 
 
 @dataclass(frozen=True)

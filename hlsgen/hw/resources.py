@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
+from hlsgen.design import DatapathKind
 from hlsgen.hw.module import Front, ModulePlan, fixed_bank
 from hlsgen.hw.plan import KINDS, HardwarePlan, plan_hardware
 from hlsgen.hw.target import Target
@@ -122,7 +123,10 @@ def module_parts(plan: HardwarePlan, m: ModulePlan) -> dict[str, tuple[float, fl
     if window:
         parts["front window"] = (0.0, window, 0.0)
     out_bits = 8 * m.output.shape[2]
-    parts["skid"] = (out_bits + 4, 2 * out_bits + 2, 0.0)  # select; two registers
+    if m.kind is DatapathKind.PARALLEL:
+        parts["skid"] = (out_bits + 4, 2 * out_bits + 2, 0.0)  # select; two registers
+    else:  # hlsgen_skid_ram: two entries of distributed RAM, pointers and a count
+        parts["skid"] = (LUT_COEFFS["lutram"] * _memory(2, out_bits)[0] + 6, 4, 0.0)
     return parts
 
 
