@@ -85,6 +85,8 @@ def rate_matched(design: dict, model: Path) -> dict:
     kinds = {name: (f"multiplexed:{chunks[name]}" if chunks.get(name, 1) > 1 else kind)
              for name, kind in design["kinds"].items()}
     return {**design, "kinds": kinds}
+
+
 STEPS = ("generate", "sim", "csim", "estimate")
 
 

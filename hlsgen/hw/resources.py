@@ -181,7 +181,9 @@ def _front_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[float, float, f
         mem_luts, mem_brams = _memory(rows * w, pw)
         counters = 9 * 8 + 3 * bit_width(0, rows + h + s.kh + s.sh) + 3 * bit_width(0, rows * w)
         luts = control + LUT_COEFFS["lutram"] * mem_luts + pw + 3 * bit_width(0, rows * w)
-        return luts, taps * pw + 2 * pw + counters + 4, mem_brams
+        # `win` and the memory's read register `q` (yosys, VWW dw13: 10,306 FFs for a
+        # 9 x 1,024-bit window and one 1,024-bit q)
+        return luts, taps * pw + pw + counters + 4, mem_brams
     depth = rows * -(-w // s.kw)  # words per bank: every row slot
     bank_luts, bank_brams = _memory(depth, pw, read_ports=s.kh)  # a read port per row
     ram = LUT_COEFFS["lutram"] * s.kw * bank_luts
