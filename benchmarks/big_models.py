@@ -23,6 +23,7 @@ around them is kept).
     python benchmarks/big_models.py                          # both models, every step
     python benchmarks/big_models.py --models vww_mbv1_025 --steps generate,sim
     python benchmarks/big_models.py --predict-only           # designs' predictions only
+    python benchmarks/big_models.py --breakdown              # predicted LUT/FF per part
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ LCC = "lcc:sqnr=25,fold=1"
 
 def _vww_design() -> dict:
     """Every weight layer multiplexed (the cheapest kind for each of them, see
-    big_models.md), lcc at 25 dB with the requantization folded into the weights."""
+    big_models.md), lcc at 25 dB with the requantization folded into the weights; the trees
+    split as rate allows (:func:`rate_matched`)."""
     layers = ["conv0"] + [f"{kind}{2 * b - 1 + (kind == 'conv')}" for b in range(1, 14)
                           for kind in ("dw", "conv")] + ["dense28"]
     return {"methods": {name: LCC for name in layers},
@@ -68,6 +70,23 @@ def _resnet_design() -> dict:
 
 
 DESIGNS = {"vww_mbv1_025": _vww_design, "resnet8_w40": _resnet_design}
+
+
+def rate_matched(design: dict, model: Path) -> dict:
+    """``design`` with each multiplexed tree split into the most chunks that keep the
+    interval (the search's rule, :func:`hlsgen.explore.folding.rate_matched_chunks`)."""
+    from hlsgen.design import apply_design
+    from hlsgen.explore.folding import rate_matched_chunks
+    from hlsgen.frontend import import_model
+    from hlsgen.hw import plan_hardware
+
+    applied = apply_design(import_model(model), design["methods"], kinds=design["kinds"])
+    chunks = rate_matched_chunks(plan_hardware(applied))
+    kinds = {name: (f"multiplexed:{chunks[name]}" if chunks.get(name, 1) > 1 else kind)
+             for name, kind in design["kinds"].items()}
+    return {**design, "kinds": kinds}
+
+
 STEPS = ("generate", "sim", "csim", "estimate")
 
 
@@ -137,7 +156,7 @@ def _make(target: str, folder: Path, row: dict, extra: list[str] = ()) -> dict |
 def measure(model: str, work: Path, steps: tuple[str, ...], warm: bool) -> dict:
     folder = work / model
     meta = tinyml_models.write_model(model, folder)
-    design = DESIGNS[model]()
+    design = rate_matched(DESIGNS[model](), folder / "model.onnx")
     (folder / "design.json").write_text(json.dumps(design, indent=1) + "\n")
     row = {"model": model, "weights": meta["weights"], "macs": meta["macs"],
            "design": design, "device": DEVICE, "clock_mhz": 200.0}
@@ -174,9 +193,9 @@ def predict(model: str, work: Path) -> dict:
 
     folder = work / model
     tinyml_models.write_model(model, folder)
-    design = DESIGNS[model]()
-    graph = import_model(folder / "model.onnx")
     start = time.perf_counter()
+    design = rate_matched(DESIGNS[model](), folder / "model.onnx")
+    graph = import_model(folder / "model.onnx")
     applied = apply_design(graph, design["methods"], kinds=design["kinds"])
     report = estimate_design(applied, Target(part="xc7z020clg400-1"))
     return {"model": model, "design": design, "seconds": round(time.perf_counter() - start, 1),
@@ -185,6 +204,36 @@ def predict(model: str, work: Path) -> dict:
                           "interval_cycles": report.interval_cycles},
             "predicted_layers": {x.name: {"front": x.front, "luts": x.luts, "ffs": x.ffs,
                                           "brams": x.brams} for x in report.layers}}
+
+
+def breakdown(model: str, work: Path) -> str:
+    """The design's predicted LUTs and FFs per layer and part
+    (:func:`hlsgen.hw.resources.module_parts`), then per part over the network."""
+    from hlsgen.design import apply_design
+    from hlsgen.frontend import import_model
+    from hlsgen.hw import plan_hardware
+    from hlsgen.hw.resources import module_parts
+
+    folder = work / model
+    tinyml_models.write_model(model, folder)
+    design = rate_matched(DESIGNS[model](), folder / "model.onnx")
+    plan = plan_hardware(apply_design(import_model(folder / "model.onnx"), design["methods"],
+                                      kinds=design["kinds"]))
+    lines = [f"{model}: LUT / FF per part", ""]
+    totals: dict[str, list[float]] = {}
+    for m in plan.modules:
+        parts = module_parts(plan, m)
+        cells = [f"{k} {v[0]:,.0f}/{v[1]:,.0f}" for k, v in parts.items() if v[0] or v[1]]
+        lines.append(f"{m.name} ({design['kinds'].get(m.name, m.kind.value)}): "
+                     + ", ".join(cells))
+        for k, v in parts.items():
+            total = totals.setdefault(k, [0.0, 0.0])
+            total[0] += v[0]
+            total[1] += v[1]
+    lines += ["", "total: " + ", ".join(f"{k} {v[0]:,.0f}/{v[1]:,.0f}"
+                                       for k, v in sorted(totals.items(),
+                                                          key=lambda kv: -kv[1][1]))]
+    return "\n".join(lines)
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -310,8 +359,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-warm", action="store_true", help="skip the warm generate run")
     parser.add_argument("--predict-only", action="store_true",
                         help="print each design's predicted resources and latency, no project")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="print each design's predicted LUTs and FFs per layer and part")
     args = parser.parse_args(argv)
     models = args.models.split(",")
+    if args.breakdown:
+        for model in models:
+            print(breakdown(model, args.work), flush=True)
+        return 0
     if args.predict_only:
         for model in models:
             print(json.dumps(predict(model, args.work), indent=1), flush=True)

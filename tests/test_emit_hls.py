@@ -244,3 +244,17 @@ def test_plan_rejects_graphs_that_do_not_compute_the_weights():
     mixed = replace(design, impls=wrong.impls)
     with pytest.raises(AssertionError, match="does not compute the IR weight|graphs for"):
         plan_dataflow(mixed)
+
+
+def test_streams_wider_than_ap_int_default_compile_and_match(tmp_path):
+    from hlsgen.systolic.layers import conv_graph
+
+    # 130 input channels: a 1,040-bit stream, past ap_int.h's default 1,024 bits
+    graph = conv_graph((2, 2, 130), 3, (1, 1), seed=2)
+    design = apply_design(graph, "exact")
+    header = emit_hls(design)["hls/hlsgen_top.h"]
+    assert "#define AP_INT_MAX_W 2048" in header
+    assert header.index("AP_INT_MAX_W") < header.index("#include <ap_int.h>")
+    assert "AP_INT_MAX_W" not in emit_hls(apply_design(random_graph(1, ("conv",)), "exact"))[
+        "hls/hlsgen_top.h"]
+    check_design(design, tmp_path, frames=2)

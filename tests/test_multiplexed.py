@@ -120,6 +120,9 @@ def test_verilog_multiplies_nothing_and_costs_less_than_parallel():
     files = emit_rtl(design)
     for m in plan_hardware(design).modules:
         assert "datapath: multiplexed" in files[f"rtl/{module_name(m)}.v"]
+        # a folded layer's output slice is distributed RAM, a parallel one's registers
+        assert "hlsgen_skid_ram #(" in files[f"rtl/{module_name(m)}.v"]
+    assert "hlsgen_skid #(" in emit_rtl(apply_design(graph, "exact"))[f"rtl/{module_name(m)}.v"]
     for name, text in files.items():
         if name.endswith(".v") and name.split("/")[-1] not in PRIMITIVES:
             code = "\n".join(line.split("//")[0] for line in text.splitlines())
@@ -268,3 +271,48 @@ def test_lanes_of_grouped_layers_cover_their_own_groups(tmp_path):
     result = simulate(project)
     assert (result.mismatches, result.frames) == (0, 3)
     assert result.latency_cycles == plan.schedule.latency_cycles
+
+
+def test_parts_of_a_layer_add_up_to_its_estimate_and_rate_matched_chunks_keep_the_interval():
+    from hlsgen.explore.folding import rate_matched_chunks
+    from hlsgen.hw.resources import module_parts
+
+    # seed 0: a grouped conv, a pool, a conv, a depthwise conv and a dense layer
+    graph = random_graph(0, ("conv", "maxpool", "conv", "dwconv", "dense"), max_channels=6,
+                         max_hw=8)
+    plan = plan_hardware(apply_design(graph, "exact", kinds=_all_multiplexed(graph)))
+    report = estimate_plan(plan)
+    for m in plan.modules:
+        parts = module_parts(plan, m)
+        cost = report.layer(m.name)
+        assert round(sum(p[0] for p in parts.values())) == cost.luts
+        assert round(sum(p[1] for p in parts.values())) == cost.ffs
+        assert sum(p[2] for p in parts.values()) == cost.brams
+    chunks = rate_matched_chunks(plan)
+    grouped = {m.name for m in plan.modules if getattr(m.layer, "groups", 1) > 1}
+    assert grouped and all(chunks[name] == 1 for name in grouped)
+    assert any(k > 1 for k in chunks.values())
+    kinds = {name: KindChoice(DatapathKind.MULTIPLEXED, chunks=k) for name, k in chunks.items()}
+    matched = plan_hardware(apply_design(graph, "exact", kinds=kinds))
+    assert matched.schedule.interval_cycles == plan.schedule.interval_cycles
+    assert estimate_plan(matched).luts < report.luts
+
+
+def test_a_grouped_layer_reads_its_window_in_place_and_releases_it_at_its_last_group(tmp_path):
+    from hlsgen.hw.resources import module_parts
+
+    # seed 18, coarse weights: a depthwise conv over 4 channels of 3 planes on 2x5 pixels,
+    # whose next window waits for the last group's latch (hold + fetch > steps)
+    graph = random_graph(18, ("dwconv", "conv", "dense"), max_channels=4, signed=None,
+                         rounding="mixed")
+    design = apply_design(graph, "lcc:sqnr=13,fold=1", kinds=_all_multiplexed(graph))
+    plan = plan_hardware(design)
+    dw = plan.modules[0]
+    e = multiplexed.engine(dw)
+    assert (e.groups, e.window_hold) == (4, 3 * e.steps // 4)
+    assert e.window_hold + dw.window.taps + 1 > e.steps
+    assert module_parts(plan, dw)["item"][1] == 8 * e.inputs  # one group's inputs, not the bus
+    result = simulate(write_sim_project(tmp_path / "p", design, random_input(graph, 3, 18)))
+    assert (result.mismatches, result.frames) == (0, 3)
+    assert result.latency_cycles == plan.schedule.latency_cycles
+    assert result.interval_cycles == plan.schedule.interval_cycles

@@ -15,6 +15,7 @@ every core.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import jinja2
@@ -40,6 +41,10 @@ _TEMPLATES = {
     Front.PAIR: "layer_pair.h.j2",
 }
 _STATIC = ("hlsgen_ops.h", "csim_compat/ap_axi_sdata.h")
+# ap_int.h's widest type unless AP_INT_MAX_W is defined before its first include (a stream
+# of more than 128 channels is wider); Vitis HLS accepts up to 4096.
+AP_INT_DEFAULT_MAX_W = 1024
+_AP_WIDTH = re.compile(r"\bap_u?int<(\d+)>")
 
 
 def emit_hls(design, target: Target | None = None,
@@ -64,7 +69,7 @@ def render_hls(plan: DataflowPlan) -> dict[str, str]:
         input=plan.input, output=plan.output, output_last=plan.output.beats - 1,
         processes=plan.processes, streams=plan.streams, in_stream=plan.in_stream,
         out_stream=plan.out_stream, part=plan.target.part,
-        period=f"{plan.target.clock_period_ns:.3f}",
+        period=f"{plan.target.clock_period_ns:.3f}", ap_int_max_w=0,
     )
     # template -> file: the top's files are named after it
     outputs = {"hlsgen_top.h": f"{core.top}.h", "hlsgen_top.cpp": f"{core.top}.cpp",
@@ -72,6 +77,10 @@ def render_hls(plan: DataflowPlan) -> dict[str, str]:
                "build_prj.tcl": "build_prj.tcl"}
     for template, name in outputs.items():
         files[f"hls/{name}"] = _tidy(env.get_template(f"{template}.j2").render(**top))
+    widest = max((int(w) for text in files.values() for w in _AP_WIDTH.findall(text)), default=0)
+    if widest > AP_INT_DEFAULT_MAX_W:  # ap_int.h refuses wider types unless told before
+        top["ap_int_max_w"] = -(-widest // 1024) * 1024
+        files[f"hls/{core.top}.h"] = _tidy(env.get_template("hlsgen_top.h.j2").render(**top))
     for name in _STATIC:
         files[f"hls/{name}"] = (common.templates_dir() / "hls" / name).read_text()
     return files

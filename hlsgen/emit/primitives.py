@@ -15,7 +15,8 @@ from hlsgen.emit.common import DEFAULT_NAME, CoreName, templates_dir
 __all__ = ["PRIMITIVES", "primitive_files"]
 
 PRIMITIVES = ("hlsgen_window.v", "hlsgen_fetch.v", "hlsgen_pixel.v", "hlsgen_vector.v", "hlsgen_sum.v",
-              "hlsgen_fifo.v", "hlsgen_pair.v", "hlsgen_skid.v", "hlsgen_fork.v")
+              "hlsgen_fifo.v", "hlsgen_pair.v", "hlsgen_skid.v", "hlsgen_fork.v",
+              "hlsgen_skid_ram.v")
 _BASES = tuple(name.removeprefix(f"{DEFAULT_NAME}_").removesuffix(".v") for name in PRIMITIVES)
 # `hlsgen_fifo` but not `hlsgen_fifo_x`: a module name, not part of a longer identifier.
 _MODULE = re.compile(rf"\b{DEFAULT_NAME}_({'|'.join(_BASES)})\b")

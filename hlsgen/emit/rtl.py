@@ -209,7 +209,7 @@ def _folded_module_context(plan: HardwarePlan, m: ModulePlan, core: CoreName) ->
     return dict(context, ident=module_name(m, core), primitive=PRIMITIVE[m.front],
                 params=front_params(plan, m), parts=[],
                 front_module=core.primitive(PRIMITIVE[m.front].base),
-                skid=core.primitive("skid"))
+                skid=core.primitive("skid_ram"))  # a wide, slow output: its slice in LUTRAM
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def multiplexed_context(plan: HardwarePlan, m: ModulePlan, wire, literal) -> dic
         jbits=jbits, jmsb=jbits - 1, last_digit=f"{jbits}'d{e.digits - 1}",
         rbits=rbits, rmsb=rbits - 1, last_channel=f"{obits}'d{cl - 1}",
         shift_in=shift_in, multiplexed=True, groups=e.lane_groups,
-        gbits=gbits, gmsb=gbits - 1, last_in_group=f"{obits}'d{e.channels // e.groups - 1}",
+        gbits=gbits, gmsb=gbits - 1, last_in_group=f"{obits}'d{min(e.channels // e.groups, cl) - 1}",
         chunks=e.chunks, kbits=kbits, kmsb=kbits - 1, last_chunk=f"{kbits}'d{e.chunks - 1}")
 
 
@@ -113,14 +113,16 @@ def _lane(e, lane: int, prefix: str, signed: bool, sizes: dict, clamp_wire, lite
             field, top = f"{prefix}xc_{j}[k0]", f"{prefix}xc_{j}[k0][7]"
             extend.append(f"{{{top}, {field}}}" if signed else f"{{1'b0, {field}}}")
     # with one chunk, tree input i is input i: element b of group 0 (group g: + g * Cin/G);
-    # the lane's first channel is in group g0, its groups are g0 .. g0 + lane_groups - 1
+    # the lane's first channel is in group g0, its groups are g0 .. g0 + lane_groups - 1.
+    # Visiting several groups, the lane latches its group's inputs from the front end's
+    # window d0 one group at a time (xq); else it reads the captured item x.
     first = channels[0] * e.groups // e.channels
     for i, b in enumerate(e.bus_inputs if e.chunks == 1 else ()):
         bits = [(8 * (b + g * e.group_inputs) + 7, 8 * (b + g * e.group_inputs))
                 for g in range(first, first + e.lane_groups)]
         if e.lane_groups > 1:  # a multiplexer on the group index
-            group_fields.append([f"x[{hi}:{lo}]" for hi, lo in bits])
-            field, top = f"{prefix}xg_{i}[gi]", f"{prefix}xg_{i}[gi][7]"
+            group_fields.append([f"d0[{hi}:{lo}]" for hi, lo in bits])
+            field, top = f"{prefix}xq_{i}", f"{prefix}xq_{i}[7]"
         else:
             field, top = f"x[{bits[0][0]}:{bits[0][1]}]", f"x[{bits[0][0]}]"
         extend.append(f"{{{top}, {field}}}" if signed else f"{{1'b0, {field}}}")

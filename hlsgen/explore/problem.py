@@ -20,7 +20,7 @@ from hlsgen.design import (CHUNKS, LANES, DatapathKind, Design, KindChoice, Laye
 from hlsgen.errors import CostModelError
 from hlsgen.hw import multiplexed
 from hlsgen.hw.plan import plan_hardware
-from hlsgen.hw.schedule import work
+from hlsgen.explore.folding import rate_matched_kinds
 from hlsgen.explore.devices import Budget
 
 __all__ = [
@@ -203,18 +203,9 @@ class Problem:
             plan = plan_hardware(design)
         except CostModelError:  # not timeable: the uniform design, as the search would see it
             return tuple(genome)
-        period = plan.schedule.interval_cycles / speedup
         n = len(self.ladders)
-        for i, name in enumerate(self.layer_names):
-            load = work(plan.module(name))
-            if load > period:  # lanes divide a pixel's steps
-                lanes = next((p for p in LANES if load <= p * period), LANES[-1])
-                choice = KindChoice(DatapathKind.MULTIPLEXED, lanes=lanes)
-            elif name in self.grouped:
-                continue
-            else:
-                fits = [k for k in CHUNKS if load * k <= period]
-                choice = KindChoice(DatapathKind.MULTIPLEXED, chunks=max(fits, default=1))
+        for name, choice in rate_matched_kinds(plan, speedup).items():
+            i = self.layer_names.index(name)
             genome[2 * n + i] = self.datapath_choices.index(choice)
         return tuple(genome)
 

@@ -34,7 +34,7 @@ from hlsgen.hw import channels, parallel, serial
 from hlsgen.hw.netlist import Netlist, Operand, even_parity, rounding
 
 __all__ = ["build", "front", "stages", "resources", "memories", "engine", "Engine",
-           "LUT_COEFFS"]
+           "LUT_COEFFS", "resource_parts"]
 
 # Calibrated against yosys ``synth_xilinx`` on the digits example (every weight layer
 # multiplexed): the digit select is a LUT per input bit, a rescaler about two LUTs per bit.
@@ -110,6 +110,19 @@ class Engine:
         """U: a rescaler is busy J + 1 cycles (load, J digits, read out) and channels finish
         every B * K cycles at the fastest."""
         return -(-(self.digits + 1) // (self.planes * self.chunks))
+
+    @property
+    def window_hold(self) -> int:
+        """Cycles after an item's load that a grouped layer still reads the front end's window
+        (each lane latches one of its groups' inputs at a time: the last group is latched
+        ``(G - 1) * L / G`` cycles in, G the groups a lane visits); 0 for a layer whose lanes
+        stay in one group each, or an ungrouped one: it copies the whole item when it loads."""
+        g = self.lane_groups
+        return (g - 1) * (self.steps // g) if g > 1 else 0
+
+    def item_bits(self, bus_bits: int) -> int:
+        """Bits the engine registers of its item: each lane's group inputs, or the whole bus."""
+        return self.lanes * 8 * self.inputs if self.lane_groups > 1 else bus_bits
 
     def chunk(self, k: int) -> slice:
         return slice(k * self.chunk_inputs, min((k + 1) * self.chunk_inputs, self.inputs))
@@ -269,17 +282,23 @@ def resources(module, per_stage: int) -> tuple[float, float]:
     memories: :func:`memories`)."""
     if not _weighted(module):
         return channels.resources(module, per_stage)
+    parts = resource_parts(module, per_stage)
+    return sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values())
+
+
+def resource_parts(module, per_stage: int) -> dict[str, tuple[float, float]]:
+    """:func:`resources` of a Conv or Dense layer by part: {part: (LUTs, FFs)}."""
     e = engine(module)
     widths = tree_widths(e)
-    luts = ffs = 0.0
+    tree_luts = tree_ffs = 0.0
     count = e.chunk_inputs
     levels_done = 0
     for k in range(1, e.tree_levels + 1):
         count = -(-count // 2)
-        luts += LUT_COEFFS["tree"] * count * widths[k]
+        tree_luts += LUT_COEFFS["tree"] * count * widths[k]
         levels_done += 1
         if levels_done % per_stage == 0 or k == e.tree_levels:
-            ffs += count * widths[k]
+            tree_ffs += count * widths[k]
     acc = bit_width(*e.acc_range)
     value = bit_width(*e.value_range)
     u_bits = bit_width(*e.u_range)
@@ -291,23 +310,26 @@ def resources(module, per_stage: int) -> tuple[float, float]:
               + e.rescalers * 3 * -(-(e.lane_channels << jbits) // 64))
     # the digit select, and with groups a multiplexer picking the channel's group
     n = e.chunk_inputs
-    luts += (LUT_COEFFS["select"] * 9 * n
-             + LUT_COEFFS["group"] * 8 * n * -(-e.lane_groups // 4) * (e.lane_groups > 1)
-             # the chunk select merges into the digit select's LUT for K = 2 (5 inputs)
-             + LUT_COEFFS["group"] * 8 * n * (e.chunks - 2) / 2 * (e.chunks > 2)
-             + rom_luts(e)
-             + LUT_COEFFS["requant"] * value + u_bits
-             + LUT_COEFFS["rescale"] * e.rescalers * p_bits
-             + LUT_COEFFS["table"] * tables)
-    ffs += acc + e.rescalers * (u_bits + p_bits + obits + jbits + 3)
+    select = (LUT_COEFFS["select"] * 9 * n
+              + LUT_COEFFS["group"] * 8 * n * -(-e.lane_groups // 4) * (e.lane_groups > 1)
+              # the chunk select merges into the digit select's LUT for K = 2 (5 inputs)
+              + LUT_COEFFS["group"] * 8 * n * (e.chunks - 2) / 2 * (e.chunks > 2))
     q_lo = e.value_range[0] >> e.shift
     q_hi = e.value_range[1] >> e.shift
     compares = int(q_lo < e.bounds[0]) + int(q_hi > e.bounds[1])
-    luts += LUT_COEFFS["clamp"] * (compares * bit_width(q_lo, q_hi) + 8)
-    # everything so far is one lane's
-    luts, ffs = e.lanes * luts, e.lanes * ffs
-    ffs += 8 * e.channels + module.bus_bits + 2 * serial_counter_bits(e)  # y, x: the item
-    return luts, ffs
+    rescale_luts = (LUT_COEFFS["requant"] * value + u_bits
+                    + LUT_COEFFS["rescale"] * e.rescalers * p_bits
+                    + LUT_COEFFS["table"] * tables
+                    + LUT_COEFFS["clamp"] * (compares * bit_width(q_lo, q_hi) + 8))
+    p = e.lanes  # every lane has its own tree, select, digit memory and rescalers
+    return {
+        "tree": (p * tree_luts, p * (tree_ffs + acc)),
+        "select": (p * select, 0.0),
+        "digit memory": (p * rom_luts(e), 0.0),
+        "item": (0.0, e.item_bits(module.bus_bits)),  # the captured item x (or group xq)
+        "rescalers": (p * rescale_luts, p * e.rescalers * (u_bits + p_bits + obits + jbits + 3)),
+        "output": (0.0, 8 * e.channels + 2 * serial_counter_bits(e)),
+    }
 
 
 def serial_counter_bits(e: Engine) -> int:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
+from hlsgen.design import DatapathKind
 from hlsgen.hw.module import Front, ModulePlan, fixed_bank
 from hlsgen.hw.plan import KINDS, HardwarePlan, plan_hardware
 from hlsgen.hw.target import Target
 
-__all__ = ["LayerCost", "CostReport", "estimate_design", "estimate_plan", "LUT_COEFFS"]
+__all__ = ["LayerCost", "CostReport", "estimate_design", "estimate_plan", "module_parts",
+           "LUT_COEFFS"]
 
 # LUTs per counted unit of the front ends (datapath coefficients live with each kind).
 LUT_COEFFS = {
@@ -91,17 +94,40 @@ def _out_beats(plan: HardwarePlan) -> int:
 
 
 def _module_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[int, int, float]:
+    parts = module_parts(plan, m).values()
+    return (int(round(sum(p[0] for p in parts))), int(round(sum(p[1] for p in parts))),
+            sum(p[2] for p in parts))
+
+
+def module_parts(plan: HardwarePlan, m: ModulePlan) -> dict[str, tuple[float, float, float]]:
+    """Where module ``m``'s resources go: {part: (LUTs, FFs, BRAM36)} -- the front end (its
+    window register apart), the datapath (by part where its kind says,
+    ``resource_parts``), its memories and the output skid buffer."""
     kind = KINDS[m.kind]
-    luts, ffs = kind.resources(m, plan.per_stage(m))
-    front_luts, front_ffs, brams = _front_resources(plan, m)
+    split = getattr(kind, "resource_parts", None)
+    if split is not None and isinstance(m.layer, (ir.Conv, ir.Dense)):
+        parts = {k: (luts, ffs, 0.0) for k, (luts, ffs) in split(m, plan.per_stage(m)).items()}
+    else:
+        luts, ffs = kind.resources(m, plan.per_stage(m))
+        parts = {"datapath": (luts, ffs, 0.0)}
+    mem_luts = mem_brams = 0.0
     for depth, width, ports in getattr(kind, "memories", lambda m: [])(m):
-        mem_luts, mem_brams = _memory(depth, width, ports)
-        luts += LUT_COEFFS["lutram"] * mem_luts
-        brams += mem_brams
+        luts, brams = _memory(depth, width, ports)
+        mem_luts += LUT_COEFFS["lutram"] * luts
+        mem_brams += brams
+    if mem_luts or mem_brams:
+        parts["memories"] = (mem_luts, 0.0, mem_brams)
+    front_luts, front_ffs, brams = _front_resources(plan, m)
+    window = m.bus_bits if m.front is Front.FETCH else 0  # `win`, the fetched window
+    parts["front"] = (front_luts, front_ffs - window, brams)
+    if window:
+        parts["front window"] = (0.0, window, 0.0)
     out_bits = 8 * m.output.shape[2]
-    luts += front_luts + out_bits + 4  # skid select
-    ffs += front_ffs + 2 * out_bits + 2  # skid registers
-    return int(round(luts)), int(round(ffs)), brams
+    if m.kind is DatapathKind.PARALLEL:
+        parts["skid"] = (out_bits + 4, 2 * out_bits + 2, 0.0)  # select; two registers
+    else:  # hlsgen_skid_ram: two entries of distributed RAM, pointers and a count
+        parts["skid"] = (LUT_COEFFS["lutram"] * _memory(2, out_bits)[0] + 6, 4, 0.0)
+    return parts
 
 
 # Memories deeper than this go to block RAM (yosys ``synth_xilinx`` maps a 225 x 96-bit line
@@ -155,7 +181,9 @@ def _front_resources(plan: HardwarePlan, m: ModulePlan) -> tuple[float, float, f
         mem_luts, mem_brams = _memory(rows * w, pw)
         counters = 9 * 8 + 3 * bit_width(0, rows + h + s.kh + s.sh) + 3 * bit_width(0, rows * w)
         luts = control + LUT_COEFFS["lutram"] * mem_luts + pw + 3 * bit_width(0, rows * w)
-        return luts, taps * pw + 2 * pw + counters + 4, mem_brams
+        # `win` and the memory's read register `q` (yosys, VWW dw13: 10,306 FFs for a
+        # 9 x 1,024-bit window and one 1,024-bit q)
+        return luts, taps * pw + pw + counters + 4, mem_brams
     depth = rows * -(-w // s.kw)  # words per bank: every row slot
     bank_luts, bank_brams = _memory(depth, pw, read_ports=s.kh)  # a read port per row
     ram = LUT_COEFFS["lutram"] * s.kw * bank_luts

@@ -67,6 +67,13 @@ def word_digits(m: ModulePlan) -> int:
     return serial_kind.word_digits(m.datapath, m.digit) if m.digit else 0
 
 
+def window_hold(m: ModulePlan) -> int:
+    """Cycles after a load that the layer still reads the front end's window register."""
+    if m.kind is DatapathKind.MULTIPLEXED and m.front is Front.FETCH:
+        return multiplexed.engine(m).window_hold
+    return 0
+
+
 def _tail(m: ModulePlan) -> int:
     """Cycles from a word's load to the offer of its output, beyond ``L + S``: the serial
     kind's done flag and output slice (2); the multiplexed kind's accumulator and output
@@ -115,19 +122,21 @@ def _serial_loads(ready: np.ndarray, digits: int, gated: bool) -> tuple[np.ndarr
     return emits, loads
 
 
-def _fetch_loads(ready: np.ndarray, taps: int, digits: int) -> tuple[np.ndarray, np.ndarray]:
+def _fetch_loads(ready: np.ndarray, taps: int, digits: int, hold: int = 0
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Last-tap cycles and load cycles of a folded layer behind ``hlsgen_fetch``.
 
-    Item n's fetch starts at ``f[n] = max(ready[n], l[n-1])`` (its window written, the
-    window register free: taken in that cycle at the latest), reads a tap per cycle and is
-    complete at ``f[n] + T + 1``; the layer loads it at ``l[n] = max(f[n] + T + 1, l[n-1] +
-    L)``.  The fetcher moves to the next output after its last tap, ``f[n] + T - 1``.
+    Item n's fetch starts at ``f[n] = max(ready[n], l[n-1] + H)`` (its window written, the
+    window register free: released in that cycle at the latest, ``H`` cycles after the load:
+    :func:`window_hold`), reads a tap per cycle and is complete at ``f[n] + T + 1``; the layer
+    loads it at ``l[n] = max(f[n] + T + 1, l[n-1] + L)``.  The fetcher moves to the next
+    output after its last tap, ``f[n] + T - 1``.
     """
     advances = np.empty_like(ready)
     loads = np.empty_like(ready)
     prev = -(1 << 40)
     for n, r in enumerate(ready.tolist()):
-        f = max(r, prev)
+        f = max(r, prev + hold)
         load = max(f + taps + 1, prev + digits)
         advances[n], loads[n] = f + taps - 1, load
         prev = load
@@ -192,7 +201,7 @@ def _module_times(m: ModulePlan, arrivals: list[np.ndarray], frames: int, stages
     offsets = np.repeat(np.arange(frames, dtype=np.int64) * beats, per)
     ready = a[np.tile(trigger(s), frames) + offsets] + 1
     if m.front is Front.FETCH:
-        emits, loads = _fetch_loads(ready, s.taps, digits)
+        emits, loads = _fetch_loads(ready, s.taps, digits, window_hold(m))
     elif digits:
         emits, loads = _serial_loads(ready, digits, gated=True)
     else:
@@ -217,7 +226,7 @@ def work(m: ModulePlan) -> int:
     if digits and m.front in (Front.PAIR, Front.SUM):
         return channels.work(m)
     if m.front is Front.FETCH:  # a window fetch (taps + 1 cycles) overlaps the last word
-        return m.window.ho * m.window.wo * max(digits, m.window.taps + 1)
+        return m.window.ho * m.window.wo * max(digits, window_hold(m) + m.window.taps + 1)
     if m.front is Front.WINDOW:
         return m.window.ho * m.window.wo * max(1, digits)
     if m.front is Front.VECTOR:
