@@ -22,6 +22,7 @@ COMMANDS = {
     "generate": "write an HLS + Verilog project directory for a model",
     "explore": "genetic search for per-layer decompositions under accuracy and resource bounds",
     "build": "explore, then generate the chosen design (the main job)",
+    "compare": "the searched design against the DSP systolic-array baseline on one part",
 }
 
 
