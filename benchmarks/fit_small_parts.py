@@ -1,6 +1,6 @@
 """Does the search find a design that fits a small TinyML part?  ``hlsgen explore`` on the
 shared labelled models under each device's budget (80 % ceiling), with parallel and
-digit-serial layers to choose from.
+digit-serial and multiplexed (chunked or laned) layers to choose from.
 
 For every (model, device) it records the chosen design (LUTs, FFs, BRAM, latency in cycles and
 microseconds at the search clock, search and validation top-1 drop, datapath per layer) or, when
@@ -18,6 +18,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _figures(doc: dict) -> dict:
 
 def table(rows: list[dict]) -> str:
     lines = ["| model | device | feasible | LUTs | FFs | BRAM36 | latency (cycles) | latency (us) "
-             "| drop (search) | drop (validation) | serial layers | search (s) |",
+             "| drop (search) | drop (validation) | folded layers | search (s) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         figures = r if r.get("feasible") else r.get("closest", {})
@@ -73,12 +74,12 @@ def table(rows: list[dict]) -> str:
         latency = figures.get("latency_cycles")
         micro = f"{latency / clock:.1f}" if latency else "-"
         kinds = figures.get("kinds") or {}
-        serial = sum(1 for v in kinds.values() if v != "parallel")
+        folded = sum(1 for v in kinds.values() if v != "parallel")
         lines.append(
             f"| {r['model']} | {r['device']} | {'yes' if r.get('feasible') else 'no (closest)'} "
             f"| {_n(figures.get('luts'))} | {_n(figures.get('ffs'))} | {figures.get('brams', '-')} "
             f"| {_n(latency)} | {micro} | {_d(figures.get('accuracy_drop'))} "
-            f"| {_d(r.get('validation_drop'))} | {serial}/{len(kinds)} | {r['seconds']} |")
+            f"| {_d(r.get('validation_drop'))} | {folded}/{len(kinds)} | {r['seconds']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -104,7 +105,7 @@ def main() -> int:
     parser.add_argument("--max-accuracy-drop", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--work", type=Path, default=Path("/tmp/hlsgen_fit_small_parts"))
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "hlsgen_fit_small_parts")
     args = parser.parse_args()
     rows = []
     for model in args.models.split(","):
