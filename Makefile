@@ -32,6 +32,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet '.[bench]'
 	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/compare_parts.py
 
 clean:
 	rm -rf out build .pytest_cache .hypothesis
