@@ -138,7 +138,9 @@ def _document(args, dev, design_path, rows, accuracy) -> dict:
                 mac_utilization=_mac_utilization(args, base))
     for key, row in (("baseline", base), ("design", mine)):
         row["fits"] = _fits(row, dev, dsp_ceiling=1.0 if key == "baseline" else None)
-    return {"model": args.model.name, "device": dev.name, "clock_mhz": clock,
+    from hlsgen.frontend.loader import name_from_path
+
+    return {"model": name_from_path(args.model), "device": dev.name, "clock_mhz": clock,
             "samples": accuracy.get("samples"), "baseline": base, "design": mine,
             "latency_ratio": round(mine["latency_cycles"] / base["latency_cycles"], 4)}
 
