@@ -43,15 +43,20 @@ def emit_systolic(plan: SystolicPlan, core: CoreName | None = None) -> dict[str,
             version=version, top=names["top"], array_module=names["array"],
             accum_module=names["accum"], **common, **_top_context(plan)),
     }
-    timing = cycle_model(plan)
-    files["rtl/hlsgen_cost.json"] = json.dumps({
-        "top": names["top"], "layers": {}, "arch": "systolic", "array": str(plan.shape),
+    files["rtl/hlsgen_cost.json"] = cost_file(names, plan.shape, cycle_model(plan), plan.macs)
+    return files
+
+
+def cost_file(names: dict, shape, timing, macs: int) -> str:
+    """``rtl/hlsgen_cost.json`` of a baseline project: what ``run_sim.py`` and yosys read
+    (the top; no shift-add layers) and its timing."""
+    return json.dumps({
+        "top": names["top"], "layers": {}, "arch": "systolic", "array": str(shape),
         "modules": names, "latency_cycles": timing.latency,
-        "interval_cycles": timing.interval, "macs": plan.macs,
-        # the testbench's limit on cycles without a handshake: compute is silent for ~N cycles
+        "interval_cycles": timing.interval, "macs": macs,
+        # the testbench's limit on cycles without a handshake: compute is silent for a while
         "stall_cycles": max(STALL_CYCLES, 2 * timing.interval),
     }, indent=2) + "\n"
-    return files
 
 
 # -- shared values -------------------------------------------------------------------------

@@ -8,11 +8,9 @@ the plan's tables into names, bit ranges and literals.
 
 from __future__ import annotations
 
-import json
-
 import hlsgen
 from hlsgen.emit.common import CoreName, template_env
-from hlsgen.systolic.emit import STALL_CYCLES, _bits, _literal, module_names
+from hlsgen.systolic.emit import _bits, _literal, cost_file, module_names
 from hlsgen.systolic.network import NetworkPlan, Op, Vmode
 from hlsgen.systolic.nettiming import network_cycle_model
 
@@ -39,13 +37,7 @@ def emit_network(plan: NetworkPlan, core: CoreName | None = None) -> dict[str, s
             accum_module=names["accum"], latency=timing.latency, interval=timing.interval,
             **common, **_top_context(plan)),
     }
-    files["rtl/hlsgen_cost.json"] = json.dumps({
-        "top": names["top"], "layers": {}, "arch": "systolic", "array": str(plan.shape),
-        "modules": names, "latency_cycles": timing.latency,
-        "interval_cycles": timing.interval, "macs": plan.macs,
-        # the testbench's limit on cycles without a handshake: a frame computes for a while
-        "stall_cycles": max(STALL_CYCLES, 2 * timing.interval),
-    }, indent=2) + "\n"
+    files["rtl/hlsgen_cost.json"] = cost_file(names, plan.shape, timing, plan.macs)
     return files
 
 
