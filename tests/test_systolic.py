@@ -106,11 +106,18 @@ def test_real_model_layers_emulate_exactly(model):
 # -- simulation ------------------------------------------------------------------------------
 def _simulate_exactly(where: Path, graph: ir.Graph, shape: ArrayShape, frames: int = 3,
                       seed: int = 0):
+    return simulate_exactly(where, graph, shape, write_sim_project, cycle_model, frames, seed)
+
+
+def simulate_exactly(where: Path, graph: ir.Graph, shape: ArrayShape, write_project, timing_of,
+                     frames: int = 3, seed: int = 0):
+    """Write a baseline project (``write_project``: one layer or the network), simulate it and
+    check it: 0 mismatches in both passes, latency and interval = ``timing_of(plan)``."""
     shutil.rmtree(where, ignore_errors=True)
-    plan = write_sim_project(where, graph, shape, random_input(graph, frames, seed))
+    plan = write_project(where, graph, shape, random_input(graph, frames, seed))
     result = simulate(where, seed=seed)
     report = json.loads((where / "results" / "sim.json").read_text())
-    timing = cycle_model(plan)
+    timing = timing_of(plan)
     assert (result.mismatches, result.frames) == (0, frames)
     assert report["mismatches_random_gaps"] == 0  # random TVALID / TREADY gaps
     assert result.latency_cycles == timing.latency

@@ -10,7 +10,6 @@ the cycle model's latency and interval.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factory import random_graph, random_input
+from test_systolic import simulate_exactly
 from hlsgen.reference import execute
 from hlsgen.systolic import ArrayShape, SystolicError
 from hlsgen.systolic.netemu import emulate_network
 from hlsgen.systolic.nettiming import network_cycle_model
 from hlsgen.systolic.network import Op, plan_network
 from hlsgen.systolic.project import write_network_project
-from hlsgen.verify.sim import simulate
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 
@@ -74,19 +73,8 @@ def test_refuses_an_input_read_by_two_layers():
 
 # -- simulation ------------------------------------------------------------------------------
 def _simulate_exactly(where: Path, graph, shape: ArrayShape, frames: int = 3, seed: int = 0):
-    shutil.rmtree(where, ignore_errors=True)
-    plan = write_network_project(where, graph, shape, random_input(graph, frames, seed))
-    result = simulate(where, seed=seed)
-    report = json.loads((where / "results" / "sim.json").read_text())
-    timing = network_cycle_model(plan)
-    assert (result.mismatches, result.frames) == (0, frames)
-    assert report["mismatches_random_gaps"] == 0  # random TVALID / TREADY gaps
-    assert result.latency_cycles == timing.latency
-    assert result.interval_cycles == {1: None, 2: timing.first_interval}.get(frames,
-                                                                             timing.interval)
-    assert result.frame_latency_cycles == (timing.latency,) + (timing.steady_latency,) * (
-        frames - 1)
-    return plan, result
+    return simulate_exactly(where, graph, shape, write_network_project, network_cycle_model,
+                            frames, seed)
 
 
 @settings(max_examples=4, deadline=None,
