@@ -9,7 +9,7 @@ import numpy as np
 from hlsgen.cli import main
 from hlsgen.explore.costing import explore_cost
 from hlsgen.explore.devices import Budget, budget_for, device
-from hlsgen.explore.evaluation import evaluate_genome, fitness
+from hlsgen.explore.evaluation import evaluate_genome, fitness, predicted_drop, sampling_margin
 from hlsgen.explore.run import ExploreOptions, explore, make_eval_data
 from tests.factory import random_graph, random_input
 
@@ -38,8 +38,8 @@ def test_every_feasible_design_meets_the_constraints(tmp_path):
     result = explore(graph, data, BIG, options, tmp_path, cost_fn=explore_cost)
     assert result.evaluations, "the search evaluated nothing"
     for e in result.evaluations:
-        assert e.feasible == (e.accuracy_drop <= 2.0 + 1e-9 and e.luts <= BIG.luts
-                              and e.dsps <= BIG.dsps)
+        assert e.feasible == (_needed_drop(result.problem, e.genome) <= 2.0 + 1e-9
+                              and e.luts <= BIG.luts and e.dsps <= BIG.dsps)
     exact = result.baselines["exact"]
     assert exact.feasible and exact.accuracy_drop == 0.0
     assert result.chosen is not None
@@ -51,6 +51,47 @@ def test_every_feasible_design_meets_the_constraints(tmp_path):
             assert not (b.luts <= a.luts and b.latency_cycles <= a.latency_cycles
                         and b.metric >= a.metric and (b.luts, b.latency_cycles, b.metric)
                         != (a.luts, a.latency_cycles, a.metric))
+
+
+def _needed_drop(problem, genome) -> float:
+    """The drop a design must keep under the bound, from a direct run of it: the measured
+    drop (no credit below 0) plus the sampling margin, and the drop predicted from the
+    SQNR of its output logits (the logit guard)."""
+    from hlsgen.reference import execute
+
+    data = problem.data
+    design, _ = problem.design(genome)
+    out = execute(design.graph, data.x_ir).reshape(len(data.x_ir), -1)
+    pred = np.argmax(out, axis=1)
+    drop = data.baseline - 100.0 * float(np.mean(pred == data.labels))
+    measured = max(drop, 0.0) + sampling_margin(pred, data.reference_pred,
+                                                 problem.confidence_z)
+    assert problem.logit_guard
+    return max(measured, predicted_drop(out, data.reference_out, data.output_zero_point))
+
+
+def test_the_logit_guard_refuses_designs_lucky_on_the_samples():
+    """With labels, a design whose top-1 drop is within the bound but whose logits are far
+    from the exact network's (a high predicted drop) is refused; without the guard it is
+    admitted."""
+    from hlsgen.explore.problem import build_problem
+
+    graph, data = _tiny_problem_inputs(seed=3)
+    verdicts = {}
+    for guard in (True, False):
+        problem = build_problem(graph, data, max_accuracy_drop=5.0, budget=BIG,
+                                clock_mhz=200.0, cost_fn=explore_cost, ladder=("po2",),
+                                logit_guard=guard)
+        genome = problem.uniform_genome("po2")
+        design, _ = problem.design(genome)
+        e = evaluate_genome(problem, genome)
+        from hlsgen.reference import execute
+        out = execute(design.graph, data.x_ir).reshape(len(data.x_ir), -1)
+        predicted = predicted_drop(out, data.reference_out, data.output_zero_point)
+        verdicts[guard] = (e.feasible, e.accuracy_drop, predicted)
+    feasible_guarded, drop, predicted = verdicts[True]
+    assert drop <= 5.0 < predicted, verdicts  # the case the guard exists for
+    assert not feasible_guarded and verdicts[False][0]
 
 
 def test_evaluation_matches_a_direct_run_of_the_design():

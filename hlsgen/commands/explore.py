@@ -67,7 +67,7 @@ def explore_options(args):
     if not z == z or not 0 <= z <= 10:
         raise InputError(f"--confidence must be between 0 and 10 standard errors, got {z}")
     return ExploreOptions(max_accuracy_drop=drop, accuracy_margin=margin, confidence_z=z,
-                          population=args.population,
+                          logit_guard=args.logit_guard, population=args.population,
                           generations=args.generations, seed=args.seed, workers=args.jobs,
                           scheduler=args.scheduler, resume=args.resume, clock_mhz=clock)
 

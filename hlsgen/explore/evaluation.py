@@ -196,6 +196,8 @@ def evaluate_genome(problem: Problem, genome) -> Evaluation:
     # No credit for samples the design gets right by luck where the exact network did not:
     # the search would pick exactly those designs.  Then the sampling margin on top.
     needed = max(drop, 0.0) + sampling_margin(pred, data.reference_pred, problem.confidence_z)
+    if problem.logit_guard and data.reference_out is not None:
+        needed = max(needed, predicted_drop(out, data.reference_out, data.output_zero_point))
     if needed > problem.max_accuracy_drop + 1e-9:
         violations["accuracy"] = (needed - problem.max_accuracy_drop) / max(
             problem.max_accuracy_drop, 0.1)

@@ -93,7 +93,7 @@ class EvalData:
     reference_pred: np.ndarray  # exact integer network's top-1 per sample
     baseline: float  # the exact network's metric value (top-1 %, or 100 for agreement)
     kind: str  # "labelled", "unlabelled" or "synthetic"
-    reference_out: np.ndarray | None = None  # synthetic: the exact network's outputs
+    reference_out: np.ndarray | None = None  # the exact network's outputs [samples, classes]
     output_zero_point: int = 0
 
 
@@ -110,6 +110,9 @@ class Problem:
     prefix_cache_bytes: int = 256 << 20
     # The bound must hold with this many standard errors to spare (0: on the samples only).
     confidence_z: float = 0.0
+    # Real samples: the drop predicted from the logit SQNR must meet the bound too (a
+    # continuous measure the search cannot fit to the samples' luck as it can top-1).
+    logit_guard: bool = False
     datapath_choices: tuple[KindChoice, ...] = DATAPATH_CHOICES
     # (layer, rung, datapath) -> LayerImpl: one object per choice, so the hardware plan's
     # module cache (keyed on the impl) hits across genomes
@@ -227,7 +230,7 @@ class Problem:
 def build_problem(graph: ir.Graph, data: EvalData, *, max_accuracy_drop: float, budget: Budget,
                   clock_mhz: float, cost_fn, ladder=DEFAULT_LADDER,
                   pipeline_choices=PIPELINE_CHOICES, progress=None, jobs: int = 1,
-                  confidence_z: float = 0.0) -> Problem:
+                  confidence_z: float = 0.0, logit_guard: bool = False) -> Problem:
     """Compute every layer's ladder once (the expensive part: decompositions), in ``jobs``
     processes; the result does not depend on ``jobs``."""
     layers = weight_layers(graph)
@@ -263,7 +266,8 @@ def build_problem(graph: ir.Graph, data: EvalData, *, max_accuracy_drop: float, 
             rungs.append(cand)
         ladders.append(tuple(rungs))
     return Problem(graph, tuple(ladders), tuple(pipeline_choices), data, max_accuracy_drop,
-                   budget, clock_mhz, cost_fn, confidence_z=confidence_z)
+                   budget, clock_mhz, cost_fn, confidence_z=confidence_z,
+                   logit_guard=logit_guard)
 
 
 def _sqnr_db(exact_weight: np.ndarray, new_layer, old_layer) -> float:

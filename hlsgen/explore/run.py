@@ -43,6 +43,7 @@ class ExploreOptions:
     max_accuracy_drop: float = 1.0
     accuracy_margin: float = 0.0  # the bound is enforced this much tighter on the search data
     confidence_z: float = 2.0  # ... and with this many standard errors of the drop to spare
+    logit_guard: bool = True  # ... and the drop predicted from the logit SQNR (real samples)
     population: int = 16
     generations: int = 12
     seed: int = 0
@@ -89,8 +90,6 @@ def make_eval_data(graph: ir.Graph, x_ir: np.ndarray | None, labels: np.ndarray 
     out = execute(graph, x_ir).reshape(x_ir.shape[0], -1)
     reference_pred = np.argmax(out, axis=1)
     baseline = 100.0 * float(np.mean(reference_pred == labels)) if labels is not None else 100.0
-    if kind != "synthetic":
-        return EvalData(x_ir, labels, reference_pred, baseline, kind)
     return EvalData(x_ir, labels, reference_pred, baseline, kind, out,
                     graph.tensor(graph.output).zero_point)
 
@@ -111,7 +110,8 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
                             pipeline_choices=pipeline_choices(options.clock_mhz),
                             progress=progress.ladder if progress else None,
                             jobs=1 if options.scheduler else options.workers,
-                            confidence_z=confidence_z)
+                            confidence_z=confidence_z,
+                            logit_guard=options.logit_guard and data.kind != "synthetic")
     fingerprint = fingerprint_of(
         graph=_graph_digest(graph), data=_array_digest(data.x_ir), kind=data.kind,
         options={k: v for k, v in options.__dict__.items()
