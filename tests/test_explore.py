@@ -9,7 +9,7 @@ import numpy as np
 from hlsgen.cli import main
 from hlsgen.explore.costing import explore_cost
 from hlsgen.explore.devices import Budget, budget_for, device
-from hlsgen.explore.evaluation import evaluate_genome, fitness, predicted_drop, sampling_margin
+from hlsgen.explore.evaluation import evaluate_genome, expected_flips, fitness, sampling_margin
 from hlsgen.explore.run import ExploreOptions, explore, make_eval_data
 from tests.factory import random_graph, random_input
 
@@ -55,8 +55,8 @@ def test_every_feasible_design_meets_the_constraints(tmp_path):
 
 def _needed_drop(problem, genome) -> float:
     """The drop a design must keep under the bound, from a direct run of it: the measured
-    drop (no credit below 0) plus the sampling margin, and the drop predicted from the
-    SQNR of its output logits (the logit guard)."""
+    drop (no credit below 0) plus the sampling margin, which counts at least the flips the
+    logits' noise predicts (the logit guard)."""
     from hlsgen.reference import execute
 
     data = problem.data
@@ -64,34 +64,46 @@ def _needed_drop(problem, genome) -> float:
     out = execute(design.graph, data.x_ir).reshape(len(data.x_ir), -1)
     pred = np.argmax(out, axis=1)
     drop = data.baseline - 100.0 * float(np.mean(pred == data.labels))
-    measured = max(drop, 0.0) + sampling_margin(pred, data.reference_pred,
-                                                 problem.confidence_z)
     assert problem.logit_guard
-    return max(measured, predicted_drop(out, data.reference_out, data.output_zero_point))
+    return max(drop, 0.0) + sampling_margin(pred, data.reference_pred, problem.confidence_z,
+                                            expected_flips(out, data.reference_out))
 
 
-def test_the_logit_guard_refuses_designs_lucky_on_the_samples():
-    """With labels, a design whose top-1 drop is within the bound but whose logits are far
-    from the exact network's (a high predicted drop) is refused; without the guard it is
-    admitted."""
+def test_expected_flips_weighs_the_noise_against_each_margin():
+    reference = np.array([[100, 100, 0], [1000, 0, 0], [7, 7, 7]])
+    # noise of 1 on every logit: sigma = 1.  Sample 0: the tie flips with probability 1/2,
+    # the class 100 below never (erfc(50) is 0 in floating point); sample 1 never; sample 2:
+    # two ties, 1/2 each, capped at 1.
+    out = reference + 1
+    assert expected_flips(out, reference) == 1.5
+    assert expected_flips(reference, reference) == 0.0
+    # more noise, more expected flips (sample 0's class at 100 below starts to count)
+    assert expected_flips(reference + np.array([[60, -60, 60]]), reference) > 1.5
+
+
+def test_the_logit_guard_counts_the_flips_the_noise_predicts():
+    """A design whose observed flips are fewer than its logits' noise predicts is judged
+    by the prediction: with the guard its sampling margin is larger."""
     from hlsgen.explore.problem import build_problem
+    from hlsgen.reference import execute
 
-    graph, data = _tiny_problem_inputs(seed=3)
-    verdicts = {}
+    graph, data = _tiny_problem_inputs(seed=1)  # three classes; po2 flips 2 of 48
+    margins = {}
     for guard in (True, False):
-        problem = build_problem(graph, data, max_accuracy_drop=5.0, budget=BIG,
+        problem = build_problem(graph, data, max_accuracy_drop=100.0, budget=BIG,
                                 clock_mhz=200.0, cost_fn=explore_cost, ladder=("po2",),
-                                logit_guard=guard)
+                                confidence_z=2.0, logit_guard=guard)
         genome = problem.uniform_genome("po2")
         design, _ = problem.design(genome)
-        e = evaluate_genome(problem, genome)
-        from hlsgen.reference import execute
         out = execute(design.graph, data.x_ir).reshape(len(data.x_ir), -1)
-        predicted = predicted_drop(out, data.reference_out, data.output_zero_point)
-        verdicts[guard] = (e.feasible, e.accuracy_drop, predicted)
-    feasible_guarded, drop, predicted = verdicts[True]
-    assert drop <= 5.0 < predicted, verdicts  # the case the guard exists for
-    assert not feasible_guarded and verdicts[False][0]
+        flips = int(np.count_nonzero(np.argmax(out, axis=1) != data.reference_pred))
+        expected = expected_flips(out, data.reference_out)
+        margins[guard] = sampling_margin(np.argmax(out, axis=1), data.reference_pred, 2.0,
+                                         expected if guard else 0.0)
+        assert evaluate_genome(problem, genome).feasible
+    assert flips < expected, (flips, expected)  # the case the guard exists for
+    assert margins[True] == 100.0 * 2.0 * np.sqrt(expected) / len(out)
+    assert margins[False] == 100.0 * 2.0 * np.sqrt(flips) / len(out)
 
 
 def test_evaluation_matches_a_direct_run_of_the_design():

@@ -157,10 +157,10 @@ def add_search(parser: argparse.ArgumentParser) -> None:
                        "to spare (designs that flip many predictions are refused even when "
                        f"lucky on the samples); 0 turns this off (default {d.confidence_z:g})")
     group.add_argument("--logit-guard", action=argparse.BooleanOptionalAction,
-                       default=d.logit_guard, help="with real samples, the drop predicted "
-                       "from the SQNR of the output logits against the exact network's must "
-                       "meet the bound too: it does not reward designs that are lucky on the "
-                       "samples as top-1 can (default: on)")
+                       default=d.logit_guard, help="the sampling margin (--confidence) "
+                       "counts at least the top-1 flips the noise of the design's output "
+                       "logits predicts, not only those the samples happened to show: it "
+                       "refuses designs that are merely lucky on the samples (default: on)")
     group.add_argument("--validation", type=Path, metavar="DATA.npz",
                        help="labelled samples the search never sees, only measured (default: "
                        "a stratified part of --data, see --validation-fraction)")

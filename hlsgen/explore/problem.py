@@ -110,8 +110,8 @@ class Problem:
     prefix_cache_bytes: int = 256 << 20
     # The bound must hold with this many standard errors to spare (0: on the samples only).
     confidence_z: float = 0.0
-    # Real samples: the drop predicted from the logit SQNR must meet the bound too (a
-    # continuous measure the search cannot fit to the samples' luck as it can top-1).
+    # Real samples: the sampling margin counts at least the flips the output logits' noise
+    # predicts (evaluation.expected_flips), not only the ones the samples happened to show.
     logit_guard: bool = False
     datapath_choices: tuple[KindChoice, ...] = DATAPATH_CHOICES
     # (layer, rung, datapath) -> LayerImpl: one object per choice, so the hardware plan's

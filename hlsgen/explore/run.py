@@ -43,7 +43,7 @@ class ExploreOptions:
     max_accuracy_drop: float = 1.0
     accuracy_margin: float = 0.0  # the bound is enforced this much tighter on the search data
     confidence_z: float = 2.0  # ... and with this many standard errors of the drop to spare
-    logit_guard: bool = True  # ... and the drop predicted from the logit SQNR (real samples)
+    logit_guard: bool = True  # ... counting at least the flips the logits' noise predicts
     population: int = 16
     generations: int = 12
     seed: int = 0
