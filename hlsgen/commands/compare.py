@@ -30,9 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=20, metavar="N",
                         help="frames simulated on both designs: the first N samples of --data, "
                         "else random frames (default 20)")
-    parser.add_argument("--array", default="12x16", metavar="ROWSxCOLS",
-                        help="the baseline's array (default 12x16: 192 PE + 16 lane DSPs fit "
-                        "the xc7z020's 220)")
+    parser.add_argument("--array", default=None, metavar="ROWSxCOLS",
+                        help="the baseline's array (default: of the shapes whose PE and lane "
+                        "DSPs fit the part, the one with the lowest exact latency on this "
+                        "model and block RAM under the ceiling, e.g. 12x16 = 192 + 16 DSPs "
+                        "of the xc7z020's 220)")
     parser.add_argument("--sim-timeout", type=float, default=7200.0, metavar="S",
                         help="seconds each Verilator simulation may take (default 7200)")
     explore_command.add_search_arguments(parser)
@@ -61,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         design_path = args.design
     frames = _frames(args)
+    if args.array is None:
+        args.array = _strongest_array(args, dev)
     projects = {"design": outdir / "design", "baseline": outdir / "baseline"}
     for key, arch in (("design", "shift-add"), ("baseline", "systolic")):
         # generate's own code on this argument set, as hlsgen build runs it
@@ -79,6 +83,27 @@ def run(args: argparse.Namespace) -> int:
     print(_table(doc))
     print(f"wrote {terminal(outdir / 'compare.json', None)}, compare.md and compare.png")
     return 0
+
+
+# The baseline's block RAM is estimated from its memories when its shape is chosen: keep this
+# share of the ceiling in reserve (as the search's LUT margin), since yosys decides the fit.
+BASELINE_BRAM_MARGIN = 0.05
+
+
+def _strongest_array(args, dev) -> str:
+    """The baseline's default shape: every DSP a good shape can use, the lowest latency."""
+    from hlsgen.explore.devices import UTILIZATION_CEILING
+    from hlsgen.systolic.shapes import best_shape
+
+    graph = opt.load_graph(args.model, opt.quantization_from_args(args))
+    budget = UTILIZATION_CEILING * dev.brams * (1.0 - BASELINE_BRAM_MARGIN)
+    try:
+        shape, cycles = best_shape(graph, dev.dsps, budget)
+    except ValueError as err:
+        raise InputError(f"{dev.name}: {err}; give the baseline's --array") from None
+    print(f"baseline array {shape}: {shape.pes + shape.cols} of {dev.dsps} DSPs, "
+          f"{cycles:,} cycles (the fastest shape that fits {dev.name})")
+    return str(shape)
 
 
 def _frames(args) -> int:
