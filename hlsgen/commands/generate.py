@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="shift-add: hlsgen's multiplier-less design (default); systolic: "
                         "the DSP baseline, the whole network on one weight-stationary int8 "
                         "array (Verilog + testbench; docs/systolic.md)")
-    parser.add_argument("--array", default="12x16", metavar="ROWSxCOLS",
+    parser.add_argument("--array", default=None, metavar="ROWSxCOLS",
                         help="--arch systolic: the array's rows (reduction) x columns (output "
                         "channels); default 12x16: 192 PE DSPs + 16 lane DSPs fit the "
                         "xc7z020's 220")
@@ -262,7 +262,7 @@ def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
     from hlsgen.systolic.nettiming import network_cycle_model
     from hlsgen.systolic.project import network_project_files
 
-    shape = ArrayShape.parse(args.array)
+    shape = ArrayShape.parse(args.array or "12x16")
     plan, files = network_project_files(graph, shape, x_ir, core)
     protect = tuple(p for p in (args.model, args.vectors) if p)
     written = write_tree(outdir, files, force=args.force, protect=protect)
