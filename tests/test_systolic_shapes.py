@@ -1,4 +1,5 @@
-"""The baseline's array shape: every DSP a good shape can use, the lowest exact latency."""
+"""The baseline's array shape (every DSP a good shape can use, the lowest exact latency) and
+its per-layer MAC utilization."""
 
 from __future__ import annotations
 
@@ -28,3 +29,24 @@ def test_best_shape_is_the_fastest_that_fits_the_block_ram():
     fitting = [s for s in plans if brams[s] <= budget]
     assert shape in fitting and cycles == latency[shape]
     assert cycles == min(latency[s] for s in fitting)
+
+
+def test_per_layer_utilization_rows_follow_the_cycle_model():
+    from hlsgen.systolic.report import utilization_markdown, utilization_rows
+
+    graph = random_graph(6, layers=("conv", "maxpool", "dwconv", "dense"), max_channels=12,
+                         max_hw=8)
+    plan = plan_network(graph, ArrayShape(4, 4))
+    timing = network_cycle_model(plan)
+    rows = utilization_rows(plan, timing)
+    assert [r["layer"] for r in rows] == [layer.name for layer in graph.layers]
+    assert [r["cycles"] for r in rows] == list(timing.layer_cycles)
+    assert sum(r["macs"] for r in rows) == plan.macs
+    for r, step in zip(rows, plan.steps):
+        if r["op"] in ("mac", "dw"):
+            assert r["utilization"] == round(step.macs / (16 * r["cycles"]), 4)
+            assert 0 < r["utilization"] <= 1
+        else:
+            assert r["utilization"] is None and r["macs"] == 0
+    text = utilization_markdown(plan, timing)
+    assert all(f"| {layer.name} |" in text for layer in graph.layers)
