@@ -164,7 +164,7 @@ def _accum_context(plan: NetworkPlan) -> dict:
         # a DSP48E1 multiplies 25 x 18 bits signed: the multiplier's bits past 17 by shift-add
         "split_mult": (mult > DSP_B_UNSIGNED and plan.racc_width <= DSP_A_BITS
                        and plan.pe == "dsp"),
-        "booth_digits": mult // 2 + 1,  # radix-4 digits of the unsigned multiplier
+        "booth_end": 2 * (mult // 2 + 1),  # 2 x the radix-4 digits of the unsigned multiplier
         "mult_lo_bits": DSP_B_UNSIGNED, "mult_hi_msb": mult - DSP_B_UNSIGNED - 1,
     }
 
