@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=20, metavar="N",
                         help="frames simulated on both designs: the first N samples of --data, "
                         "else random frames (default 20)")
-    parser.add_argument("--array", default="12x16", metavar="ROWSxCOLS",
+    # default None, as in generate (where it depends on --pe); here always the DSP shape
+    parser.add_argument("--array", default=None, metavar="ROWSxCOLS",
                         help="the baseline's array (default 12x16: 192 PE + 16 lane DSPs fit "
                         "the xc7z020's 220)")
     parser.add_argument("--sim-timeout", type=float, default=7200.0, metavar="S",
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from hlsgen.explore.run import NoFeasibleDesign
 
     outdir = Path(args.outdir)
+    if args.array is None:
+        args.array = generate_command.DEFAULT_ARRAY["dsp"]
     if args.device is None:
         raise InputError("hlsgen compare needs --device: both designs are compared on one part")
     dev = device(args.device)
