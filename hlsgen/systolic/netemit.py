@@ -15,7 +15,7 @@ from hlsgen.emit.common import CoreName, template_env
 from hlsgen.systolic.emit import _bits, _literal, cost_file, module_names
 from hlsgen.systolic.network import NetworkPlan, Op, Vmode
 from hlsgen.systolic.nettiming import network_cycle_model
-from hlsgen.systolic.shiftadd import TERM_BITS, term_index_bits, term_rom
+from hlsgen.systolic.shiftadd import TERM_BITS, booth_function, term_index_bits, term_rom
 
 __all__ = ["emit_network"]
 
@@ -164,7 +164,8 @@ def _accum_context(plan: NetworkPlan) -> dict:
         # a DSP48E1 multiplies 25 x 18 bits signed: the multiplier's bits past 17 by shift-add
         "split_mult": (mult > DSP_B_UNSIGNED and plan.racc_width <= DSP_A_BITS
                        and plan.pe == "dsp"),
-        "booth_end": 2 * (mult // 2 + 1),  # 2 x the radix-4 digits of the unsigned multiplier
+        "booth_function": booth_function("booth", plan.racc_width, mult, prod)
+        if plan.pe == "shiftadd" else "",
         "mult_lo_bits": DSP_B_UNSIGNED, "mult_hi_msb": mult - DSP_B_UNSIGNED - 1,
     }
 

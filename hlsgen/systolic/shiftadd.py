@@ -20,7 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["TERM_BITS", "MAX_TERMS", "csd_terms", "step_terms", "term_rom", "term_index_bits"]
+__all__ = ["TERM_BITS", "MAX_TERMS", "csd_terms", "step_terms", "term_rom", "term_index_bits",
+           "booth_function"]
 
 TERM_BITS = 5  # {valid, negative, shift[2:0]} per PE and term
 MAX_TERMS = 4  # an int8 weight has at most 4 non-zero CSD digits
@@ -94,3 +95,46 @@ def term_rom(plan) -> list[list[tuple[int, int]]]:
                             value |= _code(*d[t]) << (TERM_BITS * c)
                     roms[r].append((((step.tile_base + local) << bits) | t, value))
     return roms
+
+
+def booth_function(name: str, a_bits: int, m_bits: int, p_bits: int) -> str:
+    """Verilog function ``name(a, m)``: signed ``a`` times unsigned ``m`` with no ``*``.
+
+    Radix-4 Booth: digit ``d`` of ``m`` (-2 .. 2, from bits ``2d+1 .. 2d-1``) selects 0, a or
+    2a, inverted when negative; each partial product keeps its own width (``a_bits + 2``)
+    and the negative digits' ``+1`` bits form one more operand, so a balanced tree of
+    exact-width adders sums ``m_bits / 2 + 2`` operands (about half the LUTs of a loop of
+    full-width adds)."""
+    digits = m_bits // 2 + 1
+    w = a_bits + 2
+    lines = [f"    function signed [{p_bits - 1}:0] {name}(input signed [{a_bits - 1}:0] a, "
+             f"input [{m_bits - 1}:0] m);",
+             f"        reg [{m_bits + 2}:0] bits;",
+             f"        reg [{digits - 1}:0] neg;"]
+    lines += [f"        reg signed [{w - 1}:0] pp{d};" for d in range(digits)]
+    body = ["            bits = {2'b00, m, 1'b0};"]
+    for d in range(digits):
+        b = f"bits[{2 * d + 2}:{2 * d}]"
+        body += [f"            neg[{d}] = {b} == 3'b100 || {b} == 3'b101 || {b} == 3'b110;",
+                 f"            pp{d} = (({b} == 3'b001 || {b} == 3'b010 || {b} == 3'b101 "
+                 f"|| {b} == 3'b110) ? $signed(a) : ({b} == 3'b011 || {b} == 3'b100) ? "
+                 f"$signed(a) <<< 1 : {w}'sd0) ^ $signed({{{w}{{neg[{d}]}}}});"]
+    ones = ", ".join(f"1'b0, neg[{d}]" for d in reversed(range(digits)))
+    terms = [(f"pp{d}", 2 * d, w) for d in range(digits)]
+    terms.append((f"{{2'b00, {ones}}}", 0, 2 * digits + 2))  # non-negative: top bits 0
+    decls, count = [], 0
+    while len(terms) > 1:
+        merged = []
+        for (x, sx, wx), (y, sy, wy) in zip(terms[0::2], terms[1::2]):
+            lo = min(sx, sy)
+            width = max(sx + wx, sy + wy) + 1 - lo
+            decls.append(f"        reg signed [{width - 1}:0] t{count};")
+            body.append(f"            t{count} = ($signed({x}) <<< {sx - lo}) + "
+                        f"($signed({y}) <<< {sy - lo});")
+            merged.append((f"t{count}", lo, width))
+            count += 1
+        terms = merged + (terms[-1:] if len(terms) % 2 else [])
+    top, shift, _ = terms[0]
+    body.append(f"            {name} = $signed({top}) <<< {shift};")
+    return "\n".join(lines + decls + ["        begin"] + body + ["        end",
+                                                               "    endfunction"])
