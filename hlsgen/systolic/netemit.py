@@ -43,7 +43,8 @@ def emit_network(plan: NetworkPlan, core: CoreName | None = None) -> dict[str, s
             accum_module=names["accum"], latency=timing.latency, interval=timing.interval,
             **common, **_top_context(plan)),
     }
-    files["rtl/hlsgen_cost.json"] = cost_file(names, plan.shape, timing, plan.macs)
+    files["rtl/hlsgen_cost.json"] = cost_file(names, plan.shape, timing, plan.macs,
+                                              "shiftadd" if shiftadd else None)
     return files
 
 
