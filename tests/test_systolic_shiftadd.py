@@ -198,6 +198,32 @@ def test_every_operation_with_one_and_four_terms_simulates_exactly(tmp_path):
                                                                      ArrayShape(3, 2))).latency
 
 
+def test_depthwise_first_layer_releases_the_input_after_its_last_port(tmp_path):
+    """A depthwise first layer on a 1x4 input, T = 4: port 2 reads 2 beats (8 cycles) after
+    the last item leaves I1, while the next frame loads a word per cycle; the buffer is
+    released only then (the cycle model's first interval includes the 2 beats)."""
+    from hlsgen.systolic.nettiming import release_delay
+
+    graph = _network(3672, ("conv",), "conv")
+    plan, _ = _simulate_exactly(tmp_path / "dwfirst", graph, ArrayShape(3, 2))
+    assert plan.steps[0].op is Op.DW and plan.graph_input.shape[:2] == (1, 4)
+    assert release_delay(plan) == 2 and plan.step_terms[0] == 4
+    assert network_cycle_model(plan).first_interval == 4 + 4 * (6 + 2 + 2) + 1
+
+
+def test_one_term_everywhere_on_one_row_simulates_exactly(tmp_path):
+    """Every weight a power of two (T = 1 on every step: no term index in the ROM address,
+    one cycle per beat) on a 1-row array: the DSP engine's cycles exactly."""
+    graph = _network(4, ("dwconv", "add"), "dense")
+    for layer in graph.layers:
+        if hasattr(layer, "weight"):
+            graph = _with_weights(graph, layer.name, _powers_of_two)
+    shape = ArrayShape(1, 3)
+    plan, result = _simulate_exactly(tmp_path / "t1", graph, shape, frames=2)
+    assert plan.step_terms == (1,) * len(plan.steps)
+    assert result.latency_cycles == network_cycle_model(plan_network(graph, shape)).latency
+
+
 @settings(max_examples=3, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(0, 10**6), st.lists(st.sampled_from(MIDDLE), min_size=1, max_size=3),
@@ -222,6 +248,7 @@ def test_generate_writes_the_shiftadd_project(tmp_path, capsys):
     plan = plan_network(import_model(model), shape, pe="shiftadd")
     assert (cost["array"], cost["latency_cycles"]) == (str(shape),
                                                        network_cycle_model(plan).latency)
+    assert cost["pe"] == "shiftadd"
     assert "*" not in _code_without_comments((out / "rtl" / "hlsgen_sa_array.v").read_text())
     for bad, message in ((["--arch", "systolic", "--pe", "dsp8"], "--pe 'dsp8' is unknown"),
                          (["--pe", "shiftadd"], "applies to --arch systolic only"),

@@ -14,7 +14,7 @@ import hlsgen
 from hlsgen.emit.common import CoreName, template_env
 from hlsgen.systolic.emit import _bits, _literal, cost_file, module_names
 from hlsgen.systolic.network import NetworkPlan, Op, Vmode
-from hlsgen.systolic.nettiming import network_cycle_model
+from hlsgen.systolic.nettiming import network_cycle_model, release_delay
 from hlsgen.systolic.shiftadd import TERM_BITS, booth_function, term_index_bits, term_rom
 
 __all__ = ["emit_network"]
@@ -307,4 +307,5 @@ def _top_context(plan: NetworkPlan) -> dict:
         "out_tiles": list(range(last.n_ct)), "out_m_last": out_pixels - 1,
         "out_m_msb": _bits(out_pixels) - 1, "omem_msb": 8 * cols * last.n_ct - 1,
         "count_msb": out_pixels.bit_length() - 1,
+        "release_delay": release_delay(plan),
     }

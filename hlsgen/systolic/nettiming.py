@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from hlsgen.systolic.network import NetworkPlan
 
-__all__ = ["NetworkTiming", "network_cycle_model", "ISSUE_TO_WRITE", "WRITE_TO_ISSUE"]
+__all__ = ["NetworkTiming", "network_cycle_model", "release_delay", "ISSUE_TO_WRITE",
+           "WRITE_TO_ISSUE"]
 
 START_TO_ISSUE = 2  # start -> set-up cycle -> first issue
 ISSUE_TO_WRITE = 8  # + R: last issue -> its lane write (I1, I2, I3, array R + 1, lanes 4)
@@ -44,6 +45,18 @@ class NetworkTiming:
         return macs / (pes * cycles)
 
 
+def release_delay(plan: NetworkPlan) -> int:
+    """Beats from the first layer's last item at I1 to its last input-buffer read: with
+    shift-add PEs a depthwise first layer's port ``p`` reads ``p`` beats late, and the next
+    frame (loaded a word per cycle, not per beat) must not overwrite what it has not read.
+    (The DSP engine releases at I1, as before.)"""
+    from hlsgen.systolic.network import Op
+
+    if plan.pe != "shiftadd" or plan.steps[0].op is not Op.DW:
+        return 0
+    return min(plan.in_copies, plan.shape.rows) - 1
+
+
 def network_cycle_model(plan: NetworkPlan) -> NetworkTiming:
     """Exact cycles; with shift-add PEs (``plan.step_terms``) every cycle the DSP design
     spends while layer ``l``'s descriptor is loaded becomes a beat of ``T_l`` cycles
@@ -59,7 +72,9 @@ def network_cycle_model(plan: NetworkPlan) -> NetworkTiming:
     start = p  # the cycle after the last beat: the start beat (one cycle: nothing runs)
     last_beat = start + sum(spans) + ISSUE_TO_BEAT - ISSUE_TO_WRITE  # write -> read -> beat
     # the first layer's last item reads the input buffer at the end of beat P + 2 + N_0
-    next_first_beat = start + terms[0] * (START_TO_ISSUE + items[0]) + ISSUE_TO_RELEASE - 1
+    # (shift-add, depthwise first layer: its last port reads release_delay beats later)
+    next_first_beat = (start + terms[0] * (START_TO_ISSUE + items[0] + release_delay(plan))
+                       + ISSUE_TO_RELEASE - 1)
     next_start = max(next_first_beat + p, last_beat + 1)
     first_issue = start + 1 + terms[0]  # the first cycle of the first issue beat
     steady = next_start + (last_beat - start) - next_first_beat
