@@ -29,7 +29,6 @@ import numpy as np
 from hlsgen.frontend import import_model
 from hlsgen.reference import execute, quantize_input
 from hlsgen.systolic import ArrayShape, module_names
-from hlsgen.systolic.netemit import emit_network
 from hlsgen.systolic.netemu import emulate_network
 from hlsgen.systolic.nettiming import network_cycle_model
 from hlsgen.systolic.network import plan_network
