@@ -151,6 +151,12 @@ def test_generate_writes_the_systolic_project(tmp_path):
     assert (cost["array"], cost["latency_cycles"]) == ("11x16", network_cycle_model(plan).latency)
     assert len((out / "tb" / "expected.txt").read_text().splitlines()) == 2
     assert (out / "tb" / "run_sim.py").is_file()
+    # per-layer MAC utilization in the README and results/
+    util = json.loads((out / "results" / "utilization.json").read_text())
+    assert [r["layer"] for r in util["layers"]] == [s.name for s in plan.steps]
+    assert util["layers"][0]["utilization"] == round(
+        plan.steps[0].macs / (176 * util["layers"][0]["cycles"]), 4)
+    assert "| conv0 | mac |" in (out / "README.md").read_text()
 
 
 # -- synthesis -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from hlsgen.errors import DataError, InputError, OutputExistsError
 from hlsgen.names import terminal
 
 DEFAULT_COUNT = opt.DEFAULT_COUNT
+DEFAULT_ARRAY = {"dsp": "12x16", "shiftadd": "16x16"}  # --arch systolic, per --pe
 DEFAULT_METHOD = opt.DEFAULT_METHOD
 MAX_COUNT = 100_000  # test frames: tb/*.txt and the simulations grow with it
 MAX_VECTOR_VALUES = 1 << 24  # integers in all test frames together (128 MiB as int64)
@@ -41,8 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "array (Verilog + testbench; docs/systolic.md)")
     parser.add_argument("--array", default=None, metavar="ROWSxCOLS",
                         help="--arch systolic: the array's rows (reduction) x columns (output "
-                        "channels); default 12x16: 192 PE DSPs + 16 lane DSPs fit the "
-                        "xc7z020's 220")
+                        f"channels); default {DEFAULT_ARRAY['dsp']} with --pe dsp (192 PE "
+                        "DSPs + 16 lane DSPs fit the xc7z020's 220), "
+                        f"{DEFAULT_ARRAY['shiftadd']} with --pe shiftadd (PEs in LUTs, "
+                        "docs/systolic-shiftadd.md)")
+    parser.add_argument("--pe", default="dsp", metavar="{dsp,shiftadd}",
+                        help="--arch systolic: dsp: one DSP48E1 multiply per PE (default); "
+                        "shiftadd: no DSP and no multiplier, each PE adds one CSD term of its "
+                        "weight per cycle (T cycles per array beat)")
 
 
 def add_project_arguments(parser: argparse.ArgumentParser, *, default_vectors: str) -> None:
@@ -189,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
     from hlsgen.reference.source import check_source_data
 
     start = time.perf_counter()
+    _check_systolic_options(args)
     opt.check_positive("--count", args.count)
     if args.count > MAX_COUNT:
         raise InputError(f"--count {args.count} is more test frames than a simulation can use; "
@@ -255,20 +263,37 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_systolic_options(args) -> None:
+    """``--pe`` and ``--array`` before any slow step: one line each, exit 2."""
+    pe = getattr(args, "pe", "dsp")
+    if pe not in DEFAULT_ARRAY:
+        raise InputError(f"--pe '{terminal(pe)}' is unknown; use dsp (one DSP per PE) or "
+                         "shiftadd (multiplier-less PEs)")
+    if getattr(args, "arch", "shift-add") != "systolic":
+        if pe != "dsp":
+            raise InputError(f"--pe {pe} applies to --arch systolic only; add --arch systolic")
+        return
+    from hlsgen.systolic import ArrayShape
+
+    ArrayShape.parse(args.array or DEFAULT_ARRAY[pe])
+
+
 def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
-    """The DSP systolic-array baseline of the whole network: ``rtl/``, ``tb/``, README."""
+    """The systolic-array engine of the whole network (``--pe``: DSP or shift-add PEs):
+    ``rtl/``, ``tb/``, README."""
     from hlsgen.emit.writer import write_tree
     from hlsgen.systolic import ArrayShape
     from hlsgen.systolic.nettiming import network_cycle_model
     from hlsgen.systolic.project import network_project_files
 
-    shape = ArrayShape.parse(args.array or "12x16")
-    plan, files = network_project_files(graph, shape, x_ir, core)
+    pe = getattr(args, "pe", "dsp")
+    shape = ArrayShape.parse(args.array or DEFAULT_ARRAY[pe])
+    plan, files = network_project_files(graph, shape, x_ir, core, pe=pe)
     protect = tuple(p for p in (args.model, args.vectors) if p)
     written = write_tree(outdir, files, force=args.force, protect=protect)
     timing = network_cycle_model(plan)
     print(f"wrote {terminal(written, None)}: {len(files)} files, {len(graph.layers)} layers on "
-          f"a {shape} systolic array, latency {timing.latency:,} cycles "
+          f"a {shape} systolic array ({pe} PEs), latency {timing.latency:,} cycles "
           f"({time.perf_counter() - start:.1f} s)")
     print(f"next: cd {terminal(shlex.quote(str(outdir)), None)} && python tb/run_sim.py "
           "--sim verilator")

@@ -47,11 +47,12 @@ def emit_systolic(plan: SystolicPlan, core: CoreName | None = None) -> dict[str,
     return files
 
 
-def cost_file(names: dict, shape, timing, macs: int) -> str:
+def cost_file(names: dict, shape, timing, macs: int, pe: str | None = None) -> str:
     """``rtl/hlsgen_cost.json`` of a baseline project: what ``run_sim.py`` and yosys read
-    (the top; no shift-add layers) and its timing."""
+    (the top; no shift-add layers) and its timing (``pe``: named when not the DSP PE)."""
+    extra = {"pe": pe} if pe else {}
     return json.dumps({
-        "top": names["top"], "layers": {}, "arch": "systolic", "array": str(shape),
+        "top": names["top"], "layers": {}, "arch": "systolic", **extra, "array": str(shape),
         "modules": names, "latency_cycles": timing.latency,
         "interval_cycles": timing.interval, "macs": macs,
         # the testbench's limit on cycles without a handshake: compute is silent for a while

@@ -1,6 +1,8 @@
 """Verilog of a :class:`~hlsgen.systolic.network.NetworkPlan`: the sequencer top, the shared
 array (weights in one block-RAM ROM per row) and the shared lanes, from
-``templates/systolic/net_*.v.j2``.
+``templates/systolic/net_*.v.j2`` (``plan.pe == "shiftadd"``: the array of
+``net_array_shiftadd.v.j2``, its CSD term ROMs from :mod:`hlsgen.systolic.shiftadd`, and a
+clock enable for the whole issue -> array -> lanes pipeline).
 
 :func:`emit_network` returns ``{path relative to the project: text}``; this module only turns
 the plan's tables into names, bit ranges and literals.
@@ -12,7 +14,8 @@ import hlsgen
 from hlsgen.emit.common import CoreName, template_env
 from hlsgen.systolic.emit import _bits, _literal, cost_file, module_names
 from hlsgen.systolic.network import NetworkPlan, Op, Vmode
-from hlsgen.systolic.nettiming import network_cycle_model
+from hlsgen.systolic.nettiming import network_cycle_model, release_delay
+from hlsgen.systolic.shiftadd import TERM_BITS, booth_function, term_index_bits, term_rom
 
 __all__ = ["emit_network"]
 
@@ -27,9 +30,12 @@ def emit_network(plan: NetworkPlan, core: CoreName | None = None) -> dict[str, s
     version = hlsgen.__version__
     common = _common(plan)
     timing = network_cycle_model(plan)
+    shiftadd = plan.pe == "shiftadd"
+    array = _shiftadd_array_context(plan) if shiftadd else _array_context(plan)
     files = {
-        f"rtl/{names['array']}.v": env.get_template("net_array.v.j2").render(
-            version=version, module=names["array"], **common, **_array_context(plan)),
+        f"rtl/{names['array']}.v": env.get_template(
+            "net_array_shiftadd.v.j2" if shiftadd else "net_array.v.j2").render(
+            version=version, module=names["array"], **common, **array),
         f"rtl/{names['accum']}.v": env.get_template("net_accum.v.j2").render(
             version=version, module=names["accum"], **common, **_accum_context(plan)),
         f"rtl/{names['top']}.v": env.get_template("net_top.v.j2").render(
@@ -37,7 +43,8 @@ def emit_network(plan: NetworkPlan, core: CoreName | None = None) -> dict[str, s
             accum_module=names["accum"], latency=timing.latency, interval=timing.interval,
             **common, **_top_context(plan)),
     }
-    files["rtl/hlsgen_cost.json"] = cost_file(names, plan.shape, timing, plan.macs)
+    files["rtl/hlsgen_cost.json"] = cost_file(names, plan.shape, timing, plan.macs,
+                                              "shiftadd" if shiftadd else None)
     return files
 
 
@@ -45,7 +52,14 @@ def _common(plan: NetworkPlan) -> dict:
     rows, cols = plan.shape.rows, plan.shape.cols
     psum = _psum_width(plan)
     max_ct = max(plan.banks, max(s.n_ct for s in plan.steps))
+    shiftadd = plan.pe == "shiftadd"
     return {
+        # shift-add: registers of the pipeline advance on ce (a beat's last cycle) only
+        "shiftadd": shiftadd, "gate": "if (ce) " if shiftadd else "",
+        "ce_and": "ce && " if shiftadd else "", "ph_msb": _ph_bits(plan) - 1,
+        "array_ce": ".ce(ce), .ph(ph), " if shiftadd else "",
+        "accum_ce": ".ce(ce), " if shiftadd else "",
+        "flavour": "(shift-add PEs, no DSP)" if shiftadd else "(DSP baseline)",
         "rows": rows, "cols": cols, "rows_last": rows - 1, "tiles": plan.tiles,
         "pixels": plan.max_pixels, "m_last": plan.max_pixels - 1,
         "m_msb": _bits(plan.max_pixels) - 1, "ct_msb": _bits(max_ct) - 1,
@@ -54,6 +68,11 @@ def _common(plan: NetworkPlan) -> dict:
         "x_bus_msb": 9 * rows - 1, "psum_bus_msb": psum * cols - 1, "psum_msb": psum - 1,
         "lanes_msb": 8 * cols - 1, "bx_msb": 9 * cols - 1,
     }
+
+
+def _ph_bits(plan: NetworkPlan) -> int:
+    """Bits of the beat's cycle counter ph (0 .. T - 1)."""
+    return max(1, term_index_bits(max(plan.step_terms or (1,))))
 
 
 def _psum_width(plan: NetworkPlan) -> int:
@@ -95,6 +114,23 @@ def _array_context(plan: NetworkPlan) -> dict:
             "xpe_msb": 9 * rows * cols - 1}
 
 
+def _shiftadd_array_context(plan: NetworkPlan) -> dict:
+    """The DSP array's context with term ROMs: word ``{tile, t}`` = term ``t`` of every PE."""
+    context = _array_context(plan)
+    rows, cols = plan.shape.rows, plan.shape.cols
+    bits = term_index_bits(max(plan.step_terms))
+    roms = term_rom(plan)
+    for row, rom in zip(context["row_list"], roms):
+        row["words"] = [{"addr": addr, "hex": f"{value:x}"} for addr, value in rom]
+        row["pes"] = [{**pe, "t_lo": TERM_BITS * pe["col"],
+                       "t_hi": TERM_BITS * pe["col"] + TERM_BITS - 1} for pe in row["pes"]]
+    context["last_row"] = context["row_list"][-1]["pes"]
+    context.update(word_msb=TERM_BITS * cols - 1, word_bits=TERM_BITS * cols,
+                   term_bits=bits, term_msb=max(bits, 1) - 1,
+                   rom_last=(plan.tiles << bits) - 1)
+    return context
+
+
 # -- the lanes -------------------------------------------------------------------------------
 def _q_bits(plan: NetworkPlan) -> int:
     return max(plan.prod_width, 10) + 2  # q + round + zero point, room for the clamp compare
@@ -127,7 +163,10 @@ def _accum_context(plan: NetworkPlan) -> dict:
         "q_msb": _q_bits(plan) - 1, "racc_msb": plan.racc_width - 1,
         "scale_msb": scale - 1, "sp_msb": 9 + scale,
         # a DSP48E1 multiplies 25 x 18 bits signed: the multiplier's bits past 17 by shift-add
-        "split_mult": mult > DSP_B_UNSIGNED and plan.racc_width <= DSP_A_BITS,
+        "split_mult": (mult > DSP_B_UNSIGNED and plan.racc_width <= DSP_A_BITS
+                       and plan.pe == "dsp"),
+        "booth_function": booth_function("booth", plan.racc_width, mult, prod)
+        if plan.pe == "shiftadd" else "",
         "mult_lo_bits": DSP_B_UNSIGNED, "mult_hi_msb": mult - DSP_B_UNSIGNED - 1,
     }
 
@@ -164,6 +203,8 @@ def _top_context(plan: NetworkPlan) -> dict:
         ("op_scale", 1, False), ("vm_mult", 1, False), ("vm_raw", 1, False),
         ("half_even", 1, False), ("dw", 1, False), ("zp", q_bits, True), ("lo", q_bits, True),
         ("hi", q_bits, True)]
+    if plan.pe == "shiftadd":
+        fields.append(("tlast", _ph_bits(plan), False))  # T - 1: the beat's last cycle
     descriptors = []
     for index, s in enumerate(plan.steps):
         win, rq = s.window, s.requant
@@ -179,7 +220,8 @@ def _top_context(plan: NetworkPlan) -> dict:
             "op_max": int(s.op is Op.MAX), "op_scale": int(s.op is Op.SCALE),
             "vm_mult": int(s.vmode is Vmode.MULT), "vm_raw": int(s.vmode is Vmode.RAW),
             "half_even": int(s.half_even), "dw": int(s.op is Op.DW),
-            "zp": rq.zero_point if rq else 0, "lo": rq.lo if rq else 0, "hi": rq.hi if rq else 0}
+            "zp": rq.zero_point if rq else 0, "lo": rq.lo if rq else 0, "hi": rq.hi if rq else 0,
+            "tlast": plan.step_terms[index] - 1 if plan.step_terms else 0}
         descriptors.append({"index": index, "fields": [
             {"name": n, "value": _literal(values[n], b) if sg else f"{b}'d{values[n]}"}
             for n, b, sg in fields]})
@@ -235,7 +277,8 @@ def _top_context(plan: NetworkPlan) -> dict:
             {"name": n, "msb": b - 1, "signed": "signed " if sg else ""} for n, b, sg in fields],
         "descriptors": descriptors,
         "step_list": [{"index": i, "kind": s.kind.value, "name": s.name, "op": s.op.value,
-                       "n_ct": s.n_ct, "n_kt": s.n_kt, "pixels": s.pixels, "items": s.items}
+                       "n_ct": s.n_ct, "n_kt": s.n_kt, "pixels": s.pixels,
+                        "item_count": s.items}
                       for i, s in enumerate(plan.steps)],
         "in_shape": "x".join(map(str, src.shape)), "out_shape": "x".join(map(str, out.shape)),
         "in_msb": 8 * src.shape[2] - 1, "in_keep_msb": src.shape[2] - 1,
@@ -264,4 +307,5 @@ def _top_context(plan: NetworkPlan) -> dict:
         "out_tiles": list(range(last.n_ct)), "out_m_last": out_pixels - 1,
         "out_m_msb": _bits(out_pixels) - 1, "omem_msb": 8 * cols * last.n_ct - 1,
         "count_msb": out_pixels.bit_length() - 1,
+        "release_delay": release_delay(plan),
     }

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from hlsgen.systolic.network import NetworkPlan
 
-__all__ = ["NetworkTiming", "network_cycle_model", "ISSUE_TO_WRITE", "WRITE_TO_ISSUE"]
+__all__ = ["NetworkTiming", "network_cycle_model", "release_delay", "ISSUE_TO_WRITE",
+           "WRITE_TO_ISSUE"]
 
 START_TO_ISSUE = 2  # start -> set-up cycle -> first issue
 ISSUE_TO_WRITE = 8  # + R: last issue -> its lane write (I1, I2, I3, array R + 1, lanes 4)
@@ -44,28 +45,40 @@ class NetworkTiming:
         return macs / (pes * cycles)
 
 
+def release_delay(plan: NetworkPlan) -> int:
+    """Beats from the first layer's last item at I1 to its last input-buffer read: with
+    shift-add PEs a depthwise first layer's port ``p`` reads ``p`` beats late, and the next
+    frame (loaded a word per cycle, not per beat) must not overwrite what it has not read.
+    (The DSP engine releases at I1, as before.)"""
+    from hlsgen.systolic.network import Op
+
+    if plan.pe != "shiftadd" or plan.steps[0].op is not Op.DW:
+        return 0
+    return min(plan.in_copies, plan.shape.rows) - 1
+
+
 def network_cycle_model(plan: NetworkPlan) -> NetworkTiming:
+    """Exact cycles; with shift-add PEs (``plan.step_terms``) every cycle the DSP design
+    spends while layer ``l``'s descriptor is loaded becomes a beat of ``T_l`` cycles
+    (``docs/systolic.md``, "Shift-add PEs")."""
     rows = plan.shape.rows
     p = plan.graph_input.shape[0] * plan.graph_input.shape[1]
     items = tuple(s.items for s in plan.steps)
-    start = p  # the cycle after the last beat
-    first_issue = start + START_TO_ISSUE
-    issue, spans = first_issue, []
-    for index, n in enumerate(items):
-        last_issue = issue + n - 1
-        if index == len(items) - 1:
-            end = last_issue + rows + ISSUE_TO_BEAT
-            spans.append(end - issue)
-        else:
-            nxt = last_issue + rows + ISSUE_TO_WRITE + WRITE_TO_ISSUE
-            spans.append(nxt - issue)
-            issue = nxt
-    last_beat = first_issue + sum(spans)
-    next_first_beat = first_issue + items[0] - 1 + ISSUE_TO_RELEASE
+    terms = plan.step_terms or (1,) * len(items)
+    # beats layer l owns: its set-up beat -> the next layer's set-up beat (the last layer:
+    # -> its last write); the same span as the first issue -> the next layer's first issue
+    beats = tuple(n + rows + ISSUE_TO_WRITE + WRITE_TO_ISSUE - 1 for n in items)
+    spans = tuple(t * b for t, b in zip(terms, beats))
+    start = p  # the cycle after the last beat: the start beat (one cycle: nothing runs)
+    last_beat = start + sum(spans) + ISSUE_TO_BEAT - ISSUE_TO_WRITE  # write -> read -> beat
+    # the first layer's last item reads the input buffer at the end of beat P + 2 + N_0
+    # (shift-add, depthwise first layer: its last port reads release_delay beats later)
+    next_first_beat = (start + terms[0] * (START_TO_ISSUE + items[0] + release_delay(plan))
+                       + ISSUE_TO_RELEASE - 1)
     next_start = max(next_first_beat + p, last_beat + 1)
-    duration = last_beat - first_issue  # first issue -> last beat, the same every frame
-    steady = next_start + START_TO_ISSUE + duration - next_first_beat
-    return NetworkTiming(in_beats=p, layer_items=items, layer_cycles=tuple(spans),
+    first_issue = start + 1 + terms[0]  # the first cycle of the first issue beat
+    steady = next_start + (last_beat - start) - next_first_beat
+    return NetworkTiming(in_beats=p, layer_items=items, layer_cycles=spans,
                          latency=last_beat, steady_latency=steady,
                          interval=next_start - start, first_interval=next_first_beat,
-                         compute_cycles=duration + 1)
+                         compute_cycles=last_beat - first_issue + 1)

@@ -33,8 +33,11 @@ from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
 from hlsgen.systolic.depthwise import depthwise_tables, is_depthwise
 from hlsgen.systolic.plan import ArrayShape, SystolicError, SystolicPlan, Tap, plan_layer
+from hlsgen.systolic.shiftadd import step_terms
 
-__all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network"]
+__all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network", "PE_KINDS"]
+
+PE_KINDS = ("dsp", "shiftadd")  # one int8 DSP multiply per PE / term-serial shift-add PEs
 
 
 class Op(enum.Enum):
@@ -121,6 +124,8 @@ class NetworkPlan:
     mult_width: int
     scale_width: int
     prod_width: int  # v, the value a lane rounds
+    pe: str = "dsp"  # PE_KINDS
+    step_terms: tuple[int, ...] = ()  # T per step: cycles per array beat (dsp: all 1)
 
     @property
     def layers(self) -> int:
@@ -152,9 +157,14 @@ class NetworkPlan:
         return any(s.op is Op.DW for s in self.steps)
 
 
-def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True) -> NetworkPlan:
+def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
+                 pe: str = "dsp") -> NetworkPlan:
     """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated.
-    ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups)."""
+    ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups);
+    ``pe``: ``"dsp"`` (one multiply per PE) or ``"shiftadd"`` (one CSD term per PE and cycle,
+    ``T`` cycles per beat, :mod:`hlsgen.systolic.shiftadd`)."""
+    if pe not in PE_KINDS:
+        raise SystolicError(f"PE kind '{pe}' is unknown; use one of {', '.join(PE_KINDS)}")
     _check_graph(graph)
     steps = [_step(graph, layer, shape, depthwise) for layer in graph.layers]
     ports = max(len(s.port_taps[0]) for s in steps)
@@ -192,7 +202,8 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True) -> 
         bank_depth=tuple(max(1, d) for d in (depth + [0] * banks)[:banks]),
         acc_width=bit_width(-acc, acc), racc_width=bit_width(-racc, racc),
         mult_width=max(mult.bit_length(), 1), scale_width=max(scale.bit_length(), 1),
-        prod_width=max(bit_width(-prod, prod), 10))
+        prod_width=max(bit_width(-prod, prod), 10), pe=pe,
+        step_terms=tuple(step_terms(s) if pe == "shiftadd" else 1 for s in placed))
 
 
 # -- checks ----------------------------------------------------------------------------------

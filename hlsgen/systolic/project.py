@@ -5,6 +5,7 @@ reference executor -- so :func:`hlsgen.verify.sim.simulate` runs it like any hls
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -42,32 +43,45 @@ def _vector_text(values: np.ndarray) -> str:
 
 
 def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
-                          core: CoreName | None = None, depthwise: bool = True):
+                          core: CoreName | None = None, depthwise: bool = True,
+                          pe: str = "dsp"):
     """The plan and ``{path: text}`` of a whole-network project: ``rtl/``, hlsgen's ``tb/``
-    with vectors from the reference executor, and a README saying how to simulate it."""
+    with vectors from the reference executor, and a README saying how to simulate it
+    (``pe``: ``"dsp"`` or ``"shiftadd"``, see :func:`~hlsgen.systolic.network.plan_network`)."""
     from hlsgen.systolic.netemit import emit_network
     from hlsgen.systolic.nettiming import network_cycle_model
     from hlsgen.systolic.network import plan_network
+    from hlsgen.systolic.report import utilization_markdown, utilization_rows
 
-    plan = plan_network(graph, shape, depthwise)
+    plan = plan_network(graph, shape, depthwise, pe)
     timing = network_cycle_model(plan)
     files = {**emit_network(plan, core), **testbench_files()}
     files["tb/input.txt"] = _vector_text(x_ir)
     files["tb/expected.txt"] = _vector_text(execute(graph, x_ir))
+    kind = ("shift-add PEs, no DSP: one CSD term per PE and cycle, T cycles per beat"
+            if pe == "shiftadd" else "DSP baseline")
     files["README.md"] = (
-        f"# {graph.name} on a {shape} systolic array (DSP baseline)\n\n"
+        f"# {graph.name} on a {shape} systolic array ({kind})\n\n"
         f"{len(plan.steps)} layers on one weight-stationary int8 array of {shape.pes} PEs; "
         f"latency {timing.latency:,} cycles, interval {timing.interval:,} (exact cycle model; "
         "see docs/systolic.md).\n\nSimulate (Verilator, hlsgen's testbench): "
-        "`python tb/run_sim.py --sim verilator`; the result is in `results/sim.json`.\n")
+        "`python tb/run_sim.py --sim verilator`; the result is in `results/sim.json`.\n\n"
+        "## Per-layer MAC utilization\n\ncycles = a layer's span (its first issue to the "
+        "next layer's); utilization = its MACs / (PEs x cycles); also in "
+        "`results/utilization.json`.\n\n" + utilization_markdown(plan, timing))
+    files["results/utilization.json"] = json.dumps(
+        {"array": str(shape), "pes": shape.pes, "latency_cycles": timing.latency,
+         "layers": utilization_rows(plan, timing)}, indent=2) + "\n"
     return plan, files
 
 
 def write_network_project(outdir: Path, graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
-                          core: CoreName | None = None, depthwise: bool = True):
+                          core: CoreName | None = None, depthwise: bool = True,
+                          pe: str = "dsp"):
     """Write ``outdir/rtl`` and ``outdir/tb`` for the whole ``graph`` on one array; the plan
-    (``depthwise``: channel-parallel depthwise Convs, else block-diagonal)."""
-    plan, files = network_project_files(graph, shape, x_ir, core, depthwise)
+    (``depthwise``: channel-parallel depthwise Convs, else block-diagonal; ``pe``: ``"dsp"``
+    or ``"shiftadd"`` PEs)."""
+    plan, files = network_project_files(graph, shape, x_ir, core, depthwise, pe)
     outdir = Path(outdir)
     for rel, text in files.items():
         path = outdir / rel

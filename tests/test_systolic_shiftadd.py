@@ -1,0 +1,260 @@
+"""The whole-network engine with term-serial shift-add PEs (``pe="shiftadd"``, issue 13).
+
+The terms are every int8 weight's canonical signed digits; a step runs one beat every ``T``
+cycles.  The numpy emulation is the DSP engine's (the same integer network); random small
+networks simulate in Verilator with 0 mismatches at exactly the cycle model's latency and
+interval, with a depthwise layer, an Add, pooling, and steps of T = 1 and T = 4; the Verilog of
+the PEs and lanes has no ``*`` and yosys maps no DSP48E1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factory import random_graph, random_input
+from test_systolic import simulate_exactly
+from hlsgen import ir
+from hlsgen.reference import execute
+from hlsgen.systolic import ArrayShape, SystolicError, emit_network, module_names
+from hlsgen.systolic.netemu import emulate_network
+from hlsgen.systolic.nettiming import network_cycle_model
+from hlsgen.systolic.network import Op, plan_network
+from hlsgen.systolic.project import write_network_project
+from hlsgen.systolic.shiftadd import TERM_BITS, csd_terms, step_terms, term_rom
+
+MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+MIDDLE = ("conv", "dwconv", "maxpool", "add", "avgpool")
+write_shiftadd_project = functools.partial(write_network_project, pe="shiftadd")
+
+
+def _network(seed: int, middle: tuple[str, ...], last: str):
+    return random_graph(seed, ("conv", *middle, last), signed=None, rounding="mixed",
+                        max_channels=6, max_hw=5)
+
+
+def _with_weights(graph: ir.Graph, name: str, change) -> ir.Graph:
+    layers = tuple(dataclasses.replace(layer, weight=change(layer.weight.copy()))
+                   if layer.name == name else layer for layer in graph.layers)
+    return dataclasses.replace(graph, layers=layers)
+
+
+def _powers_of_two(w: np.ndarray) -> np.ndarray:
+    """Every weight rounded down to a signed power of two: one CSD digit (T = 1)."""
+    magnitude = np.where(w == 0, 0, 2 ** np.floor(np.log2(np.maximum(np.abs(w), 1))))
+    return (np.sign(w) * magnitude).astype(w.dtype)
+
+
+def _four_digits(w: np.ndarray) -> np.ndarray:
+    w.flat[0] = 85  # 0b1010101: four non-zero CSD digits, so T = 4
+    return w
+
+
+# -- the terms -------------------------------------------------------------------------------
+def test_csd_terms_of_every_int8_weight():
+    """Exact sum, at most 4 non-adjacent digits, shifts 0..7, and every partial sum taken from
+    the most significant digit within [-128, 128] (a PE never exceeds the product bound)."""
+    most = 0
+    for w in range(-128, 128):
+        terms = csd_terms(w)
+        assert sum(sign << shift for sign, shift in terms) == w
+        assert len(terms) <= 4 and all(sign in (-1, 1) and 0 <= shift <= 7
+                                       for sign, shift in terms)
+        shifts = [shift for _, shift in terms]
+        assert all(a - b >= 2 for a, b in zip(shifts, shifts[1:]))  # non-adjacent, descending
+        partial = 0
+        for sign, shift in terms:
+            partial += sign << shift
+            most = max(most, abs(partial))
+    assert most == 128
+    assert [len(csd_terms(w)) for w in (0, 1, -64, 3, 7, 85, -128, 127)] == [0, 1, 1, 2, 2, 4,
+                                                                            1, 2]
+
+
+def test_terms_per_step_and_rom_words():
+    graph = _with_weights(_with_weights(_network(3, ("dwconv", "maxpool"), "dense"), "conv0",
+                                        _four_digits), "dw1", _powers_of_two)
+    plan = plan_network(graph, ArrayShape(3, 2), pe="shiftadd")
+    terms = dict(zip((s.name for s in plan.steps), plan.step_terms))
+    assert terms["conv0"] == 4 and terms["dw1"] == 1 and terms["maxpool2"] == 1
+    assert plan.step_terms == tuple(step_terms(s) for s in plan.steps)
+    assert plan_network(graph, ArrayShape(3, 2)).step_terms == (1,) * len(plan.steps)
+    # each stored word decodes to its tile's weights: sum over t of term t == the weight
+    roms = term_rom(plan)
+    for step, t_step in zip(plan.steps, plan.step_terms):
+        if step.op not in (Op.MAC, Op.DW):
+            continue
+        for r, rom in enumerate(roms):
+            words = dict(rom)
+            for local, weights in enumerate(step.words[r]):
+                for c, w in enumerate(weights):
+                    total = 0
+                    for t in range(t_step):
+                        code = words[((step.tile_base + local) << 2) | t] >> (TERM_BITS * c)
+                        if code & 0b10000:
+                            total += (-1 if code & 0b1000 else 1) << (code & 0b111)
+                    assert total == int(w)
+
+
+def test_cycle_model_is_the_dsp_model_with_t_cycles_per_beat():
+    graph = _network(5, ("dwconv", "add", "maxpool"), "dense")
+    shape = ArrayShape(3, 2)
+    dsp, sa = plan_network(graph, shape), plan_network(graph, shape, pe="shiftadd")
+    t_dsp, t_sa = network_cycle_model(dsp), network_cycle_model(sa)
+    p = graph.tensor(graph.input).shape[0] * graph.tensor(graph.input).shape[1]
+    spans = [s.items + shape.rows + 9 for s in sa.steps]
+    assert t_dsp.latency == p + 2 + sum(spans)
+    assert t_sa.latency == p + 2 + sum(t * n for t, n in zip(sa.step_terms, spans))
+    assert t_sa.first_interval == p + sa.step_terms[0] * (2 + sa.steps[0].items) + 1
+    assert t_sa.interval == max(t_sa.first_interval, t_sa.latency + 1 - p)
+    assert max(sa.step_terms) > 1 and t_sa.latency > t_dsp.latency
+    one = _with_weights(graph, "conv0", _powers_of_two)
+    for layer in graph.layers:
+        if hasattr(layer, "weight"):
+            one = _with_weights(one, layer.name, _powers_of_two)
+    flat = plan_network(one, shape, pe="shiftadd")
+    assert flat.step_terms == (1,) * len(flat.steps)
+    assert network_cycle_model(flat) == network_cycle_model(plan_network(one, shape))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.lists(st.sampled_from(MIDDLE), max_size=3),
+       st.sampled_from(("conv", "dense", "avgpool", "maxpool", "add")),
+       st.integers(1, 5), st.integers(1, 5))
+def test_emulation_of_the_shiftadd_plan_equals_the_reference(seed, middle, last, rows, cols):
+    graph = _network(seed, tuple(middle), last)
+    plan = plan_network(graph, ArrayShape(rows, cols), pe="shiftadd")
+    x = random_input(graph, 2, seed)
+    assert np.array_equal(emulate_network(plan, x), execute(graph, x))
+
+
+def test_refuses_an_unknown_pe():
+    with pytest.raises(SystolicError, match="unknown"):
+        plan_network(_network(1, (), "dense"), ArrayShape(2, 2), pe="lut")
+
+
+# -- the Verilog -----------------------------------------------------------------------------
+def _code_without_comments(text: str) -> str:
+    text = re.sub(r"//[^\n]*", "", text)
+    text = re.sub(r"@\(\*\)", "", text)  # always @(*): a sensitivity list
+    return re.sub(r"\(\*[^()]*\*\)", "", text)  # synthesis attributes: (* rom_style = ... *)
+
+
+def test_no_multiply_operator_in_the_shiftadd_verilog():
+    graph = _network(8, ("dwconv", "add", "avgpool"), "dense")
+    plan = plan_network(graph, ArrayShape(3, 2), pe="shiftadd")
+    files = emit_network(plan)
+    names = module_names()
+    for module in ("array", "accum", "top"):
+        code = _code_without_comments(files[f"rtl/{names[module]}.v"])
+        assert "*" not in code, module
+    dsp = emit_network(plan_network(graph, ArrayShape(3, 2)))
+    assert "*" in _code_without_comments(dsp[f"rtl/{names['array']}.v"])  # the check bites
+
+
+def test_yosys_maps_no_dsp(tmp_path):
+    """conv -> depthwise -> maxpool -> dense on 3x2: 0 DSP48E1 in the whole design (the PEs
+    and the lanes' 23-bit requantization multipliers are shift-add), term ROMs in block RAM."""
+    from hlsgen.verify.estimate import run_yosys
+
+    graph = _network(8, ("dwconv", "maxpool"), "dense")
+    shape = ArrayShape(3, 2)
+    plan = plan_network(graph, shape, pe="shiftadd")
+    assert plan.mult_width > 17 and max(plan.step_terms) > 1
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    for rel, text in emit_network(plan).items():
+        (tmp_path / rel).write_text(text)
+    report = run_yosys(rtl)
+    assert report.total.dsps == 0
+    assert report.modules[module_names()["array"]].brams >= shape.rows / 2
+
+
+# -- simulation ------------------------------------------------------------------------------
+def _simulate_exactly(where: Path, graph, shape: ArrayShape, frames: int = 3, seed: int = 0):
+    return simulate_exactly(where, graph, shape, write_shiftadd_project, network_cycle_model,
+                            frames, seed)
+
+
+def test_every_operation_with_one_and_four_terms_simulates_exactly(tmp_path):
+    """Conv with T = 4, depthwise with T = 1 (powers of two), MaxPool, a residual Add (its
+    branch conv: random T), AvgPool and Dense on 3x2 (3 frames, random gaps / back-pressure)."""
+    graph = _network(21, ("dwconv", "maxpool", "add", "avgpool"), "dense")
+    graph = _with_weights(_with_weights(graph, "conv0", _four_digits), "dw1", _powers_of_two)
+    plan, result = _simulate_exactly(tmp_path / "ops", graph, ArrayShape(3, 2))
+    terms = dict(zip((s.name for s in plan.steps), plan.step_terms))
+    ops = {s.op for s in plan.steps}
+    assert terms["conv0"] == 4 and terms["dw1"] == 1
+    assert {Op.MAC, Op.DW, Op.MAX, Op.SCALE} <= ops
+    assert result.latency_cycles > network_cycle_model(plan_network(graph,
+                                                                     ArrayShape(3, 2))).latency
+
+
+def test_depthwise_first_layer_releases_the_input_after_its_last_port(tmp_path):
+    """A depthwise first layer on a 1x4 input, T = 4: port 2 reads 2 beats (8 cycles) after
+    the last item leaves I1, while the next frame loads a word per cycle; the buffer is
+    released only then (the cycle model's first interval includes the 2 beats)."""
+    from hlsgen.systolic.nettiming import release_delay
+
+    graph = _network(3672, ("conv",), "conv")
+    plan, _ = _simulate_exactly(tmp_path / "dwfirst", graph, ArrayShape(3, 2))
+    assert plan.steps[0].op is Op.DW and plan.graph_input.shape[:2] == (1, 4)
+    assert release_delay(plan) == 2 and plan.step_terms[0] == 4
+    assert network_cycle_model(plan).first_interval == 4 + 4 * (6 + 2 + 2) + 1
+
+
+def test_one_term_everywhere_on_one_row_simulates_exactly(tmp_path):
+    """Every weight a power of two (T = 1 on every step: no term index in the ROM address,
+    one cycle per beat) on a 1-row array: the DSP engine's cycles exactly."""
+    graph = _network(4, ("dwconv", "add"), "dense")
+    for layer in graph.layers:
+        if hasattr(layer, "weight"):
+            graph = _with_weights(graph, layer.name, _powers_of_two)
+    shape = ArrayShape(1, 3)
+    plan, result = _simulate_exactly(tmp_path / "t1", graph, shape, frames=2)
+    assert plan.step_terms == (1,) * len(plan.steps)
+    assert result.latency_cycles == network_cycle_model(plan_network(graph, shape)).latency
+
+
+@settings(max_examples=3, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 10**6), st.lists(st.sampled_from(MIDDLE), min_size=1, max_size=3),
+       st.sampled_from(("conv", "dense", "avgpool")), st.integers(2, 4), st.integers(2, 4))
+def test_random_networks_simulate_exactly(tmp_path, seed, middle, last, rows, cols):
+    graph = _network(seed, tuple(middle), last)
+    _simulate_exactly(tmp_path / f"net{seed}", graph, ArrayShape(rows, cols), seed=seed)
+
+
+# -- the command line ------------------------------------------------------------------------
+def test_generate_writes_the_shiftadd_project(tmp_path, capsys):
+    from hlsgen.cli import main
+    from hlsgen.commands.generate import DEFAULT_ARRAY
+    from hlsgen.frontend import import_model
+
+    model = MODELS / "kws_dscnn_int8" / "model.onnx"
+    out = tmp_path / "kws_sa"
+    assert main(["generate", str(model), "-o", str(out), "--arch", "systolic", "--pe",
+                 "shiftadd", "--count", "2"]) == 0
+    cost = json.loads((out / "rtl" / "hlsgen_cost.json").read_text())
+    shape = ArrayShape.parse(DEFAULT_ARRAY["shiftadd"])
+    plan = plan_network(import_model(model), shape, pe="shiftadd")
+    assert (cost["array"], cost["latency_cycles"]) == (str(shape),
+                                                       network_cycle_model(plan).latency)
+    assert cost["pe"] == "shiftadd"
+    assert "*" not in _code_without_comments((out / "rtl" / "hlsgen_sa_array.v").read_text())
+    for bad, message in ((["--arch", "systolic", "--pe", "dsp8"], "--pe 'dsp8' is unknown"),
+                         (["--pe", "shiftadd"], "applies to --arch systolic only"),
+                         (["--arch", "systolic", "--pe", "shiftadd", "--array", "4by4"],
+                          "is not ROWSxCOLS")):
+        capsys.readouterr()
+        assert main(["generate", str(model), "-o", str(tmp_path / "bad"), *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
