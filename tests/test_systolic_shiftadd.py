@@ -27,9 +27,9 @@ from hlsgen.reference import execute
 from hlsgen.systolic import ArrayShape, SystolicError, emit_network, module_names
 from hlsgen.systolic.netemu import emulate_network
 from hlsgen.systolic.nettiming import network_cycle_model
-from hlsgen.systolic.network import Op, plan_network
+from hlsgen.systolic.network import Op, beat_cycles, plan_network
 from hlsgen.systolic.project import write_network_project
-from hlsgen.systolic.shiftadd import TERM_BITS, csd_terms, step_terms, term_rom
+from hlsgen.systolic.shiftadd import MAX_TERMS, csd_decoder, csd_terms, step_terms, term_code
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 MIDDLE = ("conv", "dwconv", "maxpool", "add", "avgpool")
@@ -79,29 +79,46 @@ def test_csd_terms_of_every_int8_weight():
                                                                             1, 2]
 
 
-def test_terms_per_step_and_rom_words():
-    graph = _with_weights(_with_weights(_network(3, ("dwconv", "maxpool"), "dense"), "conv0",
+def test_terms_per_step_and_beats():
+    graph = _with_weights(_with_weights(_network(4, ("dwconv", "maxpool"), "dense"), "conv0",
                                         _four_digits), "dw1", _powers_of_two)
     plan = plan_network(graph, ArrayShape(3, 2), pe="shiftadd")
     terms = dict(zip((s.name for s in plan.steps), plan.step_terms))
     assert terms["conv0"] == 4 and terms["dw1"] == 1 and terms["maxpool2"] == 1
     assert plan.step_terms == tuple(step_terms(s) for s in plan.steps)
-    assert plan_network(graph, ArrayShape(3, 2)).step_terms == (1,) * len(plan.steps)
-    # each stored word decodes to its tile's weights: sum over t of term t == the weight
-    roms = term_rom(plan)
-    for step, t_step in zip(plan.steps, plan.step_terms):
-        if step.op not in (Op.MAC, Op.DW):
-            continue
-        for r, rom in enumerate(roms):
-            words = dict(rom)
-            for local, weights in enumerate(step.words[r]):
-                for c, w in enumerate(weights):
-                    total = 0
-                    for t in range(t_step):
-                        code = words[((step.tile_base + local) << 2) | t] >> (TERM_BITS * c)
-                        if code & 0b10000:
-                            total += (-1 if code & 0b1000 else 1) << (code & 0b111)
-                    assert total == int(w)
+    dsp = plan_network(graph, ArrayShape(3, 2))
+    assert dsp.step_terms == dsp.step_beats == (1,) * len(plan.steps)
+    # one copy of each memory: a step reading p > 1 ports takes at least p + 2 cycles a beat
+    assert plan.in_copies == plan.act_copies == 1 and dsp.act_copies > 1
+    beats = dict(zip((s.name for s in plan.steps), plan.step_beats))
+    reads = dict(zip((s.name for s in plan.steps), plan.step_reads))
+    assert reads["dw1"] == 3 and beats["dw1"] == 5  # T = 1, 3 ports: 3 reads + 2
+    assert reads["conv0"] == 1 and beats["conv0"] == 4 and beats["maxpool2"] == 1
+    assert plan.step_beats == tuple(beat_cycles(t, r) for t, r in zip(plan.step_terms,
+                                                                      plan.step_reads))
+    assert [beat_cycles(t, r) for t, r in ((4, 1), (1, 1), (4, 2), (1, 9), (4, 9), (6, 3))] \
+        == [4, 1, 4, 11, 11, 6]
+
+
+def test_the_decoder_gives_every_weight_its_csd_terms():
+    """term_code(w, t) over t sums to w for all 256 weights (none past the digits), and the
+    Verilog table lists exactly the non-zero codes (none from cycle MAX_TERMS on)."""
+    for w in range(-128, 128):
+        total, terms = 0, 0
+        for t in range(MAX_TERMS + 2):
+            code = term_code(w, t)
+            if code:
+                assert code & 0b10000 and t < len(csd_terms(w))
+                total += (-1 if code & 0b1000 else 1) << (code & 0b111)
+                terms += 1
+        assert total == w and terms == len(csd_terms(w))
+    text = csd_decoder(4)
+    entries = [line for line in text.splitlines() if "'h" in line and "default" not in line
+               and ": csd_term" in line]
+    assert len(entries) == sum(len(csd_terms(w)) for w in range(-128, 128))
+    # 85 = 0b1010101: term 0 is +2^6 (code 1_0_110), term 1 +2^4 (1_0_100)
+    assert "10'h154: csd_term = 5'h16;" in text and "10'h155: csd_term = 5'h14;" in text
+    assert "if (t[3:2] != 0)" in text and "if (t[" not in csd_decoder(2)
 
 
 def test_cycle_model_is_the_dsp_model_with_t_cycles_per_beat():
@@ -112,8 +129,9 @@ def test_cycle_model_is_the_dsp_model_with_t_cycles_per_beat():
     p = graph.tensor(graph.input).shape[0] * graph.tensor(graph.input).shape[1]
     spans = [s.items + shape.rows + 9 for s in sa.steps]
     assert t_dsp.latency == p + 2 + sum(spans)
-    assert t_sa.latency == p + 2 + sum(t * n for t, n in zip(sa.step_terms, spans))
-    assert t_sa.first_interval == p + sa.step_terms[0] * (2 + sa.steps[0].items) + 1
+    assert t_sa.latency == p + 2 + sum(b * n for b, n in zip(sa.step_beats, spans))
+    assert sa.step_reads[0] == 1  # a conv first layer on a 1-channel input: one port
+    assert t_sa.first_interval == p + sa.step_beats[0] * (2 + sa.steps[0].items) + 1
     assert t_sa.interval == max(t_sa.first_interval, t_sa.latency + 1 - p)
     assert max(sa.step_terms) > 1 and t_sa.latency > t_dsp.latency
     one = _with_weights(graph, "conv0", _powers_of_two)
@@ -122,7 +140,12 @@ def test_cycle_model_is_the_dsp_model_with_t_cycles_per_beat():
             one = _with_weights(one, layer.name, _powers_of_two)
     flat = plan_network(one, shape, pe="shiftadd")
     assert flat.step_terms == (1,) * len(flat.steps)
-    assert network_cycle_model(flat) == network_cycle_model(plan_network(one, shape))
+    # T = 1: a one-port step's beat is one cycle, as on the DSP engine; a multi-port one's not
+    assert flat.step_beats == tuple(1 if r == 1 else r + 2 for r in flat.step_reads)
+    assert any(r > 1 for r in flat.step_reads)
+    spans = [s.items + shape.rows + 9 for s in flat.steps]
+    assert network_cycle_model(flat).latency == p + 2 + sum(
+        b * n for b, n in zip(flat.step_beats, spans))
 
 
 @settings(max_examples=40, deadline=None)
@@ -199,21 +222,22 @@ def test_every_operation_with_one_and_four_terms_simulates_exactly(tmp_path):
 
 
 def test_depthwise_first_layer_releases_the_input_after_its_last_port(tmp_path):
-    """A depthwise first layer on a 1x4 input, T = 4: port 2 reads 2 beats (8 cycles) after
-    the last item leaves I1, while the next frame loads a word per cycle; the buffer is
-    released only then (the cycle model's first interval includes the 2 beats)."""
+    """A depthwise first layer on a 1x4 input, T = 4, 3 ports (5 cycles a beat): port 2's
+    address is 2 beats late and every port reads in the beat after I2, so the last read is 3
+    beats after the last item leaves I1, while the next frame loads a word per cycle; the
+    buffer is released only then (the cycle model's first interval includes the 3 beats)."""
     from hlsgen.systolic.nettiming import release_delay
 
     graph = _network(3672, ("conv",), "conv")
     plan, _ = _simulate_exactly(tmp_path / "dwfirst", graph, ArrayShape(3, 2))
     assert plan.steps[0].op is Op.DW and plan.graph_input.shape[:2] == (1, 4)
-    assert release_delay(plan) == 2 and plan.step_terms[0] == 4
-    assert network_cycle_model(plan).first_interval == 4 + 4 * (6 + 2 + 2) + 1
+    assert release_delay(plan) == 3 and plan.step_terms[0] == 4 and plan.step_beats[0] == 5
+    assert network_cycle_model(plan).first_interval == 4 + 5 * (6 + 2 + 3) + 1
 
 
 def test_one_term_everywhere_on_one_row_simulates_exactly(tmp_path):
-    """Every weight a power of two (T = 1 on every step: no term index in the ROM address,
-    one cycle per beat) on a 1-row array: the DSP engine's cycles exactly."""
+    """Every weight a power of two (T = 1 on every step) on a 1-row array: one-port steps take
+    one cycle a beat, as on the DSP engine, multi-port ones (the depthwise) reads + 2."""
     graph = _network(4, ("dwconv", "add"), "dense")
     for layer in graph.layers:
         if hasattr(layer, "weight"):
@@ -221,7 +245,8 @@ def test_one_term_everywhere_on_one_row_simulates_exactly(tmp_path):
     shape = ArrayShape(1, 3)
     plan, result = _simulate_exactly(tmp_path / "t1", graph, shape, frames=2)
     assert plan.step_terms == (1,) * len(plan.steps)
-    assert result.latency_cycles == network_cycle_model(plan_network(graph, shape)).latency
+    assert plan.step_beats == tuple(beat_cycles(1, r) for r in plan.step_reads)
+    assert result.latency_cycles == network_cycle_model(plan).latency
 
 
 @settings(max_examples=3, deadline=None,

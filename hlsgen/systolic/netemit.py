@@ -1,7 +1,7 @@
 """Verilog of a :class:`~hlsgen.systolic.network.NetworkPlan`: the sequencer top, the shared
 array (weights in one block-RAM ROM per row) and the shared lanes, from
 ``templates/systolic/net_*.v.j2`` (``plan.pe == "shiftadd"``: the array of
-``net_array_shiftadd.v.j2``, its CSD term ROMs from :mod:`hlsgen.systolic.shiftadd`, and a
+``net_array_shiftadd.v.j2``, its PEs' CSD decoder from :mod:`hlsgen.systolic.shiftadd`, and a
 clock enable for the whole issue -> array -> lanes pipeline).
 
 :func:`emit_network` returns ``{path relative to the project: text}``; this module only turns
@@ -15,7 +15,7 @@ from hlsgen.emit.common import CoreName, template_env
 from hlsgen.systolic.emit import _bits, _literal, cost_file, module_names
 from hlsgen.systolic.network import NetworkPlan, Op, Vmode
 from hlsgen.systolic.nettiming import network_cycle_model, release_delay
-from hlsgen.systolic.shiftadd import TERM_BITS, booth_function, term_index_bits, term_rom
+from hlsgen.systolic.shiftadd import booth_function, csd_decoder
 
 __all__ = ["emit_network"]
 
@@ -71,8 +71,8 @@ def _common(plan: NetworkPlan) -> dict:
 
 
 def _ph_bits(plan: NetworkPlan) -> int:
-    """Bits of the beat's cycle counter ph (0 .. T - 1)."""
-    return max(1, term_index_bits(max(plan.step_terms or (1,))))
+    """Bits of the beat's cycle counter ph (0 .. B - 1)."""
+    return max(1, (max(plan.step_beats or (1,)) - 1).bit_length())
 
 
 def _psum_width(plan: NetworkPlan) -> int:
@@ -115,19 +115,9 @@ def _array_context(plan: NetworkPlan) -> dict:
 
 
 def _shiftadd_array_context(plan: NetworkPlan) -> dict:
-    """The DSP array's context with term ROMs: word ``{tile, t}`` = term ``t`` of every PE."""
+    """The DSP array's context (the same int8 weight ROMs) and the PEs' CSD decoder."""
     context = _array_context(plan)
-    rows, cols = plan.shape.rows, plan.shape.cols
-    bits = term_index_bits(max(plan.step_terms))
-    roms = term_rom(plan)
-    for row, rom in zip(context["row_list"], roms):
-        row["words"] = [{"addr": addr, "hex": f"{value:x}"} for addr, value in rom]
-        row["pes"] = [{**pe, "t_lo": TERM_BITS * pe["col"],
-                       "t_hi": TERM_BITS * pe["col"] + TERM_BITS - 1} for pe in row["pes"]]
-    context["last_row"] = context["row_list"][-1]["pes"]
-    context.update(word_msb=TERM_BITS * cols - 1, word_bits=TERM_BITS * cols,
-                   term_bits=bits, term_msb=max(bits, 1) - 1,
-                   rom_last=(plan.tiles << bits) - 1)
+    context["decoder"] = csd_decoder(_ph_bits(plan))
     return context
 
 
@@ -157,7 +147,10 @@ def _accum_context(plan: NetworkPlan) -> dict:
         lanes.append({"index": c, "psum_lo": psum * c, "psum_hi": psum * c + psum - 1,
                       "bx_lo": 9 * c, "bx_hi": 9 * c + 8, "bias": bias, "mult": mults,
                       "shift": shift, "scale": scales})
+    # the accumulator memory holds the pixels of the steps that sum over several k-tiles
+    acc_pixels = max([st.pixels for st in plan.steps if st.n_kt > 1] + [1])
     return {
+        "acc_last": acc_pixels - 1, "acc_addr_msb": _bits(acc_pixels) - 1,
         "lanes": lanes, "acc_msb": acc - 1, "mult_msb": mult - 1, "shift_msb": shift_bits - 1,
         "prod_msb": prod - 1, "prod_bits": prod, "prod_ones": f"{(1 << prod) - 1:x}",
         "q_msb": _q_bits(plan) - 1, "racc_msb": plan.racc_width - 1,
@@ -204,7 +197,8 @@ def _top_context(plan: NetworkPlan) -> dict:
         ("half_even", 1, False), ("dw", 1, False), ("zp", q_bits, True), ("lo", q_bits, True),
         ("hi", q_bits, True)]
     if plan.pe == "shiftadd":
-        fields.append(("tlast", _ph_bits(plan), False))  # T - 1: the beat's last cycle
+        fields.append(("tlast", _ph_bits(plan), False))  # B - 1: the beat's last cycle
+        fields.append(("single", 1, False))  # the step reads one port (at the beat's end)
     descriptors = []
     for index, s in enumerate(plan.steps):
         win, rq = s.window, s.requant
@@ -221,7 +215,8 @@ def _top_context(plan: NetworkPlan) -> dict:
             "vm_mult": int(s.vmode is Vmode.MULT), "vm_raw": int(s.vmode is Vmode.RAW),
             "half_even": int(s.half_even), "dw": int(s.op is Op.DW),
             "zp": rq.zero_point if rq else 0, "lo": rq.lo if rq else 0, "hi": rq.hi if rq else 0,
-            "tlast": plan.step_terms[index] - 1 if plan.step_terms else 0}
+            "tlast": plan.step_beats[index] - 1 if plan.step_beats else 0,
+            "single": int(plan.step_reads[index] <= 1) if plan.step_reads else 1}
         descriptors.append({"index": index, "fields": [
             {"name": n, "value": _literal(values[n], b) if sg else f"{b}'d{values[n]}"}
             for n, b, sg in fields]})
@@ -235,12 +230,17 @@ def _top_context(plan: NetworkPlan) -> dict:
                 if tap is not None:
                     taps.append({"kt": s.kt_base + kt, "kh": tap.kh, "kw": tap.kw,
                                  "off": _literal(tap.offset, cw)})
-        inbuf = p < in_ports
-        act = list(range(plan.banks)) if p < plan.act_copies else []
+        shared = plan.pe == "shiftadd"  # one memory copy; every port holds its reads
+        inbuf = shared or p < in_ports
+        act = list(range(plan.banks)) if shared or p < plan.act_copies else []
         pad = word_bits - 8 * src.shape[2]
-        in_word = (f"{{{pad}'d0, ri{p}}}" if pad else f"ri{p}") if inbuf else f"{word_bits}'d0"
+        in_reg = f"(d_single ? rd_in : ri{p})" if shared and p == 0 else f"ri{p}"
+        in_word = (f"{{{pad}'d0, {in_reg}}}" if pad else in_reg) if inbuf else f"{word_bits}'d0"
         act_word = ("{" + ", ".join(f"ra{p}_{b}" for b in reversed(act)) + "}"
                     if act else f"{word_bits}'d0")
+        if shared and p == 0:
+            act_word = ("(d_single ? {" + ", ".join(f"rd_act{b}" for b in reversed(act))
+                        + f"}} : {act_word})")
         delay = p if plan.has_depthwise and p < rows else 0
         ports.append({"index": p, "taps": taps, "inbuf": inbuf, "act_banks": act,
                       "in_word": in_word, "act_word": act_word, "delay": delay,

@@ -46,37 +46,40 @@ class NetworkTiming:
 
 
 def release_delay(plan: NetworkPlan) -> int:
-    """Beats from the first layer's last item at I1 to its last input-buffer read: with
-    shift-add PEs a depthwise first layer's port ``p`` reads ``p`` beats late, and the next
-    frame (loaded a word per cycle, not per beat) must not overwrite what it has not read.
-    (The DSP engine releases at I1, as before.)"""
+    """Beats from the first layer's last item at I1 to its last input-buffer read.  With
+    shift-add PEs a depthwise first layer's port ``p`` reads ``p`` beats late, and a first layer
+    reading several ports reads them in the beat after I2 (one memory read port, shared over
+    the beat); the next frame (loaded a word per cycle, not per beat) must not overwrite what it
+    has not read.  (The DSP engine releases at I1, as before.)"""
     from hlsgen.systolic.network import Op
 
-    if plan.pe != "shiftadd" or plan.steps[0].op is not Op.DW:
+    if plan.pe != "shiftadd":
         return 0
-    return min(plan.in_copies, plan.shape.rows) - 1
+    reads = plan.step_reads[0]
+    late = min(reads, plan.shape.rows) - 1 if plan.steps[0].op is Op.DW else 0
+    return late + (1 if reads > 1 else 0)
 
 
 def network_cycle_model(plan: NetworkPlan) -> NetworkTiming:
-    """Exact cycles; with shift-add PEs (``plan.step_terms``) every cycle the DSP design
-    spends while layer ``l``'s descriptor is loaded becomes a beat of ``T_l`` cycles
-    (``docs/systolic.md``, "Shift-add PEs")."""
+    """Exact cycles; with shift-add PEs every cycle the DSP design spends while layer ``l``'s
+    descriptor is loaded becomes a beat of ``B_l`` cycles (``plan.step_beats``: ``T_l``, or
+    more where the step reads several ports; ``docs/systolic-shiftadd.md``)."""
     rows = plan.shape.rows
     p = plan.graph_input.shape[0] * plan.graph_input.shape[1]
     items = tuple(s.items for s in plan.steps)
-    terms = plan.step_terms or (1,) * len(items)
+    cycles = plan.step_beats or (1,) * len(items)
     # beats layer l owns: its set-up beat -> the next layer's set-up beat (the last layer:
     # -> its last write); the same span as the first issue -> the next layer's first issue
     beats = tuple(n + rows + ISSUE_TO_WRITE + WRITE_TO_ISSUE - 1 for n in items)
-    spans = tuple(t * b for t, b in zip(terms, beats))
+    spans = tuple(t * b for t, b in zip(cycles, beats))
     start = p  # the cycle after the last beat: the start beat (one cycle: nothing runs)
     last_beat = start + sum(spans) + ISSUE_TO_BEAT - ISSUE_TO_WRITE  # write -> read -> beat
     # the first layer's last item reads the input buffer at the end of beat P + 2 + N_0
     # (shift-add, depthwise first layer: its last port reads release_delay beats later)
-    next_first_beat = (start + terms[0] * (START_TO_ISSUE + items[0] + release_delay(plan))
+    next_first_beat = (start + cycles[0] * (START_TO_ISSUE + items[0] + release_delay(plan))
                        + ISSUE_TO_RELEASE - 1)
     next_start = max(next_first_beat + p, last_beat + 1)
-    first_issue = start + 1 + terms[0]  # the first cycle of the first issue beat
+    first_issue = start + 1 + cycles[0]  # the first cycle of the first issue beat
     steady = next_start + (last_beat - start) - next_first_beat
     return NetworkTiming(in_beats=p, layer_items=items, layer_cycles=spans,
                          latency=last_beat, steady_latency=steady,

@@ -35,7 +35,7 @@ from hlsgen.systolic.depthwise import depthwise_tables, is_depthwise
 from hlsgen.systolic.plan import ArrayShape, SystolicError, SystolicPlan, Tap, plan_layer
 from hlsgen.systolic.shiftadd import step_terms
 
-__all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network", "PE_KINDS"]
+__all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network", "beat_cycles", "PE_KINDS"]
 
 PE_KINDS = ("dsp", "shiftadd")  # one int8 DSP multiply per PE / term-serial shift-add PEs
 
@@ -115,8 +115,8 @@ class NetworkPlan:
     graph_output: ir.Tensor
     steps: tuple[Step, ...]
     ports: int  # read ports of the front end
-    in_copies: int  # input-buffer copies (ports of the steps reading the graph input)
-    act_copies: int  # activation-memory copies (ports of the other steps)
+    in_copies: int  # input-buffer copies (dsp: ports of the steps reading the graph input)
+    act_copies: int  # activation-memory copies (dsp: ports of the other steps; shiftadd: 1)
     banks: int  # channel banks of the activation memory (and of a read word)
     bank_depth: tuple[int, ...]  # words per bank
     acc_width: int
@@ -125,7 +125,9 @@ class NetworkPlan:
     scale_width: int
     prod_width: int  # v, the value a lane rounds
     pe: str = "dsp"  # PE_KINDS
-    step_terms: tuple[int, ...] = ()  # T per step: cycles per array beat (dsp: all 1)
+    step_terms: tuple[int, ...] = ()  # T per step: most CSD terms per weight (dsp: all 1)
+    step_reads: tuple[int, ...] = ()  # read ports each step uses
+    step_beats: tuple[int, ...] = ()  # cycles per array beat (dsp: all 1; shiftadd: B_l)
 
     @property
     def layers(self) -> int:
@@ -185,8 +187,15 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         placed.append(step)
         kt, ct = kt + step.n_kt, ct + step.n_ct
         tile += step.n_ct * step.n_kt if step.op in (Op.MAC, Op.DW) else 0
-    in_ports = [_used_ports(s) for s in placed if s.reads_input]
-    act_ports = [_used_ports(s) for s in placed if not s.reads_input]
+    reads = tuple(_used_ports(s) for s in placed)
+    in_ports = [r for s, r in zip(placed, reads) if s.reads_input]
+    act_ports = [r for s, r in zip(placed, reads) if not s.reads_input]
+    terms = tuple(step_terms(s) if pe == "shiftadd" else 1 for s in placed)
+    if pe == "shiftadd":  # one copy of each memory, its read port shared over a beat's cycles
+        in_ports, act_ports = [1], [1]
+        beats = tuple(beat_cycles(t, r) for t, r in zip(terms, reads))
+    else:
+        beats = (1,) * len(placed)
     cols = shape.cols
     banks = max(math.ceil(t.shape[2] / cols) for t in graph.tensors.values())
     acc = max(s.acc_bound for s in placed)
@@ -203,7 +212,16 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         acc_width=bit_width(-acc, acc), racc_width=bit_width(-racc, racc),
         mult_width=max(mult.bit_length(), 1), scale_width=max(scale.bit_length(), 1),
         prod_width=max(bit_width(-prod, prod), 10), pe=pe,
-        step_terms=tuple(step_terms(s) if pe == "shiftadd" else 1 for s in placed))
+        step_terms=terms, step_reads=reads, step_beats=beats)
+
+
+def beat_cycles(terms: int, reads: int) -> int:
+    """Cycles per beat of a shift-add step with ``terms`` CSD terms per weight and ``reads``
+    read ports: the memories have one read port, so a step reading several ports reads port
+    ``j`` in the beat's cycle ``j`` and holds it from cycle ``j + 1``; the beat ends a cycle after
+    the last hold (``docs/systolic-shiftadd.md``, "One copy of every memory").  A one-port step
+    reads at the beat's last cycle, as the DSP engine does."""
+    return max(terms, reads + 2) if reads > 1 else terms
 
 
 # -- checks ----------------------------------------------------------------------------------

@@ -2,16 +2,16 @@
 
 A weight is the sum of its canonical signed digits (CSD: no two adjacent non-zero digits), so
 an int8 weight ``w`` is ``sum_t sign_t * 2**shift_t`` over at most 4 terms.  A step whose
-weights have at most ``T`` non-zero digits runs one array beat every ``T`` cycles; in each cycle
-of a beat every PE adds one term ``sign * (x << shift)`` of its stationary weight
-(``docs/systolic.md``, "Shift-add PEs").  This module is the one place the terms are made:
+weights have at most ``T`` non-zero digits runs one array beat every ``B >= T`` cycles
+(:func:`~hlsgen.systolic.network.beat_cycles`); in cycle ``t < T`` of a beat every PE adds term
+``t``, ``sign * (x << shift)``, of its weight (``docs/systolic-shiftadd.md``).  This module is the one place the terms are made:
 
 - :func:`csd_terms` -- the terms of one weight, most significant first;
 - :func:`step_terms` -- ``T`` of a step (the most terms over the weights it uses; 1 for steps
   that bypass the array);
-- :func:`term_rom` -- per array row, the ROM words the Verilog reads: word ``(tile, t)`` holds
-  term ``t`` of every PE of the row for weight tile ``tile`` (:data:`TERM_BITS` per PE:
-  valid, negative, 3-bit shift), so the ROM itself picks the term and a PE only shifts and adds.
+- :func:`term_code` -- term ``t`` of a weight as the PE's 5-bit code (valid, negative, 3-bit
+  shift), and :func:`csd_decoder`, the Verilog function every PE decodes its stored int8
+  weight with (the row ROMs hold plain int8 weights: 8 bits a weight, not 5 per term).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["TERM_BITS", "MAX_TERMS", "csd_terms", "step_terms", "term_rom", "term_index_bits",
+__all__ = ["TERM_BITS", "MAX_TERMS", "csd_terms", "step_terms", "term_code", "csd_decoder",
            "booth_function"]
 
 TERM_BITS = 5  # {valid, negative, shift[2:0]} per PE and term
@@ -63,38 +63,37 @@ def step_terms(step) -> int:
     return max(1, term_count([w for row in step.words for word in row for w in word]))
 
 
-def term_index_bits(terms: int) -> int:
-    """Address bits that pick a term inside a tile (0 when every step has ``T = 1``)."""
-    return max(0, (terms - 1).bit_length())
-
-
-def _code(sign: int, shift: int) -> int:
+def term_code(weight: int, t: int) -> int:
+    """Term ``t`` (most significant first) of ``weight`` as ``{valid, negative, shift[2:0]}``;
+    0 (no term) past its digits."""
+    digits = csd_terms(int(weight))
+    if t >= len(digits):
+        return 0
+    sign, shift = digits[t]
     return (1 << 4) | ((1 if sign < 0 else 0) << 3) | shift
 
 
-def term_rom(plan) -> list[list[tuple[int, int]]]:
-    """Per row: ``(address, word)`` of every stored word; address ``tile << b | t`` with
-    ``b`` = :func:`term_index_bits` of the network's largest ``T``; PE ``c``'s code at bits
-    ``[5c + 4 : 5c]``.  Every term ``t < T`` of a step's tile is stored (0 past a weight's
-    digits); a step never reads ``t >= T``."""
-    from hlsgen.systolic.network import Op
-
-    rows = plan.shape.rows
-    bits = term_index_bits(max(plan.step_terms))
-    roms: list[list[tuple[int, int]]] = [[] for _ in range(rows)]
-    for step, terms in zip(plan.steps, plan.step_terms):
-        if step.op not in (Op.MAC, Op.DW):
-            continue
-        for r in range(rows):
-            for local, word in enumerate(step.words[r]):
-                digits = [csd_terms(int(w)) for w in word]
-                for t in range(terms):
-                    value = 0
-                    for c, d in enumerate(digits):
-                        if t < len(d):
-                            value |= _code(*d[t]) << (TERM_BITS * c)
-                    roms[r].append((((step.tile_base + local) << bits) | t, value))
-    return roms
+def csd_decoder(ph_bits: int) -> str:
+    """Verilog function ``csd_term(w, t)``: :func:`term_code` of the int8 ``w`` for the beat
+    cycle ``t`` (``ph_bits`` wide; no term from cycle :data:`MAX_TERMS` on), as a case table
+    over every weight and term (synthesis makes it a few LUTs per PE)."""
+    t_bits = (MAX_TERMS - 1).bit_length()
+    lines = [f"    function [{TERM_BITS - 1}:0] csd_term(input [7:0] w, input [{ph_bits - 1}:0] t);",
+             "        begin",
+             f"            case ({{w, t[{t_bits - 1}:0]}})"]
+    for weight in range(-128, 128):
+        for t in range(MAX_TERMS):
+            code = term_code(weight, t)
+            if code:
+                lines.append(f"            {8 + t_bits}'h{((weight & 0xFF) << t_bits) | t:03x}: "
+                             f"csd_term = {TERM_BITS}'h{code:02x};")
+    lines.append(f"            default: csd_term = {TERM_BITS}'h00;")
+    lines.append("            endcase")
+    if ph_bits > t_bits:
+        lines.append(f"            if (t[{ph_bits - 1}:{t_bits}] != 0)")
+        lines.append(f"                csd_term = {TERM_BITS}'h00;")
+    lines += ["        end", "    endfunction"]
+    return "\n".join(lines)
 
 
 def booth_function(name: str, a_bits: int, m_bits: int, p_bits: int) -> str:
