@@ -27,13 +27,12 @@ from hlsgen.reference import execute
 from hlsgen.systolic import ArrayShape, SystolicError, emit_network, module_names
 from hlsgen.systolic.netemu import emulate_network
 from hlsgen.systolic.nettiming import network_cycle_model
-from hlsgen.systolic.network import Op, beat_cycles, plan_network
+from hlsgen.systolic.network import COPY_BITS, Op, beat_cycles, memory_copies, plan_network
 from hlsgen.systolic.project import write_network_project
 from hlsgen.systolic.shiftadd import MAX_TERMS, csd_decoder, csd_terms, step_terms, term_code
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 MIDDLE = ("conv", "dwconv", "maxpool", "add", "avgpool")
-write_shiftadd_project = functools.partial(write_network_project, pe="shiftadd")
 
 
 def _network(seed: int, middle: tuple[str, ...], last: str):
@@ -82,22 +81,31 @@ def test_csd_terms_of_every_int8_weight():
 def test_terms_per_step_and_beats():
     graph = _with_weights(_with_weights(_network(4, ("dwconv", "maxpool"), "dense"), "conv0",
                                         _four_digits), "dw1", _powers_of_two)
-    plan = plan_network(graph, ArrayShape(3, 2), pe="shiftadd")
+    plan = plan_network(graph, ArrayShape(3, 2), pe="shiftadd", copy_bits=0)
     terms = dict(zip((s.name for s in plan.steps), plan.step_terms))
     assert terms["conv0"] == 4 and terms["dw1"] == 1 and terms["maxpool2"] == 1
     assert plan.step_terms == tuple(step_terms(s) for s in plan.steps)
     dsp = plan_network(graph, ArrayShape(3, 2))
     assert dsp.step_terms == dsp.step_beats == (1,) * len(plan.steps)
     # one copy of each memory: a step reading p > 1 ports takes at least p + 2 cycles a beat
-    assert plan.in_copies == plan.act_copies == 1 and dsp.act_copies > 1
+    assert plan.in_copies == plan.act_copies == 1 and dsp.act_copies == 3
     beats = dict(zip((s.name for s in plan.steps), plan.step_beats))
     reads = dict(zip((s.name for s in plan.steps), plan.step_reads))
     assert reads["dw1"] == 3 and beats["dw1"] == 5  # T = 1, 3 ports: 3 reads + 2
     assert reads["conv0"] == 1 and beats["conv0"] == 4 and beats["maxpool2"] == 1
     assert plan.step_beats == tuple(beat_cycles(t, r) for t, r in zip(plan.step_terms,
                                                                       plan.step_reads))
+    # small memories keep a copy per port (the default budget): the DSP engine's reads
+    roomy = plan_network(graph, ArrayShape(3, 2), pe="shiftadd")
+    assert (roomy.in_copies, roomy.act_copies) == (dsp.in_copies, dsp.act_copies)
+    assert roomy.step_beats == roomy.step_terms
     assert [beat_cycles(t, r) for t, r in ((4, 1), (1, 1), (4, 2), (1, 9), (4, 9), (6, 3))] \
         == [4, 1, 4, 11, 11, 6]
+    assert [beat_cycles(t, r, k) for t, r, k in ((1, 9, 9), (1, 9, 2), (4, 9, 3), (1, 32, 4))] \
+        == [1, 7, 5, 10]
+    assert [memory_copies(9, bits, 1000) for bits in (100, 200, 999, 1000, 5000)] \
+        == [9, 5, 1, 1, 1]
+    assert memory_copies(32, 49 * 10 * 8) == 32 and 32 * 49 * 10 * 8 <= COPY_BITS
 
 
 def test_the_decoder_gives_every_weight_its_csd_terms():
@@ -124,7 +132,8 @@ def test_the_decoder_gives_every_weight_its_csd_terms():
 def test_cycle_model_is_the_dsp_model_with_t_cycles_per_beat():
     graph = _network(5, ("dwconv", "add", "maxpool"), "dense")
     shape = ArrayShape(3, 2)
-    dsp, sa = plan_network(graph, shape), plan_network(graph, shape, pe="shiftadd")
+    dsp = plan_network(graph, shape)
+    sa = plan_network(graph, shape, pe="shiftadd", copy_bits=0)
     t_dsp, t_sa = network_cycle_model(dsp), network_cycle_model(sa)
     p = graph.tensor(graph.input).shape[0] * graph.tensor(graph.input).shape[1]
     spans = [s.items + shape.rows + 9 for s in sa.steps]
@@ -138,7 +147,7 @@ def test_cycle_model_is_the_dsp_model_with_t_cycles_per_beat():
     for layer in graph.layers:
         if hasattr(layer, "weight"):
             one = _with_weights(one, layer.name, _powers_of_two)
-    flat = plan_network(one, shape, pe="shiftadd")
+    flat = plan_network(one, shape, pe="shiftadd", copy_bits=0)
     assert flat.step_terms == (1,) * len(flat.steps)
     # T = 1: a one-port step's beat is one cycle, as on the DSP engine; a multi-port one's not
     assert flat.step_beats == tuple(1 if r == 1 else r + 2 for r in flat.step_reads)
@@ -202,9 +211,12 @@ def test_yosys_maps_no_dsp(tmp_path):
 
 
 # -- simulation ------------------------------------------------------------------------------
-def _simulate_exactly(where: Path, graph, shape: ArrayShape, frames: int = 3, seed: int = 0):
-    return simulate_exactly(where, graph, shape, write_shiftadd_project, network_cycle_model,
-                            frames, seed)
+def _simulate_exactly(where: Path, graph, shape: ArrayShape, frames: int = 3, seed: int = 0,
+                      copy_bits: int = 0):
+    """Simulate the shift-add project (``copy_bits = 0``: one copy of every memory, every
+    multi-port step shares its read port)."""
+    write = functools.partial(write_network_project, pe="shiftadd", copy_bits=copy_bits)
+    return simulate_exactly(where, graph, shape, write, network_cycle_model, frames, seed)
 
 
 def test_every_operation_with_one_and_four_terms_simulates_exactly(tmp_path):
@@ -249,13 +261,32 @@ def test_one_term_everywhere_on_one_row_simulates_exactly(tmp_path):
     assert result.latency_cycles == network_cycle_model(plan).latency
 
 
+def test_two_copies_serve_three_ports_exactly(tmp_path):
+    """Input buffer and activation memory in 2 copies, T = 1 (powers of two): a step reading
+    2 ports reads them directly (1 cycle a beat), one reading 3 shares: copy 0 serves ports 0
+    and 2 in cycles 0 and 1, copy 1 port 1 (4 cycles a beat)."""
+    graph = _network(7, ("conv", "dwconv", "add"), "dense")
+    for layer in graph.layers:
+        if hasattr(layer, "weight"):
+            graph = _with_weights(graph, layer.name, _powers_of_two)
+    shape = ArrayShape(3, 3)
+    plan, result = _simulate_exactly(tmp_path / "k2", graph, shape, copy_bits=1_500)
+    assert (plan.in_copies, plan.act_copies, plan.ports) == (2, 2, 3)
+    assert plan.step_reads[:3] == (2, 3, 3) and plan.step_beats[:3] == (1, 4, 4)
+    assert plan.step_beats == tuple(beat_cycles(1, r, 2) for r in plan.step_reads)
+
+
 @settings(max_examples=3, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(0, 10**6), st.lists(st.sampled_from(MIDDLE), min_size=1, max_size=3),
-       st.sampled_from(("conv", "dense", "avgpool")), st.integers(2, 4), st.integers(2, 4))
-def test_random_networks_simulate_exactly(tmp_path, seed, middle, last, rows, cols):
+       st.sampled_from(("conv", "dense", "avgpool")), st.integers(2, 4), st.integers(2, 4),
+       st.sampled_from((0, 1_500, 4_000, COPY_BITS)))
+def test_random_networks_simulate_exactly(tmp_path, seed, middle, last, rows, cols, copy_bits):
+    """Random networks, memories in one copy, in a copy per port, or in between (copy k
+    serving ports k, k + K, ...)."""
     graph = _network(seed, tuple(middle), last)
-    _simulate_exactly(tmp_path / f"net{seed}", graph, ArrayShape(rows, cols), seed=seed)
+    _simulate_exactly(tmp_path / f"net{seed}", graph, ArrayShape(rows, cols), seed=seed,
+                      copy_bits=copy_bits)
 
 
 # -- the command line ------------------------------------------------------------------------

@@ -198,7 +198,7 @@ def _top_context(plan: NetworkPlan) -> dict:
         ("hi", q_bits, True)]
     if plan.pe == "shiftadd":
         fields.append(("tlast", _ph_bits(plan), False))  # B - 1: the beat's last cycle
-        fields.append(("single", 1, False))  # the step reads one port (at the beat's end)
+        fields.append(("direct", 1, False))  # a copy per port read: reads at the beat's end
     descriptors = []
     for index, s in enumerate(plan.steps):
         win, rq = s.window, s.requant
@@ -216,7 +216,8 @@ def _top_context(plan: NetworkPlan) -> dict:
             "half_even": int(s.half_even), "dw": int(s.op is Op.DW),
             "zp": rq.zero_point if rq else 0, "lo": rq.lo if rq else 0, "hi": rq.hi if rq else 0,
             "tlast": plan.step_beats[index] - 1 if plan.step_beats else 0,
-            "single": int(plan.step_reads[index] <= 1) if plan.step_reads else 1}
+            "direct": int(plan.step_reads[index] <= (
+                plan.in_copies if s.reads_input else plan.act_copies)) if plan.step_reads else 1}
         descriptors.append({"index": index, "fields": [
             {"name": n, "value": _literal(values[n], b) if sg else f"{b}'d{values[n]}"}
             for n, b, sg in fields]})
@@ -230,16 +231,17 @@ def _top_context(plan: NetworkPlan) -> dict:
                 if tap is not None:
                     taps.append({"kt": s.kt_base + kt, "kh": tap.kh, "kw": tap.kw,
                                  "off": _literal(tap.offset, cw)})
-        shared = plan.pe == "shiftadd"  # one memory copy; every port holds its reads
+        shared = plan.pe == "shiftadd"  # every port holds its reads (see _read_memories)
         inbuf = shared or p < in_ports
         act = list(range(plan.banks)) if shared or p < plan.act_copies else []
         pad = word_bits - 8 * src.shape[2]
-        in_reg = f"(d_single ? rd_in : ri{p})" if shared and p == 0 else f"ri{p}"
+        in_reg = (f"(d_direct ? rd_in{p} : ri{p})" if shared and p < plan.in_copies
+                  else f"ri{p}")
         in_word = (f"{{{pad}'d0, {in_reg}}}" if pad else in_reg) if inbuf else f"{word_bits}'d0"
         act_word = ("{" + ", ".join(f"ra{p}_{b}" for b in reversed(act)) + "}"
                     if act else f"{word_bits}'d0")
-        if shared and p == 0:
-            act_word = ("(d_single ? {" + ", ".join(f"rd_act{b}" for b in reversed(act))
+        if shared and p < plan.act_copies:
+            act_word = ("(d_direct ? {" + ", ".join(f"rd_act{p}_{b}" for b in reversed(act))
                         + f"}} : {act_word})")
         delay = p if plan.has_depthwise and p < rows else 0
         ports.append({"index": p, "taps": taps, "inbuf": inbuf, "act_banks": act,
@@ -308,4 +310,34 @@ def _top_context(plan: NetworkPlan) -> dict:
         "out_m_msb": _bits(out_pixels) - 1, "omem_msb": 8 * cols * last.n_ct - 1,
         "count_msb": out_pixels.bit_length() - 1,
         "release_delay": release_delay(plan),
+        "read_memories": _read_memories(plan, src.shape[2]) if plan.pe == "shiftadd" else [],
     }
+
+
+def _read_memories(plan: NetworkPlan, in_channels: int) -> list[dict]:
+    """Shift-add: per memory (input buffer, activation banks) and copy ``k`` of ``K``, the
+    ports it reads in cycle ``i`` of a shared beat (``k + K i``), its read registers, and when
+    each port's hold register takes its word (cycle ``p // K + 1``)."""
+    memories = []
+    for name, copies, regs in (
+            ("in", plan.in_copies, lambda k: [(f"rd_in{k}", 8 * in_channels - 1, f"inbuf{k}")]),
+            ("act", plan.act_copies, lambda k: [(f"rd_act{k}_{b}", 8 * plan.shape.cols - 1,
+                                                 f"act{k}_{b}") for b in range(plan.banks)])):
+        entries = []
+        for k in range(copies):
+            slots = [{"ph": i, "port": port}
+                     for i, port in enumerate(range(k, plan.ports, copies))]
+            entries.append({"index": k, "slots": slots, "regs": [
+                {"name": n, "msb": msb, "memory": mem} for n, msb, mem in regs(k)]})
+        holds = {}
+        for port in range(plan.ports):
+            k = port % copies
+            if name == "in":
+                pairs = [(f"ri{port}", f"rd_in{k}")]
+            else:
+                pairs = [(f"ra{port}_{b}", f"rd_act{k}_{b}") for b in range(plan.banks)]
+            holds.setdefault(port // copies + 1, []).extend(
+                {"dst": d, "src": src} for d, src in pairs)
+        memories.append({"name": name, "copies": entries, "holds": [
+            {"ph": ph, "assigns": assigns} for ph, assigns in sorted(holds.items())]})
+    return memories

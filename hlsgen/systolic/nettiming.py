@@ -48,8 +48,8 @@ class NetworkTiming:
 def release_delay(plan: NetworkPlan) -> int:
     """Beats from the first layer's last item at I1 to its last input-buffer read.  With
     shift-add PEs a depthwise first layer's port ``p`` reads ``p`` beats late, and a first layer
-    reading several ports reads them in the beat after I2 (one memory read port, shared over
-    the beat); the next frame (loaded a word per cycle, not per beat) must not overwrite what it
+    reading more ports than the input buffer has copies reads them in the beat after I2 (read
+    ports shared over the beat); the next frame (loaded a word per cycle, not per beat) must not overwrite what it
     has not read.  (The DSP engine releases at I1, as before.)"""
     from hlsgen.systolic.network import Op
 
@@ -57,7 +57,7 @@ def release_delay(plan: NetworkPlan) -> int:
         return 0
     reads = plan.step_reads[0]
     late = min(reads, plan.shape.rows) - 1 if plan.steps[0].op is Op.DW else 0
-    return late + (1 if reads > 1 else 0)
+    return late + (1 if reads > plan.in_copies else 0)
 
 
 def network_cycle_model(plan: NetworkPlan) -> NetworkTiming:

@@ -35,9 +35,11 @@ from hlsgen.systolic.depthwise import depthwise_tables, is_depthwise
 from hlsgen.systolic.plan import ArrayShape, SystolicError, SystolicPlan, Tap, plan_layer
 from hlsgen.systolic.shiftadd import step_terms
 
-__all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network", "beat_cycles", "PE_KINDS"]
+__all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network", "beat_cycles",
+           "memory_copies", "COPY_BITS", "PE_KINDS"]
 
-PE_KINDS = ("dsp", "shiftadd")  # one int8 DSP multiply per PE / term-serial shift-add PEs
+PE_KINDS = ("dsp", "shiftadd")
+COPY_BITS = 144 * 1024  # shift-add: bits a memory's copies may take (4 RAMB36)  # one int8 DSP multiply per PE / term-serial shift-add PEs
 
 
 class Op(enum.Enum):
@@ -160,11 +162,12 @@ class NetworkPlan:
 
 
 def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
-                 pe: str = "dsp") -> NetworkPlan:
+                 pe: str = "dsp", copy_bits: int = COPY_BITS) -> NetworkPlan:
     """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated.
     ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups);
     ``pe``: ``"dsp"`` (one multiply per PE) or ``"shiftadd"`` (one CSD term per PE and cycle,
-    ``T`` cycles per beat, :mod:`hlsgen.systolic.shiftadd`)."""
+    ``T`` cycles per beat, :mod:`hlsgen.systolic.shiftadd`); ``copy_bits``: shift-add only,
+    the bits each memory's copies may take (:func:`memory_copies`)."""
     if pe not in PE_KINDS:
         raise SystolicError(f"PE kind '{pe}' is unknown; use one of {', '.join(PE_KINDS)}")
     _check_graph(graph)
@@ -191,13 +194,17 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
     in_ports = [r for s, r in zip(placed, reads) if s.reads_input]
     act_ports = [r for s, r in zip(placed, reads) if not s.reads_input]
     terms = tuple(step_terms(s) if pe == "shiftadd" else 1 for s in placed)
-    if pe == "shiftadd":  # one copy of each memory, its read port shared over a beat's cycles
-        in_ports, act_ports = [1], [1]
-        beats = tuple(beat_cycles(t, r) for t, r in zip(terms, reads))
-    else:
-        beats = (1,) * len(placed)
     cols = shape.cols
     banks = max(math.ceil(t.shape[2] / cols) for t in graph.tensors.values())
+    in_copies, act_copies = max(in_ports), max(act_ports + [1])
+    beats = (1,) * len(placed)
+    if pe == "shiftadd":  # few copies of a big memory, its read ports shared over a beat
+        h, w, c = graph.tensor(graph.input).shape
+        in_copies = memory_copies(in_copies, h * w * 8 * c, copy_bits)
+        act_bits = sum(depth[:banks]) * 8 * cols
+        act_copies = memory_copies(act_copies, act_bits, copy_bits)
+        beats = tuple(beat_cycles(t, r, in_copies if st.reads_input else act_copies)
+                      for st, t, r in zip(placed, terms, reads))
     acc = max(s.acc_bound for s in placed)
     racc = max([s.acc_bound for s in placed if s.vmode is Vmode.MULT] + [1])
     mult = max([int(m) for s in placed for row in s.lane_mult for m in row] + [1])
@@ -207,7 +214,7 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
     return NetworkPlan(
         name=graph.name, shape=shape, graph_input=graph.tensor(graph.input),
         graph_output=graph.tensor(graph.output), steps=tuple(placed), ports=ports,
-        in_copies=max(in_ports), act_copies=max(act_ports + [1]), banks=banks,
+        in_copies=in_copies, act_copies=act_copies, banks=banks,
         bank_depth=tuple(max(1, d) for d in (depth + [0] * banks)[:banks]),
         acc_width=bit_width(-acc, acc), racc_width=bit_width(-racc, racc),
         mult_width=max(mult.bit_length(), 1), scale_width=max(scale.bit_length(), 1),
@@ -215,13 +222,23 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         step_terms=terms, step_reads=reads, step_beats=beats)
 
 
-def beat_cycles(terms: int, reads: int) -> int:
-    """Cycles per beat of a shift-add step with ``terms`` CSD terms per weight and ``reads``
-    read ports: the memories have one read port, so a step reading several ports reads port
-    ``j`` in the beat's cycle ``j`` and holds it from cycle ``j + 1``; the beat ends a cycle after
-    the last hold (``docs/systolic-shiftadd.md``, "One copy of every memory").  A one-port step
-    reads at the beat's last cycle, as the DSP engine does."""
-    return max(terms, reads + 2) if reads > 1 else terms
+def memory_copies(ports: int, bits: int, copy_bits: int = COPY_BITS) -> int:
+    """Copies of a memory of ``bits`` read by up to ``ports`` ports at once (shift-add engine):
+    one per port while all of them fit ``copy_bits`` (small memories: LUT RAM or a few block
+    RAMs), else as many as fit, at least one."""
+    return max(1, min(ports, copy_bits // max(bits, 1)))
+
+
+def beat_cycles(terms: int, reads: int, copies: int = 1) -> int:
+    """Cycles per beat of a shift-add step with ``terms`` CSD terms per weight reading
+    ``reads`` ports of a memory kept in ``copies`` copies.  With a copy per port every port
+    reads at the beat's last cycle, as the DSP engine does (``T`` cycles).  Else copy ``k``
+    reads ports ``k, k + copies, ...`` in the cycles ``0, 1, ...`` of the beat after I2 and each
+    port holds its word from the next cycle; the beat ends a cycle after the last hold
+    (``docs/systolic-shiftadd.md``, "Memory copies and shared read ports")."""
+    if reads <= copies:
+        return terms
+    return max(terms, -(-reads // copies) + 2)
 
 
 # -- checks ----------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def _vector_text(values: np.ndarray) -> str:
 
 def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
                           core: CoreName | None = None, depthwise: bool = True,
-                          pe: str = "dsp"):
+                          pe: str = "dsp", **plan_options):
     """The plan and ``{path: text}`` of a whole-network project: ``rtl/``, hlsgen's ``tb/``
     with vectors from the reference executor, and a README saying how to simulate it
     (``pe``: ``"dsp"`` or ``"shiftadd"``, see :func:`~hlsgen.systolic.network.plan_network`)."""
@@ -53,7 +53,7 @@ def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
     from hlsgen.systolic.network import plan_network
     from hlsgen.systolic.report import utilization_markdown, utilization_rows
 
-    plan = plan_network(graph, shape, depthwise, pe)
+    plan = plan_network(graph, shape, depthwise, pe, **plan_options)
     timing = network_cycle_model(plan)
     files = {**emit_network(plan, core), **testbench_files()}
     files["tb/input.txt"] = _vector_text(x_ir)
@@ -77,11 +77,11 @@ def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
 
 def write_network_project(outdir: Path, graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
                           core: CoreName | None = None, depthwise: bool = True,
-                          pe: str = "dsp"):
+                          pe: str = "dsp", **plan_options):
     """Write ``outdir/rtl`` and ``outdir/tb`` for the whole ``graph`` on one array; the plan
     (``depthwise``: channel-parallel depthwise Convs, else block-diagonal; ``pe``: ``"dsp"``
-    or ``"shiftadd"`` PEs)."""
-    plan, files = network_project_files(graph, shape, x_ir, core, depthwise, pe)
+    or ``"shiftadd"`` PEs; ``plan_options``: more arguments of ``plan_network``)."""
+    plan, files = network_project_files(graph, shape, x_ir, core, depthwise, pe, **plan_options)
     outdir = Path(outdir)
     for rel, text in files.items():
         path = outdir / rel
