@@ -45,17 +45,20 @@ def _vector_text(values: np.ndarray) -> str:
 def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
                           core: CoreName | None = None, depthwise: bool = True,
                           pe: str = "dsp", **plan_options):
-    """The plan and ``{path: text}`` of a whole-network project: ``rtl/``, hlsgen's ``tb/``
-    with vectors from the reference executor, and a README saying how to simulate it
-    (``pe``: ``"dsp"`` or ``"shiftadd"``, see :func:`~hlsgen.systolic.network.plan_network`)."""
+    """The plan and ``{path: text}`` of a whole-network project: ``rtl/``, ``hls/`` (the same
+    engine in HLS C++, :mod:`~hlsgen.systolic.nethls`) with a ``Makefile`` for ``make csim``,
+    hlsgen's ``tb/`` with vectors from the reference executor, and a README saying how to
+    simulate it (``pe``: ``"dsp"`` or ``"shiftadd"``, see
+    :func:`~hlsgen.systolic.network.plan_network`; ``plan_options``: its other arguments)."""
     from hlsgen.systolic.netemit import emit_network
+    from hlsgen.systolic.nethls import emit_network_hls
     from hlsgen.systolic.nettiming import network_cycle_model
     from hlsgen.systolic.network import plan_network
     from hlsgen.systolic.report import utilization_markdown, utilization_rows
 
     plan = plan_network(graph, shape, depthwise, pe, **plan_options)
     timing = network_cycle_model(plan)
-    files = {**emit_network(plan, core), **testbench_files()}
+    files = {**emit_network(plan, core), **emit_network_hls(plan, core), **testbench_files()}
     files["tb/input.txt"] = _vector_text(x_ir)
     files["tb/expected.txt"] = _vector_text(execute(graph, x_ir))
     kind = ("shift-add PEs, no DSP: one CSD term per PE and cycle, T cycles per beat"
@@ -66,6 +69,9 @@ def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
         f"latency {timing.latency:,} cycles, interval {timing.interval:,} (exact cycle model; "
         "see docs/systolic.md).\n\nSimulate (Verilator, hlsgen's testbench): "
         "`python tb/run_sim.py --sim verilator`; the result is in `results/sim.json`.\n\n"
+        "C simulation of the same engine in HLS C++ (`hls/`, g++ and the ap_int headers of "
+        "`$XILINX_HLS` or the hls4ml wheel): `make csim`; frames and mismatches against "
+        "`tb/expected.txt` are in `results/csim.json`.\n\n"
         "## Per-layer MAC utilization\n\ncycles = a layer's span (its first issue to the "
         "next layer's); utilization = its MACs / (PEs x cycles); also in "
         "`results/utilization.json`.\n\n" + utilization_markdown(plan, timing))
@@ -78,7 +84,8 @@ def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
 def write_network_project(outdir: Path, graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
                           core: CoreName | None = None, depthwise: bool = True,
                           pe: str = "dsp", **plan_options):
-    """Write ``outdir/rtl`` and ``outdir/tb`` for the whole ``graph`` on one array; the plan
+    """Write ``outdir/rtl``, ``outdir/hls`` and ``outdir/tb`` for the whole ``graph`` on one
+    array (:func:`network_project_files`); the plan
     (``depthwise``: channel-parallel depthwise Convs, else block-diagonal; ``pe``: ``"dsp"``
     or ``"shiftadd"`` PEs; ``plan_options``: more arguments of ``plan_network``)."""
     plan, files = network_project_files(graph, shape, x_ir, core, depthwise, pe, **plan_options)
