@@ -29,7 +29,8 @@ from hlsgen.systolic.netemu import emulate_network
 from hlsgen.systolic.nettiming import network_cycle_model
 from hlsgen.systolic.network import COPY_BITS, Op, beat_cycles, memory_copies, plan_network
 from hlsgen.systolic.project import write_network_project
-from hlsgen.systolic.shiftadd import MAX_TERMS, csd_decoder, csd_terms, step_terms, term_code
+from hlsgen.systolic.shiftadd import (MAX_TERMS, booth_digits, step_positions, step_terms,
+                                      term_code)
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 MIDDLE = ("conv", "dwconv", "maxpool", "add", "avgpool")
@@ -46,44 +47,51 @@ def _with_weights(graph: ir.Graph, name: str, change) -> ir.Graph:
     return dataclasses.replace(graph, layers=layers)
 
 
-def _powers_of_two(w: np.ndarray) -> np.ndarray:
-    """Every weight rounded down to a signed power of two: one CSD digit (T = 1)."""
-    magnitude = np.where(w == 0, 0, 2 ** np.floor(np.log2(np.maximum(np.abs(w), 1))))
-    return (np.sign(w) * magnitude).astype(w.dtype)
+def _one_position(w: np.ndarray) -> np.ndarray:
+    """Every weight clipped to -2 .. 1: one Booth digit, at position 0 (T = 1)."""
+    return np.clip(w, -2, 1).astype(w.dtype)
+
+
+def _positions_3_and_1(w: np.ndarray) -> np.ndarray:
+    """Weights +-64 +-4 or +-64: Booth digits at positions 3 and 1 only (T = 2, position 2
+    skipped)."""
+    return (64 * np.where(w < 0, -1, 1) + 4 * (np.arange(w.size).reshape(w.shape) % 3 - 1)
+            ).astype(w.dtype)
 
 
 def _four_digits(w: np.ndarray) -> np.ndarray:
-    w.flat[0] = 85  # 0b1010101: four non-zero CSD digits, so T = 4
+    w.flat[0] = 85  # 0b1010101: four non-zero Booth digits, so T = 4
     return w
 
 
 # -- the terms -------------------------------------------------------------------------------
-def test_csd_terms_of_every_int8_weight():
-    """Exact sum, at most 4 non-adjacent digits, shifts 0..7, and every partial sum taken from
-    the most significant digit within [-128, 128] (a PE never exceeds the product bound)."""
+def test_booth_digits_of_every_int8_weight():
+    """Exact sum, digits -2..2, and every partial sum taken from the most significant position
+    within [-128, 128] (a PE never exceeds the product bound)."""
     most = 0
     for w in range(-128, 128):
-        terms = csd_terms(w)
-        assert sum(sign << shift for sign, shift in terms) == w
-        assert len(terms) <= 4 and all(sign in (-1, 1) and 0 <= shift <= 7
-                                       for sign, shift in terms)
-        shifts = [shift for _, shift in terms]
-        assert all(a - b >= 2 for a, b in zip(shifts, shifts[1:]))  # non-adjacent, descending
+        digits = booth_digits(w)
+        assert len(digits) == MAX_TERMS and all(-2 <= d <= 2 for d in digits)
+        assert sum(d * 4 ** k for k, d in enumerate(digits)) == w
         partial = 0
-        for sign, shift in terms:
-            partial += sign << shift
+        for k in reversed(range(MAX_TERMS)):
+            partial += digits[k] * 4 ** k
             most = max(most, abs(partial))
     assert most == 128
-    assert [len(csd_terms(w)) for w in (0, 1, -64, 3, 7, 85, -128, 127)] == [0, 1, 1, 2, 2, 4,
-                                                                            1, 2]
+    assert [booth_digits(w) for w in (0, 1, -1, -2, 2, 85, -128, 127)] == [
+        (0, 0, 0, 0), (1, 0, 0, 0), (-1, 0, 0, 0), (-2, 0, 0, 0), (-2, 1, 0, 0), (1, 1, 1, 1),
+        (0, 0, 0, -2), (-1, 0, 0, 2)]
 
 
 def test_terms_per_step_and_beats():
     graph = _with_weights(_with_weights(_network(4, ("dwconv", "maxpool"), "dense"), "conv0",
-                                        _four_digits), "dw1", _powers_of_two)
+                                        _four_digits), "dw1", _one_position)
+    graph = _with_weights(graph, "dense3", _positions_3_and_1)
     plan = plan_network(graph, ArrayShape(3, 2), pe="shiftadd", copy_bits=0)
     terms = dict(zip((s.name for s in plan.steps), plan.step_terms))
     assert terms["conv0"] == 4 and terms["dw1"] == 1 and terms["maxpool2"] == 1
+    assert [step_positions(s) for s in plan.steps] == [(3, 2, 1, 0), (0,), (), (3, 1)]
+    assert terms["dense3"] == 2
     assert plan.step_terms == tuple(step_terms(s) for s in plan.steps)
     dsp = plan_network(graph, ArrayShape(3, 2))
     assert dsp.step_terms == dsp.step_beats == (1,) * len(plan.steps)
@@ -108,25 +116,23 @@ def test_terms_per_step_and_beats():
     assert memory_copies(32, 49 * 10 * 8) == 32 and 32 * 49 * 10 * 8 <= COPY_BITS
 
 
-def test_the_decoder_gives_every_weight_its_csd_terms():
-    """term_code(w, t) over t sums to w for all 256 weights (none past the digits), and the
-    Verilog table lists exactly the non-zero codes (none from cycle MAX_TERMS on)."""
+def test_term_codes_are_the_booth_digits():
+    """term_code(w, t) = digit 3 - t as {valid, negative, shift}: the codes sum to w for all
+    256 weights, one per non-zero digit, none past the 4 positions."""
     for w in range(-128, 128):
         total, terms = 0, 0
         for t in range(MAX_TERMS + 2):
             code = term_code(w, t)
             if code:
-                assert code & 0b10000 and t < len(csd_terms(w))
+                k = MAX_TERMS - 1 - t
+                assert code & 0b10000 and booth_digits(w)[k] != 0
+                assert (code & 0b111) in (2 * k, 2 * k + 1)
                 total += (-1 if code & 0b1000 else 1) << (code & 0b111)
                 terms += 1
-        assert total == w and terms == len(csd_terms(w))
-    text = csd_decoder(4)
-    entries = [line for line in text.splitlines() if "'h" in line and "default" not in line
-               and ": csd_term" in line]
-    assert len(entries) == sum(len(csd_terms(w)) for w in range(-128, 128))
-    # 85 = 0b1010101: term 0 is +2^6 (code 1_0_110), term 1 +2^4 (1_0_100)
-    assert "10'h154: csd_term = 5'h16;" in text and "10'h155: csd_term = 5'h14;" in text
-    assert "if (t[3:2] != 0)" in text and "if (t[" not in csd_decoder(2)
+        assert total == w and terms == sum(1 for d in booth_digits(w) if d)
+    # 85 = 0b1010101 = 64 + 16 + 4 + 1: digit 0 is +4^3 (code 1_0_110), digit 1 +4^2 (1_0_100)
+    assert [term_code(85, t) for t in range(4)] == [0x16, 0x14, 0x12, 0x10]
+    assert term_code(-128, 0) == 0x1F  # -2 * 4^3 = -2^7
 
 
 def test_cycle_model_is_the_dsp_model_with_t_cycles_per_beat():
@@ -143,10 +149,10 @@ def test_cycle_model_is_the_dsp_model_with_t_cycles_per_beat():
     assert t_sa.first_interval == p + sa.step_beats[0] * (2 + sa.steps[0].items) + 1
     assert t_sa.interval == max(t_sa.first_interval, t_sa.latency + 1 - p)
     assert max(sa.step_terms) > 1 and t_sa.latency > t_dsp.latency
-    one = _with_weights(graph, "conv0", _powers_of_two)
+    one = _with_weights(graph, "conv0", _one_position)
     for layer in graph.layers:
         if hasattr(layer, "weight"):
-            one = _with_weights(one, layer.name, _powers_of_two)
+            one = _with_weights(one, layer.name, _one_position)
     flat = plan_network(one, shape, pe="shiftadd", copy_bits=0)
     assert flat.step_terms == (1,) * len(flat.steps)
     # T = 1: a one-port step's beat is one cycle, as on the DSP engine; a multi-port one's not
@@ -220,14 +226,17 @@ def _simulate_exactly(where: Path, graph, shape: ArrayShape, frames: int = 3, se
 
 
 def test_every_operation_with_one_and_four_terms_simulates_exactly(tmp_path):
-    """Conv with T = 4, depthwise with T = 1 (powers of two), MaxPool, a residual Add (its
-    branch conv: random T), AvgPool and Dense on 3x2 (3 frames, random gaps / back-pressure)."""
+    """Conv with T = 4, depthwise with T = 1 (one digit position), MaxPool, a residual Add (its
+    branch conv: random T), AvgPool and Dense with T = 2 (positions 3 and 1: position 2
+    skipped) on 3x2 (3 frames, random gaps / back-pressure)."""
     graph = _network(21, ("dwconv", "maxpool", "add", "avgpool"), "dense")
-    graph = _with_weights(_with_weights(graph, "conv0", _four_digits), "dw1", _powers_of_two)
+    graph = _with_weights(_with_weights(graph, "conv0", _four_digits), "dw1", _one_position)
+    graph = _with_weights(graph, graph.layers[-1].name, _positions_3_and_1)
     plan, result = _simulate_exactly(tmp_path / "ops", graph, ArrayShape(3, 2))
     terms = dict(zip((s.name for s in plan.steps), plan.step_terms))
     ops = {s.op for s in plan.steps}
     assert terms["conv0"] == 4 and terms["dw1"] == 1
+    assert step_positions(plan.steps[-1]) == (3, 1) and plan.step_terms[-1] == 2
     assert {Op.MAC, Op.DW, Op.MAX, Op.SCALE} <= ops
     assert result.latency_cycles > network_cycle_model(plan_network(graph,
                                                                      ArrayShape(3, 2))).latency
@@ -248,12 +257,12 @@ def test_depthwise_first_layer_releases_the_input_after_its_last_port(tmp_path):
 
 
 def test_one_term_everywhere_on_one_row_simulates_exactly(tmp_path):
-    """Every weight a power of two (T = 1 on every step) on a 1-row array: one-port steps take
+    """Every weight in -2 .. 1 (one digit position: T = 1 on every step) on a 1-row array: one-port steps take
     one cycle a beat, as on the DSP engine, multi-port ones (the depthwise) reads + 2."""
     graph = _network(4, ("dwconv", "add"), "dense")
     for layer in graph.layers:
         if hasattr(layer, "weight"):
-            graph = _with_weights(graph, layer.name, _powers_of_two)
+            graph = _with_weights(graph, layer.name, _one_position)
     shape = ArrayShape(1, 3)
     plan, result = _simulate_exactly(tmp_path / "t1", graph, shape, frames=2)
     assert plan.step_terms == (1,) * len(plan.steps)
@@ -262,13 +271,13 @@ def test_one_term_everywhere_on_one_row_simulates_exactly(tmp_path):
 
 
 def test_two_copies_serve_three_ports_exactly(tmp_path):
-    """Input buffer and activation memory in 2 copies, T = 1 (powers of two): a step reading
+    """Input buffer and activation memory in 2 copies, T = 1 (one digit position): a step reading
     2 ports reads them directly (1 cycle a beat), one reading 3 shares: copy 0 serves ports 0
     and 2 in cycles 0 and 1, copy 1 port 1 (4 cycles a beat)."""
     graph = _network(7, ("conv", "dwconv", "add"), "dense")
     for layer in graph.layers:
         if hasattr(layer, "weight"):
-            graph = _with_weights(graph, layer.name, _powers_of_two)
+            graph = _with_weights(graph, layer.name, _one_position)
     shape = ArrayShape(3, 3)
     plan, result = _simulate_exactly(tmp_path / "k2", graph, shape, copy_bits=1_500)
     assert (plan.in_copies, plan.act_copies, plan.ports) == (2, 2, 3)

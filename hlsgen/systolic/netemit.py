@@ -15,7 +15,7 @@ from hlsgen.emit.common import CoreName, template_env
 from hlsgen.systolic.emit import _bits, _literal, cost_file, module_names
 from hlsgen.systolic.network import NetworkPlan, Op, Vmode
 from hlsgen.systolic.nettiming import network_cycle_model, release_delay
-from hlsgen.systolic.shiftadd import booth_function, csd_decoder
+from hlsgen.systolic.shiftadd import booth_function, step_positions
 
 __all__ = ["emit_network"]
 
@@ -57,7 +57,7 @@ def _common(plan: NetworkPlan) -> dict:
         # shift-add: registers of the pipeline advance on ce (a beat's last cycle) only
         "shiftadd": shiftadd, "gate": "if (ce) " if shiftadd else "",
         "ce_and": "ce && " if shiftadd else "", "ph_msb": _ph_bits(plan) - 1,
-        "array_ce": ".ce(ce), .ph(ph), " if shiftadd else "",
+        "array_ce": ".ce(ce), .ph(ph), .pos(pos), .pon(pon), " if shiftadd else "",
         "accum_ce": ".ce(ce), " if shiftadd else "",
         "flavour": "(shift-add PEs, no DSP)" if shiftadd else "(DSP baseline)",
         "rows": rows, "cols": cols, "rows_last": rows - 1, "tiles": plan.tiles,
@@ -115,10 +115,9 @@ def _array_context(plan: NetworkPlan) -> dict:
 
 
 def _shiftadd_array_context(plan: NetworkPlan) -> dict:
-    """The DSP array's context (the same int8 weight ROMs) and the PEs' CSD decoder."""
-    context = _array_context(plan)
-    context["decoder"] = csd_decoder(_ph_bits(plan))
-    return context
+    """The DSP array's context: the same int8 weight ROMs (each PE takes its Booth digits
+    from its weight's bits)."""
+    return _array_context(plan)
 
 
 # -- the lanes -------------------------------------------------------------------------------
@@ -199,6 +198,8 @@ def _top_context(plan: NetworkPlan) -> dict:
     if plan.pe == "shiftadd":
         fields.append(("tlast", _ph_bits(plan), False))  # B - 1: the beat's last cycle
         fields.append(("direct", 1, False))  # a copy per port read: reads at the beat's end
+        fields.append(("terms", 3, False))  # T: the digit positions the step runs
+        fields.append(("posmap", 8, False))  # position of cycle t at bits [2t + 1 : 2t]
     descriptors = []
     for index, s in enumerate(plan.steps):
         win, rq = s.window, s.requant
@@ -216,6 +217,8 @@ def _top_context(plan: NetworkPlan) -> dict:
             "half_even": int(s.half_even), "dw": int(s.op is Op.DW),
             "zp": rq.zero_point if rq else 0, "lo": rq.lo if rq else 0, "hi": rq.hi if rq else 0,
             "tlast": plan.step_beats[index] - 1 if plan.step_beats else 0,
+            "terms": len(step_positions(s)),
+            "posmap": sum(k << (2 * t) for t, k in enumerate(step_positions(s))),
             "direct": int(plan.step_reads[index] <= (
                 plan.in_copies if s.reads_input else plan.act_copies)) if plan.step_reads else 1}
         descriptors.append({"index": index, "fields": [
@@ -311,6 +314,7 @@ def _top_context(plan: NetworkPlan) -> dict:
         "count_msb": out_pixels.bit_length() - 1,
         "release_delay": release_delay(plan),
         "read_memories": _read_memories(plan, src.shape[2]) if plan.pe == "shiftadd" else [],
+        "pos_cycles": list(range(min(4, 1 << _ph_bits(plan)))),
     }
 
 

@@ -8,8 +8,8 @@ its descriptor, as the Verilog sequencer does -- and streams the output buffer o
 table is the plan's: per-step descriptors, per-k-tile port taps and row sources, per-column-
 tile lane constants, per-row weight ROMs; widths are the plan's (``acc_width``,
 ``racc_width``, ``mult_width``, ``scale_width``, ``prod_width``).  ``pe == "shiftadd"``: a PE
-adds its weight's CSD terms (:func:`~hlsgen.systolic.shiftadd.term_code`, the table the
-Verilog decoder is made from), and the lanes' requantization multiply is a loop of shifts and
+adds its weight's radix-4 Booth digits (:func:`~hlsgen.systolic.shiftadd.term_code`, the digits
+the Verilog PEs take from their weights' bits), and the lanes' requantization multiply is a loop of shifts and
 adds -- that C++ has no ``*`` at all.
 
 :func:`emit_network_hls` returns ``{path relative to the project: text}``: ``hls/<top>.h``,

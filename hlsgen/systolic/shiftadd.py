@@ -1,99 +1,75 @@
-"""Term-serial shift-add PEs for the whole-network array (``--pe shiftadd``, issue 13).
+"""Digit-serial shift-add PEs for the whole-network array (``--pe shiftadd``, issue 13).
 
-A weight is the sum of its canonical signed digits (CSD: no two adjacent non-zero digits), so
-an int8 weight ``w`` is ``sum_t sign_t * 2**shift_t`` over at most 4 terms.  A step whose
-weights have at most ``T`` non-zero digits runs one array beat every ``B >= T`` cycles
-(:func:`~hlsgen.systolic.network.beat_cycles`); in cycle ``t < T`` of a beat every PE adds term
-``t``, ``sign * (x << shift)``, of its weight (``docs/systolic-shiftadd.md``).  This module is the one place the terms are made:
+An int8 weight ``w`` is the sum of its four radix-4 Booth digits, ``w = sum_k d_k 4^k`` with
+``d_k = -2 w[2k+1] + w[2k] + w[2k-1]`` in ``{-2, -1, 0, 1, 2}`` (``w[-1] = 0``): each digit
+is one term ``+-2^s`` (``s = 2k`` or ``2k + 1``) or nothing.  A step runs its digit
+*positions* most significant first, one per cycle, skipping the positions where every weight
+it uses has a zero digit; ``T`` = the positions left (at most 4) and a beat lasts
+``B >= T`` cycles (:func:`~hlsgen.systolic.network.beat_cycles`).  In cycle ``t`` of a beat
+every PE adds its digit at the step's ``t``-th position times its input: the row's input
+shifted by ``2k`` (shared by the row's PEs), doubled or not, negated or not -- 3 bits of the
+stored weight decide, so the PE needs no decoder table (``docs/systolic-shiftadd.md``).
+Taken from the most significant position, every partial sum is a multiple of ``4^k`` within
+``[-128, 128]``, so a PE never exceeds the DSP design's product bound.
 
-- :func:`csd_terms` -- the terms of one weight, most significant first;
-- :func:`step_terms` -- ``T`` of a step (the most terms over the weights it uses; 1 for steps
-  that bypass the array);
-- :func:`term_code` -- term ``t`` of a weight as the PE's 5-bit code (valid, negative, 3-bit
-  shift), and :func:`csd_decoder`, the Verilog function every PE decodes its stored int8
-  weight with (the row ROMs hold plain int8 weights: 8 bits a weight, not 5 per term).
+- :func:`booth_digits` -- the four digits of one weight;
+- :func:`step_positions`, :func:`step_terms` -- the positions a step runs, and ``T``;
+- :func:`term_code` -- digit ``t`` (most significant first) as a 5-bit code (valid, negative,
+  shift), the table the HLS C++ adds with;
+- :func:`booth_function` -- the lanes' requantization multiply as Verilog adds.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
+__all__ = ["TERM_BITS", "MAX_TERMS", "booth_digits", "step_positions", "step_terms",
+           "term_code", "booth_function"]
 
-__all__ = ["TERM_BITS", "MAX_TERMS", "csd_terms", "step_terms", "term_code", "csd_decoder",
-           "booth_function"]
-
-TERM_BITS = 5  # {valid, negative, shift[2:0]} per PE and term
-MAX_TERMS = 4  # an int8 weight has at most 4 non-zero CSD digits
+TERM_BITS = 5  # {valid, negative, shift[2:0]} of one digit
+MAX_TERMS = 4  # radix-4 digit positions of an int8 weight
 
 
 @lru_cache(maxsize=None)
-def csd_terms(weight: int) -> tuple[tuple[int, int], ...]:
-    """``((sign, shift), ...)`` with ``weight == sum(sign << shift)``, most significant first.
-
-    Non-adjacent form: the fewest non-zero signed digits; for ``-128 <= weight <= 127`` every
-    shift is at most 7 and every partial sum taken from the top stays within ``[-128, 128]``
-    (so a PE's running sum never exceeds the DSP design's product bound)."""
-    value, shift, digits = int(weight), 0, []
-    while value:
-        if value & 1:
-            digit = 2 - (value & 3)  # +1 if value = 1 (mod 4), -1 if value = 3 (mod 4)
-            digits.append((digit, shift))
-            value -= digit
-        value >>= 1
-        shift += 1
-    return tuple(reversed(digits))
+def booth_digits(weight: int) -> tuple[int, ...]:
+    """The radix-4 Booth digits ``(d_0, d_1, d_2, d_3)`` of an int8 weight (least significant
+    first): ``weight == sum(d_k * 4**k)``, each in ``-2 .. 2``."""
+    bits = (int(weight) & 0xFF) << 1  # w[-1] = 0 below bit 0
+    digits = []
+    for k in range(MAX_TERMS):
+        b = (bits >> (2 * k)) & 0b111
+        digits.append(-2 * (b >> 2) + ((b >> 1) & 1) + (b & 1))
+    return tuple(digits)
 
 
-_COUNTS = np.array([len(csd_terms(w)) for w in range(-128, 128)], dtype=np.int64)
-
-
-def term_count(weights) -> int:
-    """The most non-zero CSD digits over ``weights`` (0 for none or all zero)."""
-    values = np.asarray(weights, dtype=np.int64).ravel()
-    return int(_COUNTS[values + 128].max()) if values.size else 0
-
-
-def step_terms(step) -> int:
-    """``T`` of a step: cycles per beat.  Steps that do not use the array take 1."""
+def step_positions(step) -> tuple[int, ...]:
+    """The digit positions a step runs, most significant first: those where any weight it
+    uses has a non-zero digit (``()`` for steps that do not use the array)."""
     from hlsgen.systolic.network import Op
 
     if step.op not in (Op.MAC, Op.DW):
-        return 1
-    return max(1, term_count([w for row in step.words for word in row for w in word]))
+        return ()
+    used = set()
+    for w in {int(w) for row in step.words for word in row for w in word}:
+        used.update(k for k, d in enumerate(booth_digits(w)) if d)
+    return tuple(sorted(used, reverse=True))
+
+
+def step_terms(step) -> int:
+    """``T`` of a step: its digit positions (at least 1: a beat has a cycle)."""
+    return max(1, len(step_positions(step)))
 
 
 def term_code(weight: int, t: int) -> int:
-    """Term ``t`` (most significant first) of ``weight`` as ``{valid, negative, shift[2:0]}``;
-    0 (no term) past its digits."""
-    digits = csd_terms(int(weight))
-    if t >= len(digits):
+    """Digit ``t`` (most significant first: position ``3 - t``) of ``weight`` as
+    ``{valid, negative, shift[2:0]}``, 0 for a zero digit."""
+    k = MAX_TERMS - 1 - t
+    if not 0 <= k < MAX_TERMS:
         return 0
-    sign, shift = digits[t]
-    return (1 << 4) | ((1 if sign < 0 else 0) << 3) | shift
-
-
-def csd_decoder(ph_bits: int) -> str:
-    """Verilog function ``csd_term(w, t)``: :func:`term_code` of the int8 ``w`` for the beat
-    cycle ``t`` (``ph_bits`` wide; no term from cycle :data:`MAX_TERMS` on), as a case table
-    over every weight and term (synthesis makes it a few LUTs per PE)."""
-    t_bits = (MAX_TERMS - 1).bit_length()
-    lines = [f"    function [{TERM_BITS - 1}:0] csd_term(input [7:0] w, input [{ph_bits - 1}:0] t);",
-             "        begin",
-             f"            case ({{w, t[{t_bits - 1}:0]}})"]
-    for weight in range(-128, 128):
-        for t in range(MAX_TERMS):
-            code = term_code(weight, t)
-            if code:
-                lines.append(f"            {8 + t_bits}'h{((weight & 0xFF) << t_bits) | t:03x}: "
-                             f"csd_term = {TERM_BITS}'h{code:02x};")
-    lines.append(f"            default: csd_term = {TERM_BITS}'h00;")
-    lines.append("            endcase")
-    if ph_bits > t_bits:
-        lines.append(f"            if (t[{ph_bits - 1}:{t_bits}] != 0)")
-        lines.append(f"                csd_term = {TERM_BITS}'h00;")
-    lines += ["        end", "    endfunction"]
-    return "\n".join(lines)
+    d = booth_digits(int(weight))[k]
+    if d == 0:
+        return 0
+    return (1 << 4) | ((1 if d < 0 else 0) << 3) | (2 * k + (1 if abs(d) == 2 else 0))
 
 
 def booth_function(name: str, a_bits: int, m_bits: int, p_bits: int) -> str:
