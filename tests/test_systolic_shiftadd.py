@@ -95,11 +95,11 @@ def test_terms_per_step_and_beats():
     assert plan.step_terms == tuple(step_terms(s) for s in plan.steps)
     dsp = plan_network(graph, ArrayShape(3, 2))
     assert dsp.step_terms == dsp.step_beats == (1,) * len(plan.steps)
-    # one copy of each memory: a step reading p > 1 ports takes at least p + 2 cycles a beat
+    # one copy of each memory: a step reading p > 1 ports takes at least p + 1 cycles a beat
     assert plan.in_copies == plan.act_copies == 1 and dsp.act_copies == 3
     beats = dict(zip((s.name for s in plan.steps), plan.step_beats))
     reads = dict(zip((s.name for s in plan.steps), plan.step_reads))
-    assert reads["dw1"] == 3 and beats["dw1"] == 5  # T = 1, 3 ports: 3 reads + 2
+    assert reads["dw1"] == 3 and beats["dw1"] == 4  # T = 1, 3 ports: 3 reads + 1
     assert reads["conv0"] == 1 and beats["conv0"] == 4 and beats["maxpool2"] == 1
     assert plan.step_beats == tuple(beat_cycles(t, r) for t, r in zip(plan.step_terms,
                                                                       plan.step_reads))
@@ -108,9 +108,9 @@ def test_terms_per_step_and_beats():
     assert (roomy.in_copies, roomy.act_copies) == (dsp.in_copies, dsp.act_copies)
     assert roomy.step_beats == roomy.step_terms
     assert [beat_cycles(t, r) for t, r in ((4, 1), (1, 1), (4, 2), (1, 9), (4, 9), (6, 3))] \
-        == [4, 1, 4, 11, 11, 6]
+        == [4, 1, 4, 10, 10, 6]
     assert [beat_cycles(t, r, k) for t, r, k in ((1, 9, 9), (1, 9, 2), (4, 9, 3), (1, 32, 4))] \
-        == [1, 7, 5, 10]
+        == [1, 6, 4, 9]
     assert [memory_copies(9, bits, 1000) for bits in (100, 200, 999, 1000, 5000)] \
         == [9, 5, 1, 1, 1]
     assert memory_copies(32, 49 * 10 * 8) == 32 and 32 * 49 * 10 * 8 <= COPY_BITS
@@ -156,7 +156,7 @@ def test_cycle_model_is_the_dsp_model_with_t_cycles_per_beat():
     flat = plan_network(one, shape, pe="shiftadd", copy_bits=0)
     assert flat.step_terms == (1,) * len(flat.steps)
     # T = 1: a one-port step's beat is one cycle, as on the DSP engine; a multi-port one's not
-    assert flat.step_beats == tuple(1 if r == 1 else r + 2 for r in flat.step_reads)
+    assert flat.step_beats == tuple(1 if r == 1 else r + 1 for r in flat.step_reads)
     assert any(r > 1 for r in flat.step_reads)
     spans = [s.items + shape.rows + 9 for s in flat.steps]
     assert network_cycle_model(flat).latency == p + 2 + sum(
@@ -243,7 +243,7 @@ def test_every_operation_with_one_and_four_terms_simulates_exactly(tmp_path):
 
 
 def test_depthwise_first_layer_releases_the_input_after_its_last_port(tmp_path):
-    """A depthwise first layer on a 1x4 input, T = 4, 3 ports (5 cycles a beat): port 2's
+    """A depthwise first layer on a 1x4 input, T = 4, 3 ports (4 cycles a beat): port 2's
     address is 2 beats late and every port reads in the beat after I2, so the last read is 3
     beats after the last item leaves I1, while the next frame loads a word per cycle; the
     buffer is released only then (the cycle model's first interval includes the 3 beats)."""
@@ -252,13 +252,13 @@ def test_depthwise_first_layer_releases_the_input_after_its_last_port(tmp_path):
     graph = _network(3672, ("conv",), "conv")
     plan, _ = _simulate_exactly(tmp_path / "dwfirst", graph, ArrayShape(3, 2))
     assert plan.steps[0].op is Op.DW and plan.graph_input.shape[:2] == (1, 4)
-    assert release_delay(plan) == 3 and plan.step_terms[0] == 4 and plan.step_beats[0] == 5
-    assert network_cycle_model(plan).first_interval == 4 + 5 * (6 + 2 + 3) + 1
+    assert release_delay(plan) == 3 and plan.step_terms[0] == 4 and plan.step_beats[0] == 4
+    assert network_cycle_model(plan).first_interval == 4 + 4 * (6 + 2 + 3) + 1
 
 
 def test_one_term_everywhere_on_one_row_simulates_exactly(tmp_path):
     """Every weight in -2 .. 1 (one digit position: T = 1 on every step) on a 1-row array: one-port steps take
-    one cycle a beat, as on the DSP engine, multi-port ones (the depthwise) reads + 2."""
+    one cycle a beat, as on the DSP engine, multi-port ones (the depthwise) reads + 1."""
     graph = _network(4, ("dwconv", "add"), "dense")
     for layer in graph.layers:
         if hasattr(layer, "weight"):
@@ -272,8 +272,8 @@ def test_one_term_everywhere_on_one_row_simulates_exactly(tmp_path):
 
 def test_two_copies_serve_three_ports_exactly(tmp_path):
     """Input buffer and activation memory in 2 copies, T = 1 (one digit position): a step reading
-    2 ports reads them directly (1 cycle a beat), one reading 3 shares: copy 0 serves ports 0
-    and 2 in cycles 0 and 1, copy 1 port 1 (4 cycles a beat)."""
+    2 ports reads them directly (1 cycle a beat), one reading 3 shares: copy 0 serves port 2
+    in cycle 0 and port 0 in cycle 1, copy 1 port 1 in cycle 1 (3 cycles a beat)."""
     graph = _network(7, ("conv", "dwconv", "add"), "dense")
     for layer in graph.layers:
         if hasattr(layer, "weight"):
@@ -281,7 +281,7 @@ def test_two_copies_serve_three_ports_exactly(tmp_path):
     shape = ArrayShape(3, 3)
     plan, result = _simulate_exactly(tmp_path / "k2", graph, shape, copy_bits=1_500)
     assert (plan.in_copies, plan.act_copies, plan.ports) == (2, 2, 3)
-    assert plan.step_reads[:3] == (2, 3, 3) and plan.step_beats[:3] == (1, 4, 4)
+    assert plan.step_reads[:3] == (2, 3, 3) and plan.step_beats[:3] == (1, 3, 3)
     assert plan.step_beats == tuple(beat_cycles(1, r, 2) for r in plan.step_reads)
 
 

@@ -238,14 +238,12 @@ def _top_context(plan: NetworkPlan) -> dict:
         inbuf = shared or p < in_ports
         act = list(range(plan.banks)) if shared or p < plan.act_copies else []
         pad = word_bits - 8 * src.shape[2]
-        in_reg = (f"(d_direct ? rd_in{p} : ri{p})" if shared and p < plan.in_copies
-                  else f"ri{p}")
+        in_reg = f"rd_in{p}" if shared and p < plan.in_copies else f"ri{p}"
         in_word = (f"{{{pad}'d0, {in_reg}}}" if pad else in_reg) if inbuf else f"{word_bits}'d0"
         act_word = ("{" + ", ".join(f"ra{p}_{b}" for b in reversed(act)) + "}"
                     if act else f"{word_bits}'d0")
-        if shared and p < plan.act_copies:
-            act_word = ("(d_direct ? {" + ", ".join(f"rd_act{p}_{b}" for b in reversed(act))
-                        + f"}} : {act_word})")
+        if shared and p < plan.act_copies:  # a copy's own port: its read register
+            act_word = "{" + ", ".join(f"rd_act{p}_{b}" for b in reversed(act)) + "}"
         delay = p if plan.has_depthwise and p < rows else 0
         ports.append({"index": p, "taps": taps, "inbuf": inbuf, "act_banks": act,
                       "in_word": in_word, "act_word": act_word, "delay": delay,
@@ -320,8 +318,9 @@ def _top_context(plan: NetworkPlan) -> dict:
 
 def _read_memories(plan: NetworkPlan, in_channels: int) -> list[dict]:
     """Shift-add: per memory (input buffer, activation banks) and copy ``k`` of ``K``, the
-    ports it reads in cycle ``i`` of a shared beat (``k + K i``), its read registers, and when
-    each port's hold register takes its word (cycle ``p // K + 1``)."""
+    ports it reads in cycle ``i`` of a shared beat (``k + K (i + 1)``; port ``k`` itself in the
+    beat's last cycle but one), its read registers, and when each port ``p >= K`` takes its
+    word into its hold register (cycle ``p // K``)."""
     memories = []
     for name, copies, regs in (
             ("in", plan.in_copies, lambda k: [(f"rd_in{k}", 8 * in_channels - 1, f"inbuf{k}")]),
@@ -330,17 +329,17 @@ def _read_memories(plan: NetworkPlan, in_channels: int) -> list[dict]:
         entries = []
         for k in range(copies):
             slots = [{"ph": i, "port": port}
-                     for i, port in enumerate(range(k, plan.ports, copies))]
+                     for i, port in enumerate(range(k + copies, plan.ports, copies))]
             entries.append({"index": k, "slots": slots, "regs": [
                 {"name": n, "msb": msb, "memory": mem} for n, msb, mem in regs(k)]})
         holds = {}
-        for port in range(plan.ports):
+        for port in range(copies, plan.ports):
             k = port % copies
             if name == "in":
                 pairs = [(f"ri{port}", f"rd_in{k}")]
             else:
                 pairs = [(f"ra{port}_{b}", f"rd_act{k}_{b}") for b in range(plan.banks)]
-            holds.setdefault(port // copies + 1, []).extend(
+            holds.setdefault(port // copies, []).extend(
                 {"dst": d, "src": src} for d, src in pairs)
         memories.append({"name": name, "copies": entries, "holds": [
             {"ph": ph, "assigns": assigns} for ph, assigns in sorted(holds.items())]})

@@ -230,15 +230,16 @@ def memory_copies(ports: int, bits: int, copy_bits: int = COPY_BITS) -> int:
 
 
 def beat_cycles(terms: int, reads: int, copies: int = 1) -> int:
-    """Cycles per beat of a shift-add step with ``terms`` CSD terms per weight reading
-    ``reads`` ports of a memory kept in ``copies`` copies.  With a copy per port every port
-    reads at the beat's last cycle, as the DSP engine does (``T`` cycles).  Else copy ``k``
-    reads ports ``k, k + copies, ...`` in the cycles ``0, 1, ...`` of the beat after I2 and each
-    port holds its word from the next cycle; the beat ends a cycle after the last hold
-    (``docs/systolic-shiftadd.md``, "Memory copies and shared read ports")."""
+    """Cycles per beat of a shift-add step with ``terms`` digit positions reading ``reads``
+    ports of a memory kept in ``copies`` copies.  With a copy per port every port reads at the
+    beat's last cycle, as the DSP engine does (``T`` cycles).  Else, in the beat after I2, copy
+    ``k`` reads ports ``k + K, k + 2K, ...`` in cycles ``0, 1, ...`` (each held from the next
+    cycle) and port ``k`` itself in the beat's last cycle but one, so the consumer takes it
+    from the copy's read register (``docs/systolic-shiftadd.md``, "Memory copies and shared
+    read ports")."""
     if reads <= copies:
         return terms
-    return max(terms, -(-reads // copies) + 2)
+    return max(terms, -(-reads // copies) + 1)
 
 
 # -- checks ----------------------------------------------------------------------------------
