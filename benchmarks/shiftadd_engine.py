@@ -88,12 +88,15 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
                            execute(graph, x).reshape(len(x), -1))
     row = {"model": name, "array": str(shape), "frames": frames, "emulation_exact": exact,
            "macs": plan.macs, "step_terms": list(plan.step_terms),
+           "step_reads": list(plan.step_reads), "step_beats": list(plan.step_beats),
+           "in_copies": plan.in_copies, "act_copies": plan.act_copies,
            "latency_cycles": timing.latency, "interval_cycles": timing.interval,
            "latency_us": timing.latency / CLOCK_MHZ,
            "dsp_baseline_latency_cycles": dsp.latency,
            "layers": [{"layer": s.name, "op": s.op.value, "items": s.items, "terms": t,
-                       "cycles": c} for s, t, c in zip(plan.steps, plan.step_terms,
-                                                       timing.layer_cycles)]}
+                       "beat_cycles": b, "cycles": c}
+                      for s, t, b, c in zip(plan.steps, plan.step_terms, plan.step_beats,
+                                            timing.layer_cycles)]}
     where = workdir / name
     if sim or yosys:
         from hlsgen.systolic.project import write_network_project
@@ -140,7 +143,9 @@ def main(argv=None) -> int:
                         args.big_dir, args.timeout)
         rows.append(row)
         print(f"\n{name} on {shape} (shift-add PEs): emulation exact {row['emulation_exact']}, "
-              f"T per step {row['step_terms']}, latency {row['latency_cycles']:,} cycles = "
+              f"T per step {row['step_terms']}, cycles per beat {row['step_beats']}, memory "
+              f"copies {row['in_copies']} (input) / {row['act_copies']} (activations), "
+              f"latency {row['latency_cycles']:,} cycles = "
               f"{row['latency_us']:.1f} us at {CLOCK_MHZ:.0f} MHz, interval "
               f"{row['interval_cycles']:,}; DSP baseline {DSP_ARRAY}: "
               f"{row['dsp_baseline_latency_cycles']:,} cycles")

@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "docs/systolic-shiftadd.md)")
     parser.add_argument("--pe", default="dsp", metavar="{dsp,shiftadd}",
                         help="--arch systolic: dsp: one DSP48E1 multiply per PE (default); "
-                        "shiftadd: no DSP and no multiplier, each PE adds one CSD term of its "
-                        "weight per cycle (T cycles per array beat)")
+                        "shiftadd: no DSP and no multiplier, each PE adds one radix-4 Booth "
+                        "digit of its weight per cycle (T <= 4 cycles per array beat)")
 
 
 def add_project_arguments(parser: argparse.ArgumentParser, *, default_vectors: str) -> None:
@@ -296,7 +296,7 @@ def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
           f"a {shape} systolic array ({pe} PEs), latency {timing.latency:,} cycles "
           f"({time.perf_counter() - start:.1f} s)")
     print(f"next: cd {terminal(shlex.quote(str(outdir)), None)} && python tb/run_sim.py "
-          "--sim verilator")
+          "--sim verilator && make csim")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Verilog of a :class:`~hlsgen.systolic.network.NetworkPlan`: the sequencer top, the shared
 array (weights in one block-RAM ROM per row) and the shared lanes, from
 ``templates/systolic/net_*.v.j2`` (``plan.pe == "shiftadd"``: the array of
-``net_array_shiftadd.v.j2``, its PEs' CSD decoder from :mod:`hlsgen.systolic.shiftadd`, and a
+``net_array_shiftadd.v.j2``, its digit positions from :mod:`hlsgen.systolic.shiftadd`, and a
 clock enable for the whole issue -> array -> lanes pipeline).
 
 :func:`emit_network` returns ``{path relative to the project: text}``; this module only turns

@@ -99,7 +99,7 @@ def _context(plan: NetworkPlan, core: CoreName) -> dict:
         "lane_bias": _lane_rows(plan, "lane_bias"), "lane_mult": _lane_rows(plan, "lane_mult"),
         "lane_shift": _lane_rows(plan, "lane_shift"),
         "scale_rows": scale_rows or [[0] * cols], "weight_rom": _weight_rom(plan),
-        "csd_terms": [[term_code(w - 256 if w > 127 else w, t) for t in range(MAX_TERMS)]
+        "booth_digits": [[term_code(w - 256 if w > 127 else w, t) for t in range(MAX_TERMS)]
                       for w in range(256)],
     }
 

@@ -127,7 +127,7 @@ class NetworkPlan:
     scale_width: int
     prod_width: int  # v, the value a lane rounds
     pe: str = "dsp"  # PE_KINDS
-    step_terms: tuple[int, ...] = ()  # T per step: most CSD terms per weight (dsp: all 1)
+    step_terms: tuple[int, ...] = ()  # T per step: its Booth digit positions (dsp: all 1)
     step_reads: tuple[int, ...] = ()  # read ports each step uses
     step_beats: tuple[int, ...] = ()  # cycles per array beat (dsp: all 1; shiftadd: B_l)
 
@@ -165,7 +165,7 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
                  pe: str = "dsp", copy_bits: int = COPY_BITS) -> NetworkPlan:
     """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated.
     ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups);
-    ``pe``: ``"dsp"`` (one multiply per PE) or ``"shiftadd"`` (one CSD term per PE and cycle,
+    ``pe``: ``"dsp"`` (one multiply per PE) or ``"shiftadd"`` (one Booth digit per PE and cycle,
     ``T`` cycles per beat, :mod:`hlsgen.systolic.shiftadd`); ``copy_bits``: shift-add only,
     the bits each memory's copies may take (:func:`memory_copies`)."""
     if pe not in PE_KINDS:

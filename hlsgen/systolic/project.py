@@ -61,7 +61,7 @@ def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
     files = {**emit_network(plan, core), **emit_network_hls(plan, core), **testbench_files()}
     files["tb/input.txt"] = _vector_text(x_ir)
     files["tb/expected.txt"] = _vector_text(execute(graph, x_ir))
-    kind = ("shift-add PEs, no DSP: one CSD term per PE and cycle, T cycles per beat"
+    kind = ("shift-add PEs, no DSP: one Booth digit per PE and cycle, B cycles per beat"
             if pe == "shiftadd" else "DSP baseline")
     files["README.md"] = (
         f"# {graph.name} on a {shape} systolic array ({kind})\n\n"
