@@ -245,7 +245,8 @@ def _top_context(plan: NetworkPlan) -> dict:
         if shared and p < plan.act_copies:  # a copy's own port: its read register
             act_word = "{" + ", ".join(f"rd_act{p}_{b}" for b in reversed(act)) + "}"
         delay = p if plan.has_depthwise and p < rows else 0
-        ports.append({"index": p, "taps": taps, "inbuf": inbuf, "act_banks": act,
+        ports.append({"index": p, "dw_hold": shared and p >= plan.act_copies,
+                      "taps": taps, "inbuf": inbuf, "act_banks": act,
                       "in_word": in_word, "act_word": act_word, "delay": delay,
                       "delays": list(range(2, delay + 1))})
     # Row sources: the union over MAC steps of the (port, channel) pairs a row reads.
@@ -313,6 +314,10 @@ def _top_context(plan: NetworkPlan) -> dict:
         "release_delay": release_delay(plan),
         "read_memories": _read_memories(plan, src.shape[2]) if plan.pe == "shiftadd" else [],
         "pos_cycles": list(range(min(4, 1 << _ph_bits(plan)))),
+        "dw_copies": [{"index": k, "slots": [
+            {"ph": c, "port": k + plan.act_copies * c}
+            for c in range(1, -(-(plan.ports - k) // plan.act_copies))]}
+            for k in range(plan.act_copies)] if plan.pe == "shiftadd" else [],
     }
 
 
