@@ -315,10 +315,23 @@ def test_generate_writes_the_shiftadd_project(tmp_path, capsys):
                                                        network_cycle_model(plan).latency)
     assert cost["pe"] == "shiftadd"
     assert "*" not in _code_without_comments((out / "rtl" / "hlsgen_sa_array.v").read_text())
+    # --copy-kbits: the copies the plan keeps, and so the cycles (kws: 9-port depthwise layers)
+    roomy = tmp_path / "kws_sa_copies"
+    assert main(["generate", str(model), "-o", str(roomy), "--arch", "systolic", "--pe",
+                 "shiftadd", "--count", "2", "--copy-kbits", "512"]) == 0
+    roomy_plan = plan_network(import_model(model), shape, pe="shiftadd", copy_bits=512 * 1024)
+    assert roomy_plan.act_copies > plan.act_copies
+    cost = json.loads((roomy / "rtl" / "hlsgen_cost.json").read_text())
+    assert cost["latency_cycles"] == network_cycle_model(roomy_plan).latency < \
+        network_cycle_model(plan).latency
     for bad, message in ((["--arch", "systolic", "--pe", "dsp8"], "--pe 'dsp8' is unknown"),
                          (["--pe", "shiftadd"], "applies to --arch systolic only"),
                          (["--arch", "systolic", "--pe", "shiftadd", "--array", "4by4"],
-                          "is not ROWSxCOLS")):
+                          "is not ROWSxCOLS"),
+                         (["--arch", "systolic", "--copy-kbits", "64"],
+                          "--copy-kbits applies to --arch systolic --pe shiftadd only"),
+                         (["--arch", "systolic", "--pe", "shiftadd", "--copy-kbits", "-1"],
+                          "--copy-kbits -1 is out of range")):
         capsys.readouterr()
         assert main(["generate", str(model), "-o", str(tmp_path / "bad"), *bad]) == 2
         err = capsys.readouterr().err.strip()

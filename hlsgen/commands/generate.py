@@ -19,10 +19,12 @@ from pathlib import Path
 from hlsgen.commands import options as opt
 from hlsgen.commands.common import check_regular_file
 from hlsgen.errors import DataError, InputError, OutputExistsError
+from hlsgen.systolic.network import COPY_BITS
 from hlsgen.names import terminal
 
 DEFAULT_COUNT = opt.DEFAULT_COUNT
 DEFAULT_ARRAY = {"dsp": "12x16", "shiftadd": "32x4"}  # --arch systolic, per --pe
+MAX_COPY_KBITS = 1 << 20  # 1 Gbit: far beyond any FPGA's block RAM
 DEFAULT_METHOD = opt.DEFAULT_METHOD
 MAX_COUNT = 100_000  # test frames: tb/*.txt and the simulations grow with it
 MAX_VECTOR_VALUES = 1 << 24  # integers in all test frames together (128 MiB as int64)
@@ -47,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{DEFAULT_ARRAY['shiftadd']} with --pe shiftadd (PEs and lanes in LUTs: "
                         "fits the xc7z020 with a MobileNetV1-0.25 96x96; "
                         "docs/systolic-shiftadd.md)")
+    parser.add_argument("--copy-kbits", type=int, default=None, metavar="KBITS",
+                        help="--arch systolic --pe shiftadd: the Kbit each of the input buffer "
+                        "and the activation memory may take in copies, one per read port up "
+                        "to the port count (more copies: fewer cycles a beat on layers "
+                        "reading several pixels at once); default "
+                        f"{COPY_BITS // 1024} (docs/systolic-shiftadd.md)")
     parser.add_argument("--pe", default="dsp", metavar="{dsp,shiftadd}",
                         help="--arch systolic: dsp: one DSP48E1 multiply per PE (default); "
                         "shiftadd: no DSP and no multiplier, each PE adds one radix-4 Booth "
@@ -270,6 +278,12 @@ def _check_systolic_options(args) -> None:
     if pe not in DEFAULT_ARRAY:
         raise InputError(f"--pe '{terminal(pe)}' is unknown; use dsp (one DSP per PE) or "
                          "shiftadd (multiplier-less PEs)")
+    kbits = getattr(args, "copy_kbits", None)
+    if kbits is not None:
+        if pe != "shiftadd" or getattr(args, "arch", "shift-add") != "systolic":
+            raise InputError("--copy-kbits applies to --arch systolic --pe shiftadd only")
+        if not 0 <= kbits <= MAX_COPY_KBITS:
+            raise InputError(f"--copy-kbits {kbits} is out of range 0 .. {MAX_COPY_KBITS}")
     if getattr(args, "arch", "shift-add") != "systolic":
         if pe != "dsp":
             raise InputError(f"--pe {pe} applies to --arch systolic only; add --arch systolic")
@@ -289,7 +303,9 @@ def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
 
     pe = getattr(args, "pe", "dsp")
     shape = ArrayShape.parse(args.array or DEFAULT_ARRAY[pe])
-    plan, files = network_project_files(graph, shape, x_ir, core, pe=pe)
+    kbits = getattr(args, "copy_kbits", None)
+    options = {"copy_bits": kbits * 1024} if kbits is not None else {}
+    plan, files = network_project_files(graph, shape, x_ir, core, pe=pe, **options)
     protect = tuple(p for p in (args.model, args.vectors) if p)
     written = write_tree(outdir, files, force=args.force, protect=protect)
     timing = network_cycle_model(plan)
