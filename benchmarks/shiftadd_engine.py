@@ -10,7 +10,7 @@ xc7z020's 80 % ceilings.  The big models (``vww_mbv1_025``, ``resnet8_w40``) are
 ``../shared/models`` (real frames from ``data.npz``).  Writes ``shiftadd_engine.json``.
 
     python benchmarks/shiftadd_engine.py --models vww_mbv1_025 --sim vww_mbv1_025 \
-        --yosys vww_mbv1_025 [--array 16x16] [--frames 2]
+        --yosys vww_mbv1_025 [--array 32x4] [--frames 2] [--copy-kbits 144]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from hlsgen.reference import execute, quantize_input
 from hlsgen.systolic import ArrayShape, module_names
 from hlsgen.systolic.netemu import emulate_network
 from hlsgen.systolic.nettiming import network_cycle_model
-from hlsgen.systolic.network import plan_network
+from hlsgen.systolic.network import COPY_BITS, plan_network
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "models"
@@ -77,11 +77,11 @@ def synthesize(rtl: Path, timeout: float) -> dict:
 
 
 def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
-              workdir: Path, big_dir: Path, timeout: float) -> dict:
+              workdir: Path, big_dir: Path, timeout: float, copy_bits: int = COPY_BITS) -> dict:
     folder = model_folder(name, big_dir)
     graph = import_model(folder / "model.onnx", **IMPORT.get(name, {}))
     x = quantize_input(graph, np.load(folder / "data.npz")["x"][:frames])
-    plan = plan_network(graph, shape, pe="shiftadd")
+    plan = plan_network(graph, shape, pe="shiftadd", copy_bits=copy_bits)
     timing = network_cycle_model(plan)
     dsp = network_cycle_model(plan_network(graph, DSP_ARRAY))
     exact = np.array_equal(emulate_network(plan, x).reshape(len(x), -1),
@@ -102,7 +102,7 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
         from hlsgen.systolic.project import write_network_project
 
         shutil.rmtree(where, ignore_errors=True)
-        write_network_project(where, graph, shape, x, pe="shiftadd")
+        write_network_project(where, graph, shape, x, pe="shiftadd", copy_bits=copy_bits)
     if sim:
         from hlsgen.verify.sim import simulate
 
@@ -122,11 +122,13 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--array", default="16x16")
+    parser.add_argument("--array", default="32x4")
     parser.add_argument("--models", default="vww_mbv1_025,resnet8_w40")
     parser.add_argument("--sim", default="", help="comma-separated models to simulate")
     parser.add_argument("--yosys", default="", help="comma-separated models to synthesize")
     parser.add_argument("--frames", type=int, default=2)
+    parser.add_argument("--copy-kbits", type=int, default=COPY_BITS // 1024,
+                        help="the memory copy budget (plan_network's copy_bits / 1024)")
     parser.add_argument("--big-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "hlsgen_big_models")
     parser.add_argument("--workdir", type=Path,
@@ -140,7 +142,7 @@ def main(argv=None) -> int:
     rows = []
     for name in args.models.split(","):
         row = run_model(name, shape, args.frames, name in sims, name in synths, args.workdir,
-                        args.big_dir, args.timeout)
+                        args.big_dir, args.timeout, args.copy_kbits * 1024)
         rows.append(row)
         print(f"\n{name} on {shape} (shift-add PEs): emulation exact {row['emulation_exact']}, "
               f"T per step {row['step_terms']}, cycles per beat {row['step_beats']}, memory "
