@@ -245,7 +245,8 @@ def _top_context(plan: NetworkPlan) -> dict:
         if shared and p < plan.act_copies:  # a copy's own port: its read register
             act_word = "{" + ", ".join(f"rd_act{p}_{b}" for b in reversed(act)) + "}"
         delay = p if plan.has_depthwise and p < rows else 0
-        ports.append({"index": p, "dw_hold": shared and p >= plan.act_copies,
+        dw_source = (f"dwh{p}" if p >= plan.act_copies else f"rdb{p}") if shared else ""
+        ports.append({"index": p, "dw_source": dw_source,
                       "taps": taps, "inbuf": inbuf, "act_banks": act,
                       "in_word": in_word, "act_word": act_word, "delay": delay,
                       "delays": list(range(2, delay + 1))})
