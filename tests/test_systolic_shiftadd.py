@@ -54,7 +54,7 @@ def _one_position(w: np.ndarray) -> np.ndarray:
 
 def _positions_3_and_1(w: np.ndarray) -> np.ndarray:
     """Weights +-64 +-4 or +-64: Booth digits at positions 3 and 1 only (T = 2, position 2
-    skipped)."""
+    not run)."""
     return (64 * np.where(w < 0, -1, 1) + 4 * (np.arange(w.size).reshape(w.shape) % 3 - 1)
             ).astype(w.dtype)
 
@@ -228,7 +228,7 @@ def _simulate_exactly(where: Path, graph, shape: ArrayShape, frames: int = 3, se
 def test_every_operation_with_one_and_four_terms_simulates_exactly(tmp_path):
     """Conv with T = 4, depthwise with T = 1 (one digit position), MaxPool, a residual Add (its
     branch conv: random T), AvgPool and Dense with T = 2 (positions 3 and 1: position 2
-    skipped) on 3x2 (3 frames, random gaps / back-pressure)."""
+    not run) on 3x2 (3 frames, random gaps / back-pressure)."""
     graph = _network(21, ("dwconv", "maxpool", "add", "avgpool"), "dense")
     graph = _with_weights(_with_weights(graph, "conv0", _four_digits), "dw1", _one_position)
     graph = _with_weights(graph, graph.layers[-1].name, _positions_3_and_1)

@@ -47,10 +47,10 @@ class NetworkTiming:
 
 def release_delay(plan: NetworkPlan) -> int:
     """Beats from the first layer's last item at I1 to its last input-buffer read.  With
-    shift-add PEs a depthwise first layer's port ``p`` reads ``p`` beats late, and a first layer
-    reading more ports than the input buffer has copies reads them in the beat after I2 (read
-    ports shared over the beat); the next frame (loaded a word per cycle, not per beat) must not overwrite what it
-    has not read.  (The DSP engine releases at I1, as before.)"""
+    shift-add PEs a depthwise first layer's port ``p`` reads ``p`` beats late, and a first
+    layer reading more ports than the input buffer has copies reads them in the beat after I2
+    (read ports shared over the beat); the next frame (loaded a word per cycle, not per beat)
+    must not overwrite what it has not read.  (The DSP engine releases at I1, as before.)"""
     from hlsgen.systolic.network import Op
 
     if plan.pe != "shiftadd":

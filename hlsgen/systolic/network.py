@@ -38,8 +38,8 @@ from hlsgen.systolic.shiftadd import step_terms
 __all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network", "beat_cycles",
            "memory_copies", "COPY_BITS", "PE_KINDS"]
 
-PE_KINDS = ("dsp", "shiftadd")
-COPY_BITS = 144 * 1024  # shift-add: bits a memory's copies may take (4 RAMB36)  # one int8 DSP multiply per PE / term-serial shift-add PEs
+PE_KINDS = ("dsp", "shiftadd")  # one int8 DSP multiply per PE / digit-serial shift-add PEs
+COPY_BITS = 144 * 1024  # shift-add: bits a memory's copies may take (4 RAMB36)
 
 
 class Op(enum.Enum):
@@ -118,7 +118,7 @@ class NetworkPlan:
     steps: tuple[Step, ...]
     ports: int  # read ports of the front end
     in_copies: int  # input-buffer copies (dsp: ports of the steps reading the graph input)
-    act_copies: int  # activation-memory copies (dsp: ports of the other steps; shiftadd: 1)
+    act_copies: int  # activation-memory copies (dsp: ports of the other steps)
     banks: int  # channel banks of the activation memory (and of a read word)
     bank_depth: tuple[int, ...]  # words per bank
     acc_width: int
@@ -166,8 +166,8 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
     """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated.
     ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups);
     ``pe``: ``"dsp"`` (one multiply per PE) or ``"shiftadd"`` (one Booth digit per PE and cycle,
-    ``T`` cycles per beat, :mod:`hlsgen.systolic.shiftadd`); ``copy_bits``: shift-add only,
-    the bits each memory's copies may take (:func:`memory_copies`)."""
+    ``B >= T`` cycles per beat, :mod:`hlsgen.systolic.shiftadd`); ``copy_bits``: shift-add
+    only, the bits each memory's copies may take (:func:`memory_copies`)."""
     if pe not in PE_KINDS:
         raise SystolicError(f"PE kind '{pe}' is unknown; use one of {', '.join(PE_KINDS)}")
     _check_graph(graph)
