@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_tables import print_markdown  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT.parent / "shared" / "models"
 sys.path.insert(0, str(ROOT))
@@ -121,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         writer.writeheader()
         writer.writerows(rows)
     (args.out / "accuracy_split.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print("\n| " + " | ".join(fields) + " |\n|" + "---|" * len(fields))
-    for row in rows:
-        print("| " + " | ".join(str(row.get(k, "")) for k in fields) + " |")
+    print_markdown(rows, fields)
     return 0
 
 

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_tables import print_markdown  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT.parent / "shared" / "models"
 sys.path.insert(0, str(ROOT))
@@ -191,11 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             for row in study(name, METHODS.get(name, METHODS["kws_dscnn_int8"]))]
     (args.out / "bias_correction.json").write_text(json.dumps(rows, indent=2) + "\n")
     for kind in ("layer", "variant"):  # the per-layer table, then the designs'
-        mine = [row for row in rows if kind in row]
-        keys = list(mine[0])
-        print("\n| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
-        for row in mine:
-            print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+        print_markdown([row for row in rows if kind in row])
     return 0
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_tables import print_markdown  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT.parent / "shared" / "models"
 sys.path.insert(0, str(ROOT))
@@ -104,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [row for name in args.models for row in study(name, args.samples, args.jobs)]
     (args.out / "data_free_proxy.json").write_text(json.dumps(rows, indent=2) + "\n")
     plot(rows, args.out / "data_free_proxy.png")
-    keys = list(rows[0])
-    print("\n| " + " | ".join(keys) + " |\n|" + "---|" * len(keys))
-    for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+    print_markdown(rows)
     return 0
 
 
