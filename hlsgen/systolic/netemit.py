@@ -15,7 +15,7 @@ from hlsgen.emit.common import CoreName, template_env
 from hlsgen.systolic.emit import _bits, _literal, cost_file, module_names
 from hlsgen.systolic.network import NetworkPlan, Op, Vmode
 from hlsgen.systolic.nettiming import network_cycle_model, release_delay
-from hlsgen.systolic.shiftadd import booth_function, step_positions
+from hlsgen.systolic.shiftadd import booth_function
 
 __all__ = ["emit_network"]
 
@@ -217,8 +217,9 @@ def _top_context(plan: NetworkPlan) -> dict:
             "half_even": int(s.half_even), "dw": int(s.op is Op.DW),
             "zp": rq.zero_point if rq else 0, "lo": rq.lo if rq else 0, "hi": rq.hi if rq else 0,
             "tlast": plan.step_beats[index] - 1 if plan.step_beats else 0,
-            "terms": len(step_positions(s)),
-            "posmap": sum(k << (2 * t) for t, k in enumerate(step_positions(s))),
+            "terms": len(plan.step_positions[index]) if plan.step_positions else 0,
+            "posmap": sum(k << (2 * t) for t, k in enumerate(plan.step_positions[index]))
+            if plan.step_positions else 0,
             "direct": int(plan.step_reads[index] <= (
                 plan.in_copies if s.reads_input else plan.act_copies)) if plan.step_reads else 1}
         descriptors.append({"index": index, "fields": [

@@ -33,7 +33,7 @@ from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
 from hlsgen.systolic.depthwise import depthwise_tables, is_depthwise
 from hlsgen.systolic.plan import ArrayShape, SystolicError, SystolicPlan, Tap, plan_layer
-from hlsgen.systolic.shiftadd import step_terms
+from hlsgen.systolic.shiftadd import step_positions
 
 __all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network", "beat_cycles",
            "memory_copies", "COPY_BITS", "PE_KINDS"]
@@ -128,6 +128,7 @@ class NetworkPlan:
     prod_width: int  # v, the value a lane rounds
     pe: str = "dsp"  # PE_KINDS
     step_terms: tuple[int, ...] = ()  # T per step: its Booth digit positions (dsp: all 1)
+    step_positions: tuple[tuple[int, ...], ...] = ()  # shiftadd: Booth positions it runs
     step_reads: tuple[int, ...] = ()  # read ports each step uses
     step_beats: tuple[int, ...] = ()  # cycles per array beat (dsp: all 1; shiftadd: B_l)
 
@@ -193,7 +194,8 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
     reads = tuple(_used_ports(s) for s in placed)
     in_ports = [r for s, r in zip(placed, reads) if s.reads_input]
     act_ports = [r for s, r in zip(placed, reads) if not s.reads_input]
-    terms = tuple(step_terms(s) if pe == "shiftadd" else 1 for s in placed)
+    positions = tuple(step_positions(s) if pe == "shiftadd" else () for s in placed)
+    terms = tuple(max(1, len(k)) if pe == "shiftadd" else 1 for k in positions)
     cols = shape.cols
     banks = max(math.ceil(t.shape[2] / cols) for t in graph.tensors.values())
     in_copies, act_copies = max(in_ports), max(act_ports + [1])
@@ -219,7 +221,7 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         acc_width=bit_width(-acc, acc), racc_width=bit_width(-racc, racc),
         mult_width=max(mult.bit_length(), 1), scale_width=max(scale.bit_length(), 1),
         prod_width=max(bit_width(-prod, prod), 10), pe=pe,
-        step_terms=terms, step_reads=reads, step_beats=beats)
+        step_terms=terms, step_positions=positions, step_reads=reads, step_beats=beats)
 
 
 def memory_copies(ports: int, bits: int, copy_bits: int = COPY_BITS) -> int:
