@@ -48,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "DSPs + 16 lane DSPs fit the xc7z020's 220), "
                         f"{DEFAULT_ARRAY['shiftadd']} with --pe shiftadd (PEs and lanes in LUTs: "
                         "fits the xc7z020 with a MobileNetV1-0.25 96x96; "
-                        "docs/systolic-shiftadd.md)")
+                        "docs/systolic-shiftadd.md); 'auto' with --pe shiftadd: the fastest "
+                        "shape and copy budget whose estimated LUTs and block RAM fit "
+                        "--device's 80 %% ceiling")
     parser.add_argument("--copy-kbits", type=int, default=None, metavar="KBITS",
                         help="--arch systolic --pe shiftadd: the Kbit each of the input buffer "
                         "and the activation memory may take in copies, one per read port up "
@@ -290,7 +292,34 @@ def _check_systolic_options(args) -> None:
         return
     from hlsgen.systolic import ArrayShape
 
+    if args.array == "auto":
+        if pe != "shiftadd":
+            raise InputError("--array auto applies to --pe shiftadd (the DSP baseline's shape "
+                             "comes from hlsgen compare)")
+        return
     ArrayShape.parse(args.array or DEFAULT_ARRAY[pe])
+
+
+def _auto_engine(args, graph):
+    """``--array auto``: the fastest shift-add engine whose estimate fits ``--device``."""
+    from hlsgen.commands.options import target_from_args
+    from hlsgen.explore.devices import LUT_MODEL_MARGIN, budget_for
+    from hlsgen.systolic.shapes import COPY_KBITS_CHOICES, best_shiftadd_engine
+
+    dev, _, _ = target_from_args(args)
+    budget = budget_for(dev, lut_margin=LUT_MODEL_MARGIN)
+    kbits = getattr(args, "copy_kbits", None)
+    try:
+        choice = best_shiftadd_engine(graph, budget, (kbits,) if kbits is not None
+                                      else COPY_KBITS_CHOICES)
+    except ValueError as exc:
+        raise InputError(f"--array auto: {exc}") from None
+    total = choice.cost.total
+    print(f"--array auto: {choice.shape} with {choice.copy_bits // 1024} Kbit memory copies, "
+          f"the fastest of {choice.candidates} shift-add engines whose estimate fits "
+          f"{dev.name} ({budget.source}): about {total.luts:,.0f} of {budget.luts:,} LUTs, "
+          f"{total.brams:g} of {budget.brams:g} RAMB36")
+    return choice.shape, choice.copy_bits
 
 
 def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
@@ -302,9 +331,13 @@ def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
     from hlsgen.systolic.project import network_project_files
 
     pe = getattr(args, "pe", "dsp")
-    shape = ArrayShape.parse(args.array or DEFAULT_ARRAY[pe])
     kbits = getattr(args, "copy_kbits", None)
     options = {"copy_bits": kbits * 1024} if kbits is not None else {}
+    if args.array == "auto":
+        shape, copy_bits = _auto_engine(args, graph)
+        options = {"copy_bits": copy_bits}
+    else:
+        shape = ArrayShape.parse(args.array or DEFAULT_ARRAY[pe])
     plan, files = network_project_files(graph, shape, x_ir, core, pe=pe, **options)
     protect = tuple(p for p in (args.model, args.vectors) if p)
     written = write_tree(outdir, files, force=args.force, protect=protect)

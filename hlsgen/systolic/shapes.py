@@ -1,5 +1,8 @@
-"""The strongest DSP baseline a part allows: the array shape with the lowest exact latency
-among those whose DSPs fit the part and whose block RAM stays under the search's ceiling.
+"""Array shapes a part allows.  The strongest DSP baseline: the shape with the lowest exact
+latency among those whose DSPs fit the part and whose block RAM stays under the search's
+ceiling (:func:`best_shape`).  The shift-add engine: the shape and memory-copy budget with
+the lowest exact latency whose estimated LUTs, FFs and block RAM fit a budget
+(:func:`best_shiftadd_engine`, the resource model of :mod:`hlsgen.systolic.netresources`).
 
 A fair comparison gives the baseline every DSP a good shape can use (``R*C`` PE DSPs plus one
 per lane, ``C`` lanes), so the shape depends on the part (xc7z020: 220 DSPs, xc7a100t: 240)
@@ -11,13 +14,15 @@ the plan's memories (an estimate; the comparison measures the chosen shape with 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from hlsgen import ir
 from hlsgen.systolic.nettiming import network_cycle_model
 from hlsgen.systolic.network import NetworkPlan, plan_network
 from hlsgen.systolic.plan import ArrayShape
 
-__all__ = ["best_shape", "candidate_shapes", "estimated_brams"]
+__all__ = ["best_shape", "candidate_shapes", "estimated_brams", "EngineChoice",
+           "best_shiftadd_engine", "SHIFTADD_ROWS", "SHIFTADD_COLS", "COPY_KBITS_CHOICES"]
 
 COLUMN_CHOICES = (8, 12, 16, 20, 24, 32)  # output channels of CNNs come in such multiples
 MIN_ROWS = 4
@@ -69,3 +74,58 @@ def best_shape(graph: ir.Graph, dsps: int, bram_budget: float) -> tuple[ArraySha
     if best is None:
         raise ValueError(f"no array shape fits {dsps} DSPs and {bram_budget:g} RAMB36")
     return best[2], best[0]
+
+
+# The shift-add engine's candidates: rows (the summed depth of a column: more rows, fewer
+# k-tiles), columns (output channels at once) and memory-copy budgets (Kbit per memory).
+SHIFTADD_ROWS = (8, 16, 24, 32, 48, 64)
+SHIFTADD_COLS = (4, 8, 12, 16)
+COPY_KBITS_CHOICES = (144, 288, 576)
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    shape: ArrayShape
+    copy_bits: int
+    latency: int  # cycles, the exact cycle model
+    cost: object  # netresources.NetworkCost: the estimate the choice fitted
+    candidates: int  # plans compared
+
+
+def best_shiftadd_engine(graph: ir.Graph, budget,
+                         copy_kbits: tuple[int, ...] = COPY_KBITS_CHOICES) -> EngineChoice:
+    """The shift-add engine (shape, copy budget) with the lowest latency whose estimated LUTs,
+    FFs and RAMB36 fit ``budget`` (an :class:`hlsgen.explore.devices.Budget`; 0 DSP by
+    construction); ties: fewer LUTs.  Raises ``ValueError`` naming the smallest design's needs
+    when none fits."""
+    from hlsgen.systolic.netresources import estimate_network
+
+    best, smallest, compared = None, None, 0
+    for rows in SHIFTADD_ROWS:
+        for cols in SHIFTADD_COLS:
+            copies = None
+            for kbits in copy_kbits:
+                plan = plan_network(graph, ArrayShape(rows, cols), pe="shiftadd",
+                                    copy_bits=kbits * 1024)
+                if (plan.in_copies, plan.act_copies) == copies:
+                    continue  # a bigger budget that buys no more copies: the same design
+                copies = (plan.in_copies, plan.act_copies)
+                compared += 1
+                total = estimate_network(plan).total
+                if smallest is None or total.luts < smallest[1].luts:
+                    smallest = (plan.shape, total)
+                if budget.violations(total.luts, total.ffs, 0, total.brams):
+                    continue
+                latency = network_cycle_model(plan).latency
+                key = (latency, total.luts)
+                if best is None or key < best[0]:
+                    best = (key, EngineChoice(plan.shape, kbits * 1024, latency,
+                                              estimate_network(plan), 0))
+    if best is None:
+        shape, total = smallest
+        raise ValueError(f"no shift-add array fits {budget.luts:,} LUTs, {budget.ffs:,} FFs "
+                         f"and {budget.brams:g} RAMB36; the smallest, {shape}, needs about "
+                         f"{total.luts:,.0f} LUTs, {total.ffs:,.0f} FFs and "
+                         f"{total.brams:g} RAMB36")
+    choice = best[1]
+    return EngineChoice(choice.shape, choice.copy_bits, choice.latency, choice.cost, compared)
