@@ -125,16 +125,16 @@ class _Builder:
         self.current = "x"
 
     # -- layers --------------------------------------------------------------------------
-    def add_conv(self, name: str, *, depthwise: bool = False, same: bool = False,
+    def add_conv(self, name: str, *, depthwise: bool = False, same: bool | int = False,
                  source: str | None = None) -> str:
         rng = self.rng
         src = self.tensors[source or self.current]
         h, w, cin = src.shape
-        if same:  # residual branch: output shape == input shape
-            k = int(rng.choice([1, 3]))
+        if same:  # residual branch (or depthwise): output shape == input shape
+            k = int(rng.choice([1, 3])) if same is True else same
             kh, kw = min(k, 2 * (h // 2) + 1), min(k, 2 * (w // 2) + 1)
             stride, pads = (1, 1), (kh // 2, kw // 2, kh // 2, kw // 2)
-            cout, groups = cin, 1
+            cout, groups = cin, cin if depthwise else 1
         else:
             kh, kw = int(rng.integers(1, min(3, h) + 1)), int(rng.integers(1, min(3, w) + 1))
             pads = (int(rng.integers(0, kh)), int(rng.integers(0, kw)),

@@ -20,7 +20,7 @@ from hlsgen import ir
 from hlsgen.decompose.graph import bit_width
 from hlsgen.systolic.plan import ArrayShape, SystolicError, Tap
 
-__all__ = ["is_depthwise", "depthwise_tables", "emulate_depthwise"]
+__all__ = ["is_depthwise", "depthwise_tables", "emulate_depthwise", "shared_groups", "groups_fit"]
 
 
 def is_depthwise(layer: ir.Layer, cin: int) -> bool:
@@ -91,3 +91,60 @@ def emulate_depthwise(step, x: np.ndarray, cols: int, rows: int) -> np.ndarray:
             values = (np.array(step.lane_bias[ct], np.int64) if kt == 0 else values) + psum
         acc[:, :, lanes] = values
     return acc[:, :, :max(channels, 1)]
+
+
+def _port_keys(step, ports: int) -> np.ndarray:
+    """[port, beat]: the (input address, channel tile) key port ``p`` reads in beat ``t`` of a
+    depthwise step (port ``p`` serves item ``t - p``: the row skew), -1 where it reads nothing
+    (a padded tap, a tap the k-tile lacks, no item)."""
+    win = step.window
+    items = np.arange(step.items)
+    m = items % step.pixels
+    kt = (items // step.pixels) % step.n_kt
+    ct = items // (step.pixels * step.n_kt)
+    oh, ow = np.divmod(m, win.wo)
+    keys = np.full((ports, step.items + ports), -1, np.int64)
+    for p in range(ports):
+        per_item = np.full(step.items, -1, np.int64)
+        for k, entry in enumerate(step.port_taps):
+            tap = entry[p] if p < len(entry) else None
+            if tap is None:
+                continue
+            ih, iw = oh * win.sh - win.pt + tap.kh, ow * win.sw - win.pl + tap.kw
+            inside = (ih >= 0) & (ih < win.h) & (iw >= 0) & (iw < win.w) & (kt == k)
+            per_item = np.where(inside, (ih * win.w + iw) * step.n_ct + ct, per_item)
+        keys[p, p:p + step.items] = per_item
+    return keys
+
+
+def shared_groups(step, ports: int) -> tuple[tuple[int, ...], ...]:
+    """Runs of consecutive ports of a depthwise step that, beat by beat, all read one address
+    of one channel tile (or nothing): with the row skew, the three taps of a kernel row of a
+    stride-1 layer read the same pixel in the same beat (port ``p`` serves item ``t - p``,
+    whose tap ``kw`` is the pixel tap ``kw + 1`` of item ``t - p - 1`` reads).  One read then
+    serves the run: 3 reads a beat instead of 9."""
+    keys = _port_keys(step, ports)
+    groups, members, rep = [], [0], keys[0]
+    for p in range(1, ports):
+        clash = (rep >= 0) & (keys[p] >= 0) & (rep != keys[p])
+        if clash.any():
+            groups.append(tuple(members))
+            members, rep = [p], keys[p]
+        else:
+            members.append(p)
+            rep = np.where(rep >= 0, rep, keys[p])
+    groups.append(tuple(members))
+    return tuple(groups)
+
+
+def groups_fit(step, groups: tuple[tuple[int, ...], ...], ports: int) -> bool:
+    """Whether every group of ``groups`` reads at most one key a beat in ``step``."""
+    keys = _port_keys(step, ports)
+    for group in groups:
+        member = keys[list(group)]
+        real = np.where(member >= 0, member, np.iinfo(np.int64).max)
+        low = real.min(axis=0)
+        high = np.where(member >= 0, member, -1).max(axis=0)
+        if ((high >= 0) & (low != high)).any():
+            return False
+    return True

@@ -200,6 +200,7 @@ def _top_context(plan: NetworkPlan) -> dict:
         fields.append(("direct", 1, False))  # a copy per port read: reads at the beat's end
         fields.append(("terms", 3, False))  # T: the digit positions the step runs
         fields.append(("posmap", 8, False))  # position of cycle t at bits [2t + 1 : 2t]
+        fields.append(("wshare", 1, False))  # depthwise: one read serves a run of ports
     descriptors = []
     for index, s in enumerate(plan.steps):
         win, rq = s.window, s.requant
@@ -220,6 +221,7 @@ def _top_context(plan: NetworkPlan) -> dict:
             "terms": len(plan.step_positions[index]) if plan.step_positions else 0,
             "posmap": sum(k << (2 * t) for t, k in enumerate(plan.step_positions[index]))
             if plan.step_positions else 0,
+            "wshare": int(plan.step_shared[index]) if plan.step_shared else 0,
             "direct": int(plan.step_reads[index] <= (
                 plan.in_copies if s.reads_input else plan.act_copies)) if plan.step_reads else 1}
         descriptors.append({"index": index, "fields": [
@@ -246,7 +248,7 @@ def _top_context(plan: NetworkPlan) -> dict:
         if shared and p < plan.act_copies:  # a copy's own port: its read register
             act_word = "{" + ", ".join(f"rd_act{p}_{b}" for b in reversed(act)) + "}"
         delay = p if plan.has_depthwise and p < rows else 0
-        dw_source = (f"dwh{p}" if p >= plan.act_copies else f"rdb{p}") if shared else ""
+        dw_source = _dw_source(plan, p) if shared else ""
         ports.append({"index": p, "dw_source": dw_source,
                       "taps": taps, "inbuf": inbuf, "act_banks": act,
                       "in_word": in_word, "act_word": act_word, "delay": delay,
@@ -316,11 +318,48 @@ def _top_context(plan: NetworkPlan) -> dict:
         "release_delay": release_delay(plan),
         "read_memories": _read_memories(plan, src.shape[2]) if plan.pe == "shiftadd" else [],
         "pos_cycles": list(range(min(4, 1 << _ph_bits(plan)))),
-        "dw_copies": [{"index": k, "slots": [
-            {"ph": c, "port": k + plan.act_copies * c}
+        "share_groups": [{"index": g, "reps": " | ".join(f"a2_{p}" for p in group),
+                          "ct": _first_reading(group)}
+                         for g, group in enumerate(plan.share_groups)],
+        "dw_copies": [{"index": k, "ct": _read_tile(plan, k), "slots": [
+            {"ph": c, "port": k + plan.act_copies * c,
+             "ct": _read_tile(plan, k + plan.act_copies * c)}
             for c in range(1, -(-(plan.ports - k) // plan.act_copies))]}
             for k in range(plan.act_copies)] if plan.pe == "shiftadd" else [],
     }
+
+
+def _dw_source(plan: NetworkPlan, port: int) -> str:
+    """A depthwise port's word (its own bank of it): the bank mux of its copy or its hold
+    register; with shared reads, the word of its run's read."""
+    def own(p: int) -> str:
+        return f"dwh{p}" if p >= plan.act_copies else f"rdb{p}"
+
+    group = next((g for g, members in enumerate(plan.share_groups) if port in members), None)
+    if group is None or group == port:
+        return own(port)
+    return f"(d_wshare ? {own(group)} : {own(port)})"
+
+
+def _first_reading(group: tuple[int, ...]) -> str:
+    """The channel tile of the first port of a run that reads (in2), else its last port's."""
+    expr = f"pct2_{group[-1]}"
+    for p in reversed(group[:-1]):
+        expr = f"in2_{p} ? pct2_{p} : {expr}"
+    return f"({expr})" if len(group) > 1 else expr
+
+
+def _read_tile(plan: NetworkPlan, port: int) -> str:
+    """The channel tile whose bank port ``port``'s read keeps (``vct_g`` for a run's read)."""
+    return f"vct_{port}" if port < len(plan.share_groups) else f"pct2_{port}"
+
+
+def _read_address(plan: NetworkPlan, memory: str, port: int) -> str:
+    """The address port ``port`` reads; with shared depthwise reads (activation memory), port
+    ``g`` of the first ones reads for run ``g`` (``av_g``)."""
+    if memory == "act" and port < len(plan.share_groups):
+        return f"av_{port}"
+    return f"a2_{port}"
 
 
 def _read_memories(plan: NetworkPlan, in_channels: int) -> list[dict]:
@@ -335,9 +374,10 @@ def _read_memories(plan: NetworkPlan, in_channels: int) -> list[dict]:
                                                  f"act{k}_{b}") for b in range(plan.banks)])):
         entries = []
         for k in range(copies):
-            slots = [{"ph": i, "port": port}
+            slots = [{"ph": i, "port": port, "addr": _read_address(plan, name, port)}
                      for i, port in enumerate(range(k + copies, plan.ports, copies))]
-            entries.append({"index": k, "slots": slots, "regs": [
+            entries.append({"index": k, "slots": slots, "addr": _read_address(plan, name, k),
+                            "regs": [
                 {"name": n, "msb": msb, "memory": mem} for n, msb, mem in regs(k)]})
         holds = {}
         for port in range(copies, plan.ports):

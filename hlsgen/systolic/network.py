@@ -131,6 +131,10 @@ class NetworkPlan:
     step_positions: tuple[tuple[int, ...], ...] = ()  # shiftadd: Booth positions it runs
     step_reads: tuple[int, ...] = ()  # read ports each step uses
     step_beats: tuple[int, ...] = ()  # cycles per array beat (dsp: all 1; shiftadd: B_l)
+    # shiftadd: runs of depthwise ports one read serves (the network's one layout), and the
+    # steps that read that way (``step_reads`` = the runs); see depthwise.shared_groups
+    share_groups: tuple[tuple[int, ...], ...] = ()
+    step_shared: tuple[bool, ...] = ()
 
     @property
     def layers(self) -> int:
@@ -200,11 +204,14 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
     banks = max(math.ceil(t.shape[2] / cols) for t in graph.tensors.values())
     in_copies, act_copies = max(in_ports), max(act_ports + [1])
     beats = (1,) * len(placed)
+    groups, shared = (), (False,) * len(placed)
     if pe == "shiftadd":  # few copies of a big memory, its read ports shared over a beat
         h, w, c = graph.tensor(graph.input).shape
         in_copies = memory_copies(in_copies, h * w * 8 * c, copy_bits)
         act_bits = sum(depth[:banks]) * 8 * cols
         act_copies = memory_copies(act_copies, act_bits, copy_bits)
+        groups, shared = _shared_reads(placed, ports, act_copies)
+        reads = tuple(len(groups) if sh else r for sh, r in zip(shared, reads))
         beats = tuple(beat_cycles(t, r, in_copies if st.reads_input else act_copies)
                       for st, t, r in zip(placed, terms, reads))
     acc = max(s.acc_bound for s in placed)
@@ -221,7 +228,34 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         acc_width=bit_width(-acc, acc), racc_width=bit_width(-racc, racc),
         mult_width=max(mult.bit_length(), 1), scale_width=max(scale.bit_length(), 1),
         prod_width=max(bit_width(-prod, prod), 10), pe=pe,
-        step_terms=terms, step_positions=positions, step_reads=reads, step_beats=beats)
+        step_terms=terms, step_positions=positions, step_reads=reads, step_beats=beats,
+        share_groups=groups, step_shared=shared)
+
+
+def _shared_reads(steps: list[Step], ports: int, copies: int
+                  ) -> tuple[tuple[tuple[int, ...], ...], tuple[bool, ...]]:
+    """The network's one layout of shared depthwise reads (the first depthwise step's runs
+    that merge any ports) and the depthwise steps of the activation memory it serves with
+    fewer reads than their ports, when that is more reads than the memory has copies (with a
+    copy per run every port reads its own copy anyway)."""
+    from hlsgen.systolic.depthwise import groups_fit, shared_groups
+
+    candidates = [s for s in steps if s.op is Op.DW and not s.reads_input]
+    layout: tuple[tuple[int, ...], ...] = ()
+    for step in candidates:
+        groups = shared_groups(step, ports)
+        if len(groups) < _used_ports(step):
+            layout = groups
+            break
+    if not layout or len(layout) <= copies:
+        return (), (False,) * len(steps)
+    shared = tuple(s in candidates and len(layout) < _used_ports(s)
+                   and groups_fit(s, layout, ports) for s in steps)
+    if not any(shared):
+        return (), (False,) * len(steps)
+    used = max(_used_ports(s) for s, sh in zip(steps, shared) if sh)
+    layout = tuple(g for g in (tuple(p for p in group if p < used) for group in layout) if g)
+    return layout, shared
 
 
 def memory_copies(ports: int, bits: int, copy_bits: int = COPY_BITS) -> int:
