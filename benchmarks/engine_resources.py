@@ -30,11 +30,11 @@ from shiftadd_engine import IMPORT, model_folder, synthesize  # noqa: E402
 
 from hlsgen.frontend import import_model  # noqa: E402
 from hlsgen.reference import quantize_input  # noqa: E402
-from hlsgen.systolic import ArrayShape  # noqa: E402
+from hlsgen.systolic import ArrayShape, module_names  # noqa: E402
 from hlsgen.systolic.network import plan_network  # noqa: E402
 
-# (model, array, copy Kbit, role): "fit" configurations calibrated the model's coefficients,
-# "check" ones were kept out of the fit.
+# (model, array, copy Kbit, role[, shared depthwise reads]): "fit" configurations calibrated
+# the model's coefficients, "check" ones were kept out of the fit.
 CONFIGS = [
     ("mnist8", "8x4", 144, "fit"),
     ("kws_dscnn_int8", "16x4", 144, "fit"),
@@ -50,31 +50,42 @@ CONFIGS = [
     ("resnet8_int8", "32x4", 144, "check"),
     ("vww_mbv1_025", "32x8", 144, "check"),
     ("vww_mbv1_025", "32x4", 144, "check"),
+    ("vww_mbv1_025", "16x8", 144, "fit", False),
+    ("kws_dscnn_int8", "16x4", 144, "fit", False),
+    ("kws_dscnn_int8", "32x8", 144, "check", False),
+    ("vww_mbv1_025", "32x8", 144, "check", False),
+    ("vww_mbv1_025", "32x4", 144, "check", False),
 ]
 PARTS = ("array", "lanes", "top")
 KEYS = ("luts", "ffs", "brams")
 
 
-def key(model: str, array: str, kbits: int) -> str:
-    return f"{model}@{array}/{kbits}"
+def configs() -> list[tuple[str, str, int, str, bool]]:
+    return [(*c, True) if len(c) == 4 else c for c in CONFIGS]
 
 
-def load_plan(model: str, array: str, kbits: int, big_dir: Path):
+def key(model: str, array: str, kbits: int, share: bool = True) -> str:
+    return f"{model}@{array}/{kbits}" + ("" if share else "/noshare")
+
+
+def load_plan(model: str, array: str, kbits: int, big_dir: Path, share: bool = True):
     folder = model_folder(model, big_dir)
     graph = import_model(folder / "model.onnx", **IMPORT.get(model, {}))
-    plan = plan_network(graph, ArrayShape.parse(array), pe="shiftadd", copy_bits=kbits * 1024)
+    plan = plan_network(graph, ArrayShape.parse(array), pe="shiftadd", copy_bits=kbits * 1024,
+                        share_reads=share)
     return folder, graph, plan
 
 
-def measure(model: str, array: str, kbits: int, big_dir: Path, workdir: Path,
+def measure(model: str, array: str, kbits: int, share: bool, big_dir: Path, workdir: Path,
             timeout: float) -> dict:
     from hlsgen.systolic.project import write_network_project
 
-    folder, graph, plan = load_plan(model, array, kbits, big_dir)
+    folder, graph, plan = load_plan(model, array, kbits, big_dir, share)
     x = quantize_input(graph, np.load(folder / "data.npz")["x"][:1])
-    where = workdir / key(model, array, kbits).replace("@", "_").replace("/", "_")
+    where = workdir / key(model, array, kbits, share).replace("@", "_").replace("/", "_")
     shutil.rmtree(where, ignore_errors=True)
-    write_network_project(where, graph, plan.shape, x, pe="shiftadd", copy_bits=kbits * 1024)
+    write_network_project(where, graph, plan.shape, x, pe="shiftadd", copy_bits=kbits * 1024,
+                          share_reads=share)
     start = time.time()
     result = synthesize(where / "rtl", timeout)
     modules = result["modules"]
@@ -90,17 +101,41 @@ def measure(model: str, array: str, kbits: int, big_dir: Path, workdir: Path,
             "seconds": round(time.time() - start, 1)}
 
 
+def refresh_top(model: str, array: str, kbits: int, share: bool, got: dict, big_dir: Path,
+                workdir: Path, timeout: float) -> dict:
+    """Synthesize the top again (its submodules as black boxes) after a change of the top
+    alone; the array's and the lanes' figures stay."""
+    from hlsgen.systolic.project import write_network_project
+    from hlsgen.verify.estimate import _synth, find_yosys, summarize
+
+    folder, graph, plan = load_plan(model, array, kbits, big_dir, share)
+    x = quantize_input(graph, np.load(folder / "data.npz")["x"][:1])
+    where = workdir / key(model, array, kbits, share).replace("@", "_").replace("/", "_")
+    shutil.rmtree(where, ignore_errors=True)
+    write_network_project(where, graph, plan.shape, x, pe="shiftadd", copy_bits=kbits * 1024,
+                          share_reads=share)
+    names = module_names()
+    rtl = where / "rtl"
+    start = time.time()
+    doc = _synth(rtl, sorted(rtl.glob("*.v")), names["top"], (names["array"], names["accum"]),
+                 find_yosys(), timeout, where / "yosys.top.log")
+    top = summarize(doc, "yosys", {}, names["top"]).total  # the black boxes count nothing
+    parts = dict(got["parts"], top={k: getattr(top, k) for k in KEYS})
+    total = {k: sum(parts[p][k] for p in PARTS) for k in KEYS}
+    return {"parts": parts, "total": total, "seconds": round(time.time() - start, 1)}
+
+
 def report(cache: dict, big_dir: Path) -> list[dict]:
     from hlsgen.systolic.netresources import estimate_network
 
     rows = []
-    for model, array, kbits, role in CONFIGS:
-        got = cache.get(key(model, array, kbits))
+    for model, array, kbits, role, share in configs():
+        got = cache.get(key(model, array, kbits, share))
         if got is None:
             continue
-        _, _, plan = load_plan(model, array, kbits, big_dir)
+        _, _, plan = load_plan(model, array, kbits, big_dir, share)
         est = estimate_network(plan)
-        row = {"config": key(model, array, kbits), "role": role}
+        row = {"config": key(model, array, kbits, share), "role": role}
         for part in (*PARTS, "total"):
             meas = got["total"] if part == "total" else got["parts"][part]
             guess = est.total if part == "total" else est.parts[part]
@@ -140,10 +175,10 @@ def fit(cache: dict, big_dir: Path) -> dict:
     from hlsgen.systolic.netresources import features
 
     samples = []
-    for model, array, kbits, role in CONFIGS:
-        got = cache.get(key(model, array, kbits))
+    for model, array, kbits, role, share in configs():
+        got = cache.get(key(model, array, kbits, share))
         if role == "fit" and got is not None:
-            samples.append((features(load_plan(model, array, kbits, big_dir)[2]), got))
+            samples.append((features(load_plan(model, array, kbits, big_dir, share)[2]), got))
     table = {}
     for part in PARTS:
         names = [*samples[0][0][part], "const"]
@@ -174,6 +209,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", action="store_true", help="run yosys where not cached")
     parser.add_argument("--only", choices=("fit", "check"), help="measure these only")
+    parser.add_argument("--refresh-top", default="", metavar="MODELS",
+                        help="comma-separated models whose cached tops to synthesize again")
     parser.add_argument("--fit", action="store_true",
                         help="print the coefficients fitted on the fit designs")
     parser.add_argument("--cache", type=Path,
@@ -186,15 +223,25 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cache = json.loads(args.cache.read_text()) if args.cache.is_file() else {}
     if args.measure:
-        for model, array, kbits, role in CONFIGS:
-            name = key(model, array, kbits)
+        for model, array, kbits, role, share in configs():
+            name = key(model, array, kbits, share)
             if name in cache or (args.only and role != args.only):
                 continue
             print(f"yosys: {name} ({role}) ...", flush=True)
-            cache[name] = measure(model, array, kbits, args.big_dir, args.workdir, args.timeout)
+            cache[name] = measure(model, array, kbits, share, args.big_dir, args.workdir,
+                                  args.timeout)
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             args.cache.write_text(json.dumps(cache, indent=2) + "\n")
             print(f"  {cache[name]['total']} in {cache[name]['seconds']} s", flush=True)
+    refresh = {m for m in args.refresh_top.split(",") if m}
+    for model, array, kbits, role, share in configs():
+        name = key(model, array, kbits, share)
+        if model in refresh and name in cache:
+            print(f"yosys, top: {name} ({role}) ...", flush=True)
+            cache[name] = refresh_top(model, array, kbits, share, cache[name], args.big_dir,
+                                      args.workdir, args.timeout)
+            args.cache.write_text(json.dumps(cache, indent=2) + "\n")
+            print(f"  {cache[name]['parts']['top']} in {cache[name]['seconds']} s", flush=True)
     if args.fit:
         print(json.dumps(fit(cache, args.big_dir), indent=1))
         return 0

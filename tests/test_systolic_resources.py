@@ -58,11 +58,12 @@ def test_auto_engine_is_the_fastest_candidate_that_fits():
     for rows in SHIFTADD_ROWS:
         for cols in SHIFTADD_COLS:
             for kbits in COPY_KBITS_CHOICES:
-                plan = plan_network(graph, ArrayShape(rows, cols), pe="shiftadd",
-                                    copy_bits=kbits * 1024)
-                total = estimate_network(plan).total
-                candidates.append((network_cycle_model(plan).latency, total.luts, total.brams,
-                                   plan.shape))
+                for share in (True, False):
+                    plan = plan_network(graph, ArrayShape(rows, cols), pe="shiftadd",
+                                        copy_bits=kbits * 1024, share_reads=share)
+                    total = estimate_network(plan).total
+                    candidates.append((network_cycle_model(plan).latency, total.luts,
+                                       total.brams, plan.shape))
     luts = sorted(c[1] for c in candidates)[len(candidates) // 3]  # about a third fit
     choice = best_shiftadd_engine(graph, _budget(luts, 1e9))
     fitting = [c for c in candidates if c[1] <= luts]

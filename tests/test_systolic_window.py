@@ -84,3 +84,31 @@ def test_shared_reads_simulate_exactly_on_two_copies(tmp_path):
     i = _depthwise(plan)
     assert plan.act_copies == 2 and plan.step_shared[i]
     assert plan.step_reads[i] == len(plan.share_groups) < 8
+
+
+def test_generate_share_reads_option(tmp_path, capsys):
+    """kws: its depthwise layers share reads by default; --no-share-reads keeps 9 reads."""
+    import json
+
+    from hlsgen.cli import main
+    from hlsgen.frontend import import_model
+    from onnx_builders import MODELS_DIR
+
+    model = MODELS_DIR / "kws_dscnn_int8" / "model.onnx"
+    graph = import_model(model)
+    latency = {}
+    for flag in ("--share-reads", "--no-share-reads"):
+        out = tmp_path / flag.strip("-")
+        assert main(["generate", str(model), "-o", str(out), "--arch", "systolic", "--pe",
+                     "shiftadd", "--array", "16x4", "--count", "1", flag]) == 0
+        latency[flag] = json.loads((out / "rtl" / "hlsgen_cost.json").read_text())[
+            "latency_cycles"]
+        plan = plan_network(graph, ArrayShape(16, 4), pe="shiftadd",
+                            share_reads=flag == "--share-reads")
+        assert latency[flag] == network_cycle_model(plan).latency
+    assert latency["--share-reads"] < latency["--no-share-reads"]
+    capsys.readouterr()
+    assert main(["generate", str(model), "-o", str(tmp_path / "bad"), "--arch", "systolic",
+                 "--no-share-reads"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "apply to --arch systolic --pe shiftadd only" in err and len(err.splitlines()) == 1

@@ -57,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "to the port count (more copies: fewer cycles a beat on layers "
                         "reading several pixels at once); default "
                         f"{COPY_BITS // 1024} (docs/systolic-shiftadd.md)")
+    parser.add_argument("--share-reads", action=argparse.BooleanOptionalAction, default=None,
+                        help="--arch systolic --pe shiftadd: one memory read serves the ports "
+                        "of a depthwise kernel row that read one pixel (fewer cycles a beat, "
+                        "a few hundred LUTs more); default on (--array auto: chosen)")
     parser.add_argument("--pe", default="dsp", metavar="{dsp,shiftadd}",
                         help="--arch systolic: dsp: one DSP48E1 multiply per PE (default); "
                         "shiftadd: no DSP and no multiplier, each PE adds one radix-4 Booth "
@@ -281,8 +285,12 @@ def _check_systolic_options(args) -> None:
         raise InputError(f"--pe '{terminal(pe)}' is unknown; use dsp (one DSP per PE) or "
                          "shiftadd (multiplier-less PEs)")
     kbits = getattr(args, "copy_kbits", None)
+    shiftadd_engine = pe == "shiftadd" and getattr(args, "arch", "shift-add") == "systolic"
+    if getattr(args, "share_reads", None) is not None and not shiftadd_engine:
+        raise InputError("--share-reads / --no-share-reads apply to --arch systolic --pe "
+                         "shiftadd only")
     if kbits is not None:
-        if pe != "shiftadd" or getattr(args, "arch", "shift-add") != "systolic":
+        if not shiftadd_engine:
             raise InputError("--copy-kbits applies to --arch systolic --pe shiftadd only")
         if not 0 <= kbits <= MAX_COPY_KBITS:
             raise InputError(f"--copy-kbits {kbits} is out of range 0 .. {MAX_COPY_KBITS}")
@@ -309,17 +317,20 @@ def _auto_engine(args, graph):
     dev, _, _ = target_from_args(args)
     budget = budget_for(dev, lut_margin=LUT_MODEL_MARGIN)
     kbits = getattr(args, "copy_kbits", None)
+    share = getattr(args, "share_reads", None)
     try:
         choice = best_shiftadd_engine(graph, budget, (kbits,) if kbits is not None
-                                      else COPY_KBITS_CHOICES)
+                                      else COPY_KBITS_CHOICES,
+                                      (True, False) if share is None else (share,))
     except ValueError as exc:
         raise InputError(f"--array auto: {exc}") from None
     total = choice.cost.total
-    print(f"--array auto: {choice.shape} with {choice.copy_bits // 1024} Kbit memory copies, "
-          f"the fastest of {choice.candidates} shift-add engines whose estimate fits "
+    shared = ", shared depthwise reads" if choice.share_reads else ""
+    print(f"--array auto: {choice.shape} with {choice.copy_bits // 1024} Kbit memory copies"
+          f"{shared}, the fastest of {choice.candidates} shift-add engines whose estimate fits "
           f"{dev.name} ({budget.source}): about {total.luts:,.0f} of {budget.luts:,} LUTs, "
           f"{total.brams:g} of {budget.brams:g} RAMB36")
-    return choice.shape, choice.copy_bits
+    return choice.shape, {"copy_bits": choice.copy_bits, "share_reads": choice.share_reads}
 
 
 def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
@@ -333,9 +344,10 @@ def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
     pe = getattr(args, "pe", "dsp")
     kbits = getattr(args, "copy_kbits", None)
     options = {"copy_bits": kbits * 1024} if kbits is not None else {}
+    if getattr(args, "share_reads", None) is not None:
+        options["share_reads"] = args.share_reads
     if args.array == "auto":
-        shape, copy_bits = _auto_engine(args, graph)
-        options = {"copy_bits": copy_bits}
+        shape, options = _auto_engine(args, graph)
     else:
         shape = ArrayShape.parse(args.array or DEFAULT_ARRAY[pe])
     plan, files = network_project_files(graph, shape, x_ir, core, pe=pe, **options)

@@ -323,22 +323,41 @@ def _top_context(plan: NetworkPlan) -> dict:
                          for g, group in enumerate(plan.share_groups)],
         "dw_copies": [{"index": k, "ct": _read_tile(plan, k), "slots": [
             {"ph": c, "port": k + plan.act_copies * c,
-             "ct": _read_tile(plan, k + plan.act_copies * c)}
+             "ct": _read_tile(plan, k + plan.act_copies * c),
+             **_dw_hold(plan, k + plan.act_copies * c)}
             for c in range(1, -(-(plan.ports - k) // plan.act_copies))]}
             for k in range(plan.act_copies)] if plan.pe == "shiftadd" else [],
     }
 
 
+def _run_of(plan: NetworkPlan, port: int) -> int | None:
+    return next((g for g, members in enumerate(plan.share_groups) if port in members), None)
+
+
 def _dw_source(plan: NetworkPlan, port: int) -> str:
     """A depthwise port's word (its own bank of it): the bank mux of its copy or its hold
-    register; with shared reads, the word of its run's read."""
-    def own(p: int) -> str:
-        return f"dwh{p}" if p >= plan.act_copies else f"rdb{p}"
+    register.  With shared reads, its run's word: a held run's ports load their own hold
+    registers with it (:func:`_dw_hold`); a run a copy reads in its own slot (``g < K``)
+    reaches its other ports through a mux."""
+    k = plan.act_copies
+    own = f"dwh{port}" if port >= k else f"rdb{port}"
+    group = _run_of(plan, port)
+    if group is None or group == port or group >= k:
+        return own
+    return f"(d_wshare ? rdb{group} : {own})"
 
-    group = next((g for g, members in enumerate(plan.share_groups) if port in members), None)
-    if group is None or group == port:
-        return own(port)
-    return f"(d_wshare ? {own(group)} : {own(port)})"
+
+def _dw_hold(plan: NetworkPlan, port: int) -> dict:
+    """When hold register ``dwh<port>`` loads, and from which copy's bank mux: in the cycle
+    after its own read, or, with shared reads, after the read of its run (``g >= K``)."""
+    k = plan.act_copies
+    own_ph, own_src = port // k, f"rdb{port % k}"
+    group = _run_of(plan, port)
+    if group is None or group < k or group == port:
+        return {"cond": f"ph == {own_ph}", "src": own_src}
+    run_ph, run_src = group // k, f"rdb{group % k}"
+    src = own_src if run_src == own_src else f"(d_wshare ? {run_src} : {own_src})"
+    return {"cond": f"ph == (d_wshare ? {run_ph} : {own_ph})", "src": src}
 
 
 def _first_reading(group: tuple[int, ...]) -> str:

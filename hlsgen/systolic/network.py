@@ -167,12 +167,15 @@ class NetworkPlan:
 
 
 def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
-                 pe: str = "dsp", copy_bits: int = COPY_BITS) -> NetworkPlan:
+                 pe: str = "dsp", copy_bits: int = COPY_BITS,
+                 share_reads: bool = True) -> NetworkPlan:
     """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated.
     ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups);
     ``pe``: ``"dsp"`` (one multiply per PE) or ``"shiftadd"`` (one Booth digit per PE and cycle,
     ``B >= T`` cycles per beat, :mod:`hlsgen.systolic.shiftadd`); ``copy_bits``: shift-add
-    only, the bits each memory's copies may take (:func:`memory_copies`)."""
+    only, the bits each memory's copies may take (:func:`memory_copies`); ``share_reads``:
+    shift-add only, one read serves a run of depthwise ports where it can (fewer cycles, a
+    few hundred LUTs more: :func:`_shared_reads`)."""
     if pe not in PE_KINDS:
         raise SystolicError(f"PE kind '{pe}' is unknown; use one of {', '.join(PE_KINDS)}")
     _check_graph(graph)
@@ -210,7 +213,8 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         in_copies = memory_copies(in_copies, h * w * 8 * c, copy_bits)
         act_bits = sum(depth[:banks]) * 8 * cols
         act_copies = memory_copies(act_copies, act_bits, copy_bits)
-        groups, shared = _shared_reads(placed, ports, act_copies)
+        if share_reads:
+            groups, shared = _shared_reads(placed, ports, act_copies)
         reads = tuple(len(groups) if sh else r for sh, r in zip(shared, reads))
         beats = tuple(beat_cycles(t, r, in_copies if st.reads_input else act_copies)
                       for st, t, r in zip(placed, terms, reads))

@@ -87,17 +87,19 @@ COPY_KBITS_CHOICES = (144, 288, 576)
 class EngineChoice:
     shape: ArrayShape
     copy_bits: int
+    share_reads: bool  # shared depthwise reads (plan_network's share_reads)
     latency: int  # cycles, the exact cycle model
     cost: object  # netresources.NetworkCost: the estimate the choice fitted
     candidates: int  # plans compared
 
 
 def best_shiftadd_engine(graph: ir.Graph, budget,
-                         copy_kbits: tuple[int, ...] = COPY_KBITS_CHOICES) -> EngineChoice:
-    """The shift-add engine (shape, copy budget) with the lowest latency whose estimated LUTs,
-    FFs and RAMB36 fit ``budget`` (an :class:`hlsgen.explore.devices.Budget`; 0 DSP by
-    construction); ties: fewer LUTs.  Raises ``ValueError`` naming the smallest design's needs
-    when none fits."""
+                         copy_kbits: tuple[int, ...] = COPY_KBITS_CHOICES,
+                         share_reads: tuple[bool, ...] = (True, False)) -> EngineChoice:
+    """The shift-add engine (shape, copy budget, shared depthwise reads or not) with the lowest
+    latency whose estimated LUTs, FFs and RAMB36 fit ``budget`` (an
+    :class:`hlsgen.explore.devices.Budget`; 0 DSP by construction); ties: fewer LUTs.  Raises
+    ``ValueError`` naming the smallest design's needs when none fits."""
     from hlsgen.systolic.netresources import estimate_network
 
     best, smallest, compared = None, None, 0
@@ -105,22 +107,28 @@ def best_shiftadd_engine(graph: ir.Graph, budget,
         for cols in SHIFTADD_COLS:
             copies = None
             for kbits in copy_kbits:
-                plan = plan_network(graph, ArrayShape(rows, cols), pe="shiftadd",
-                                    copy_bits=kbits * 1024)
-                if (plan.in_copies, plan.act_copies) == copies:
+                first = plan_network(graph, ArrayShape(rows, cols), pe="shiftadd",
+                                     copy_bits=kbits * 1024, share_reads=share_reads[0])
+                if (first.in_copies, first.act_copies) == copies:
                     continue  # a bigger budget that buys no more copies: the same design
-                copies = (plan.in_copies, plan.act_copies)
-                compared += 1
-                total = estimate_network(plan).total
-                if smallest is None or total.luts < smallest[1].luts:
-                    smallest = (plan.shape, total)
-                if budget.violations(total.luts, total.ffs, 0, total.brams):
-                    continue
-                latency = network_cycle_model(plan).latency
-                key = (latency, total.luts)
-                if best is None or key < best[0]:
-                    best = (key, EngineChoice(plan.shape, kbits * 1024, latency,
-                                              estimate_network(plan), 0))
+                copies = (first.in_copies, first.act_copies)
+                plans = [first]
+                if len(share_reads) > 1 and first.share_groups:  # without: slower, fewer LUTs
+                    plans.append(plan_network(graph, first.shape, pe="shiftadd",
+                                              copy_bits=kbits * 1024, share_reads=False))
+                for plan in plans:
+                    compared += 1
+                    cost = estimate_network(plan)
+                    total = cost.total
+                    if smallest is None or total.luts < smallest[1].luts:
+                        smallest = (plan.shape, total)
+                    if budget.violations(total.luts, total.ffs, 0, total.brams):
+                        continue
+                    latency = network_cycle_model(plan).latency
+                    key = (latency, total.luts)
+                    if best is None or key < best[0]:
+                        best = (key, EngineChoice(plan.shape, kbits * 1024,
+                                                  bool(plan.share_groups), latency, cost, 0))
     if best is None:
         shape, total = smallest
         raise ValueError(f"no shift-add array fits {budget.luts:,} LUTs, {budget.ffs:,} FFs "
@@ -128,4 +136,6 @@ def best_shiftadd_engine(graph: ir.Graph, budget,
                          f"{total.luts:,.0f} LUTs, {total.ffs:,.0f} FFs and "
                          f"{total.brams:g} RAMB36")
     choice = best[1]
-    return EngineChoice(choice.shape, choice.copy_bits, choice.latency, choice.cost, compared)
+    return EngineChoice(choice.shape, choice.copy_bits, choice.share_reads, choice.latency,
+                        choice.cost, compared)
+
