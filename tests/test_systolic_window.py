@@ -37,6 +37,38 @@ def _graph(seed: int):
     raise AssertionError("no graph of that shape in 200 seeds")
 
 
+def _after_a_3x3_conv(seed: int):
+    """conv 3x3 on one input channel (its first k-tile: all 9 taps on 9 ports; same padding,
+    so 4 taps of its item 0 read real pixels) -> 3x3 depthwise (same, stride 1) -> dense:
+    the depthwise ports' delay lines start with the conv's addresses."""
+    for attempt in range(seed, seed + 400):
+        b = _Builder(np.random.default_rng(attempt), None, 6, 6, 8)
+        h, w, c = b.tensors["x"].shape
+        if min(h, w) < 4 or c != 1:
+            continue
+        _conv_3x3_same(b, "conv0", cout=3)
+        b.add_conv("dw1", depthwise=True, same=3)
+        b.add_dense("dense2")
+        return b.graph(f"after{attempt}", False)
+    raise AssertionError("no graph of that shape in 400 seeds")
+
+
+def _conv_3x3_same(b: _Builder, name: str, cout: int) -> None:
+    """A 3x3, stride-1, same-padded Conv of ``cout`` channels on the builder's current tensor
+    (the builder's own weights, scales and requantization)."""
+    from hlsgen import ir
+
+    src = b.tensors[b.current]
+    h, w, cin = src.shape
+    weight = b._weights((cout, 3, 3, cin))
+    out = b._tensor(f"{name}_out", (h, w, cout))
+    bias, requant = b._affine_requant(src, weight.reshape(cout, -1), out)
+    b.layers.append(ir.Conv(name=name, source=(f"/{name}/Conv",), input=src.name, output=out,
+                            weight=weight, bias=bias, stride=(1, 1), pads=(1, 1, 1, 1),
+                            groups=1, requant=requant))
+    b.current = out
+
+
 def _depthwise(plan):
     return next(i for i, s in enumerate(plan.steps) if s.op is Op.DW)
 
@@ -72,6 +104,14 @@ def test_shared_reads_simulate_exactly_on_one_copy(tmp_path):
     graph = _graph(2)
     plan, _ = _simulate(tmp_path / "one", graph, ArrayShape(9, 2), 0)
     assert plan.step_shared[_depthwise(plan)] and plan.act_copies == 1
+
+
+def test_shared_reads_ignore_the_addresses_of_no_item(tmp_path):
+    """A run's address is the OR of its ports': a port serving no item (the layer's first
+    and last beats) must add nothing, whatever the layer before left in its delay line."""
+    graph = _after_a_3x3_conv(4)
+    plan, _ = _simulate(tmp_path / "after", graph, ArrayShape(9, 2), 0)
+    assert plan.step_shared[_depthwise(plan)]
 
 
 def test_shared_reads_simulate_exactly_on_two_copies(tmp_path):
