@@ -55,37 +55,71 @@ CONFIGS = [
     ("kws_dscnn_int8", "32x8", 144, "check", False),
     ("vww_mbv1_025", "32x8", 144, "check", False),
     ("vww_mbv1_025", "32x4", 144, "check", False),
+    # lanes multiplying over two cycles (split_lanes); array and top as without it
+    ("mnist8", "8x4", 144, "fit", True, True),
+    ("kws_dscnn_int8", "16x4", 144, "fit", True, True),
+    ("resnet8_int8", "16x8", 144, "fit", True, True),
+    ("vww_mbv1_025", "16x8", 144, "fit", True, True),
+    ("kws_dscnn_int8", "32x8", 144, "check", True, True),
+    ("resnet8_int8", "32x8", 144, "check", True, True),
+    ("vww_mbv1_025", "32x8", 144, "check", True, True),
+    ("vww_mbv1_025", "32x4", 144, "check", True, True),
 ]
 PARTS = ("array", "lanes", "top")
 KEYS = ("luts", "ffs", "brams")
 
 
-def configs() -> list[tuple[str, str, int, str, bool]]:
-    return [(*c, True) if len(c) == 4 else c for c in CONFIGS]
+def configs() -> list[tuple[str, str, int, str, bool, bool]]:
+    defaults = (True, False)  # shared depthwise reads, no split lanes
+    return [tuple(c) + defaults[len(c) - 4:] for c in CONFIGS]
 
 
-def key(model: str, array: str, kbits: int, share: bool = True) -> str:
-    return f"{model}@{array}/{kbits}" + ("" if share else "/noshare")
+def key(model: str, array: str, kbits: int, share: bool = True, split: bool = False) -> str:
+    return (f"{model}@{array}/{kbits}" + ("" if share else "/noshare")
+            + ("/split" if split else ""))
 
 
-def load_plan(model: str, array: str, kbits: int, big_dir: Path, share: bool = True):
+def load_plan(model: str, array: str, kbits: int, big_dir: Path, share: bool = True,
+              split: bool = False):
     folder = model_folder(model, big_dir)
     graph = import_model(folder / "model.onnx", **IMPORT.get(model, {}))
     plan = plan_network(graph, ArrayShape.parse(array), pe="shiftadd", copy_bits=kbits * 1024,
-                        share_reads=share)
+                        share_reads=share, split_lanes=split)
     return folder, graph, plan
 
 
-def measure(model: str, array: str, kbits: int, share: bool, big_dir: Path, workdir: Path,
-            timeout: float) -> dict:
+def measure_lanes(model: str, array: str, kbits: int, share: bool, split: bool, base: dict,
+                  big_dir: Path, workdir: Path, timeout: float) -> dict:
+    """The lanes alone (a design differing from ``base`` only there)."""
+    from hlsgen.systolic.netemit import emit_network
+    from hlsgen.verify.estimate import _synth, find_yosys, summarize
+
+    _, _, plan = load_plan(model, array, kbits, big_dir, share, split)
+    where = workdir / key(model, array, kbits, share, split).replace("@", "_").replace("/", "_")
+    shutil.rmtree(where, ignore_errors=True)
+    (where / "rtl").mkdir(parents=True)
+    for rel, text in emit_network(plan).items():
+        (where / rel).write_text(text)
+    name = module_names()["accum"]
+    start = time.time()
+    doc = _synth(where / "rtl", [where / "rtl" / f"{name}.v"], name, (), find_yosys(), timeout,
+                 where / "yosys.lanes.log")
+    lanes = summarize(doc, "yosys", {}, name).total
+    parts = dict(base["parts"], lanes={k: getattr(lanes, k) for k in KEYS})
+    return {"parts": parts, "total": {k: sum(parts[p][k] for p in PARTS) for k in KEYS},
+            "seconds": round(time.time() - start, 1)}
+
+
+def measure(model: str, array: str, kbits: int, share: bool, split: bool, big_dir: Path,
+            workdir: Path, timeout: float) -> dict:
     from hlsgen.systolic.project import write_network_project
 
-    folder, graph, plan = load_plan(model, array, kbits, big_dir, share)
+    folder, graph, plan = load_plan(model, array, kbits, big_dir, share, split)
     x = quantize_input(graph, np.load(folder / "data.npz")["x"][:1])
-    where = workdir / key(model, array, kbits, share).replace("@", "_").replace("/", "_")
+    where = workdir / key(model, array, kbits, share, split).replace("@", "_").replace("/", "_")
     shutil.rmtree(where, ignore_errors=True)
     write_network_project(where, graph, plan.shape, x, pe="shiftadd", copy_bits=kbits * 1024,
-                          share_reads=share)
+                          share_reads=share, split_lanes=split)
     start = time.time()
     result = synthesize(where / "rtl", timeout)
     modules = result["modules"]
@@ -129,13 +163,13 @@ def report(cache: dict, big_dir: Path) -> list[dict]:
     from hlsgen.systolic.netresources import estimate_network
 
     rows = []
-    for model, array, kbits, role, share in configs():
-        got = cache.get(key(model, array, kbits, share))
+    for model, array, kbits, role, share, split in configs():
+        got = cache.get(key(model, array, kbits, share, split))
         if got is None:
             continue
-        _, _, plan = load_plan(model, array, kbits, big_dir, share)
+        _, _, plan = load_plan(model, array, kbits, big_dir, share, split)
         est = estimate_network(plan)
-        row = {"config": key(model, array, kbits, share), "role": role}
+        row = {"config": key(model, array, kbits, share, split), "role": role}
         for part in (*PARTS, "total"):
             meas = got["total"] if part == "total" else got["parts"][part]
             guess = est.total if part == "total" else est.parts[part]
@@ -175,10 +209,11 @@ def fit(cache: dict, big_dir: Path) -> dict:
     from hlsgen.systolic.netresources import features
 
     samples = []
-    for model, array, kbits, role, share in configs():
-        got = cache.get(key(model, array, kbits, share))
+    for model, array, kbits, role, share, split in configs():
+        got = cache.get(key(model, array, kbits, share, split))
         if role == "fit" and got is not None:
-            samples.append((features(load_plan(model, array, kbits, big_dir, share)[2]), got))
+            plan = load_plan(model, array, kbits, big_dir, share, split)[2]
+            samples.append((features(plan), got))
     table = {}
     for part in PARTS:
         names = [*samples[0][0][part], "const"]
@@ -223,20 +258,25 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cache = json.loads(args.cache.read_text()) if args.cache.is_file() else {}
     if args.measure:
-        for model, array, kbits, role, share in configs():
-            name = key(model, array, kbits, share)
+        for model, array, kbits, role, share, split in configs():
+            name = key(model, array, kbits, share, split)
             if name in cache or (args.only and role != args.only):
                 continue
             print(f"yosys: {name} ({role}) ...", flush=True)
-            cache[name] = measure(model, array, kbits, share, args.big_dir, args.workdir,
-                                  args.timeout)
+            base = cache.get(key(model, array, kbits, share))
+            if split and base is not None:
+                cache[name] = measure_lanes(model, array, kbits, share, split, base,
+                                            args.big_dir, args.workdir, args.timeout)
+            else:
+                cache[name] = measure(model, array, kbits, share, split, args.big_dir,
+                                      args.workdir, args.timeout)
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             args.cache.write_text(json.dumps(cache, indent=2) + "\n")
             print(f"  {cache[name]['total']} in {cache[name]['seconds']} s", flush=True)
     refresh = {m for m in args.refresh_top.split(",") if m}
-    for model, array, kbits, role, share in configs():
-        name = key(model, array, kbits, share)
-        if model in refresh and name in cache:
+    for model, array, kbits, role, share, split in configs():
+        name = key(model, array, kbits, share, split)
+        if model in refresh and name in cache and not split:
             print(f"yosys, top: {name} ({role}) ...", flush=True)
             cache[name] = refresh_top(model, array, kbits, share, cache[name], args.big_dir,
                                       args.workdir, args.timeout)

@@ -10,7 +10,8 @@ xc7z020's 80 % ceilings.  The big models (``vww_mbv1_025``, ``resnet8_w40``) are
 ``../shared/models`` (real frames from ``data.npz``).  Writes ``shiftadd_engine.json``.
 
     python benchmarks/shiftadd_engine.py --models vww_mbv1_025 --sim vww_mbv1_025 \
-        --yosys vww_mbv1_025 [--array 32x4] [--frames 2] [--copy-kbits 144]
+        --yosys vww_mbv1_025 [--array 32x4] [--frames 2] [--copy-kbits 144] \
+        [--no-share-reads] [--split-lanes]
 """
 
 from __future__ import annotations
@@ -77,16 +78,19 @@ def synthesize(rtl: Path, timeout: float) -> dict:
 
 
 def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
-              workdir: Path, big_dir: Path, timeout: float, copy_bits: int = COPY_BITS) -> dict:
+              workdir: Path, big_dir: Path, timeout: float, copy_bits: int = COPY_BITS,
+              **options) -> dict:
+    """``options``: more arguments of ``plan_network`` (share_reads, split_lanes)."""
     folder = model_folder(name, big_dir)
     graph = import_model(folder / "model.onnx", **IMPORT.get(name, {}))
     x = quantize_input(graph, np.load(folder / "data.npz")["x"][:frames])
-    plan = plan_network(graph, shape, pe="shiftadd", copy_bits=copy_bits)
+    plan = plan_network(graph, shape, pe="shiftadd", copy_bits=copy_bits, **options)
     timing = network_cycle_model(plan)
     dsp = network_cycle_model(plan_network(graph, DSP_ARRAY))
     exact = np.array_equal(emulate_network(plan, x).reshape(len(x), -1),
                            execute(graph, x).reshape(len(x), -1))
     row = {"model": name, "array": str(shape), "frames": frames, "emulation_exact": exact,
+           "share_reads": bool(plan.share_groups), "split_lanes": plan.lane_split,
            "macs": plan.macs, "step_terms": list(plan.step_terms),
            "step_reads": list(plan.step_reads), "step_beats": list(plan.step_beats),
            "in_copies": plan.in_copies, "act_copies": plan.act_copies,
@@ -102,7 +106,8 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
         from hlsgen.systolic.project import write_network_project
 
         shutil.rmtree(where, ignore_errors=True)
-        write_network_project(where, graph, shape, x, pe="shiftadd", copy_bits=copy_bits)
+        write_network_project(where, graph, shape, x, pe="shiftadd", copy_bits=copy_bits,
+                              **options)
     if sim:
         from hlsgen.verify.sim import simulate
 
@@ -129,6 +134,10 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=2)
     parser.add_argument("--copy-kbits", type=int, default=COPY_BITS // 1024,
                         help="the memory copy budget (plan_network's copy_bits / 1024)")
+    parser.add_argument("--share-reads", action=argparse.BooleanOptionalAction, default=True,
+                        help="shared depthwise reads (plan_network's share_reads)")
+    parser.add_argument("--split-lanes", action="store_true",
+                        help="lanes multiplying over two cycles (plan_network's split_lanes)")
     parser.add_argument("--big-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "hlsgen_big_models")
     parser.add_argument("--workdir", type=Path,
@@ -142,7 +151,8 @@ def main(argv=None) -> int:
     rows = []
     for name in args.models.split(","):
         row = run_model(name, shape, args.frames, name in sims, name in synths, args.workdir,
-                        args.big_dir, args.timeout, args.copy_kbits * 1024)
+                        args.big_dir, args.timeout, args.copy_kbits * 1024,
+                        share_reads=args.share_reads, split_lanes=args.split_lanes)
         rows.append(row)
         print(f"\n{name} on {shape} (shift-add PEs): emulation exact {row['emulation_exact']}, "
               f"T per step {row['step_terms']}, cycles per beat {row['step_beats']}, memory "

@@ -61,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--arch systolic --pe shiftadd: one memory read serves the ports "
                         "of a depthwise kernel row that read one pixel (fewer cycles a beat, "
                         "a few hundred LUTs more); default on (--array auto: chosen)")
+    parser.add_argument("--split-lanes", action=argparse.BooleanOptionalAction, default=None,
+                        help="--arch systolic --pe shiftadd: each lane multiplies in two "
+                        "cycles of a beat with half the adders (steps that multiply take at "
+                        "least 2 cycles a beat); default off (--array auto: chosen)")
     parser.add_argument("--pe", default="dsp", metavar="{dsp,shiftadd}",
                         help="--arch systolic: dsp: one DSP48E1 multiply per PE (default); "
                         "shiftadd: no DSP and no multiplier, each PE adds one radix-4 Booth "
@@ -286,9 +290,10 @@ def _check_systolic_options(args) -> None:
                          "shiftadd (multiplier-less PEs)")
     kbits = getattr(args, "copy_kbits", None)
     shiftadd_engine = pe == "shiftadd" and getattr(args, "arch", "shift-add") == "systolic"
-    if getattr(args, "share_reads", None) is not None and not shiftadd_engine:
-        raise InputError("--share-reads / --no-share-reads apply to --arch systolic --pe "
-                         "shiftadd only")
+    for name, flag in (("share_reads", "--share-reads / --no-share-reads"),
+                       ("split_lanes", "--split-lanes / --no-split-lanes")):
+        if getattr(args, name, None) is not None and not shiftadd_engine:
+            raise InputError(f"{flag} apply to --arch systolic --pe shiftadd only")
     if kbits is not None:
         if not shiftadd_engine:
             raise InputError("--copy-kbits applies to --arch systolic --pe shiftadd only")
@@ -318,19 +323,23 @@ def _auto_engine(args, graph):
     budget = budget_for(dev, lut_margin=LUT_MODEL_MARGIN)
     kbits = getattr(args, "copy_kbits", None)
     share = getattr(args, "share_reads", None)
+    split = getattr(args, "split_lanes", None)
     try:
         choice = best_shiftadd_engine(graph, budget, (kbits,) if kbits is not None
                                       else COPY_KBITS_CHOICES,
-                                      (True, False) if share is None else (share,))
+                                      (True, False) if share is None else (share,),
+                                      (False, True) if split is None else (split,))
     except ValueError as exc:
         raise InputError(f"--array auto: {exc}") from None
     total = choice.cost.total
-    shared = ", shared depthwise reads" if choice.share_reads else ""
+    shared = (", shared depthwise reads" if choice.share_reads else "") + (
+        ", lanes multiplying in two cycles" if choice.split_lanes else "")
     print(f"--array auto: {choice.shape} with {choice.copy_bits // 1024} Kbit memory copies"
           f"{shared}, the fastest of {choice.candidates} shift-add engines whose estimate fits "
           f"{dev.name} ({budget.source}): about {total.luts:,.0f} of {budget.luts:,} LUTs, "
           f"{total.brams:g} of {budget.brams:g} RAMB36")
-    return choice.shape, {"copy_bits": choice.copy_bits, "share_reads": choice.share_reads}
+    return choice.shape, {"copy_bits": choice.copy_bits, "share_reads": choice.share_reads,
+                          "split_lanes": choice.split_lanes}
 
 
 def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
@@ -344,8 +353,9 @@ def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
     pe = getattr(args, "pe", "dsp")
     kbits = getattr(args, "copy_kbits", None)
     options = {"copy_bits": kbits * 1024} if kbits is not None else {}
-    if getattr(args, "share_reads", None) is not None:
-        options["share_reads"] = args.share_reads
+    for name in ("share_reads", "split_lanes"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     if args.array == "auto":
         shape, options = _auto_engine(args, graph)
     else:

@@ -15,7 +15,7 @@ from hlsgen.emit.common import CoreName, template_env
 from hlsgen.systolic.emit import _bits, _literal, cost_file, module_names
 from hlsgen.systolic.network import NetworkPlan, Op, Vmode
 from hlsgen.systolic.nettiming import network_cycle_model, release_delay
-from hlsgen.systolic.shiftadd import booth_function
+from hlsgen.systolic.shiftadd import booth_function, booth_window_function, split_digits
 
 __all__ = ["emit_network"]
 
@@ -58,7 +58,8 @@ def _common(plan: NetworkPlan) -> dict:
         "shiftadd": shiftadd, "gate": "if (ce) " if shiftadd else "",
         "ce_and": "ce && " if shiftadd else "", "ph_msb": _ph_bits(plan) - 1,
         "array_ce": ".ce(ce), .ph(ph), .pos(pos), .pon(pon), " if shiftadd else "",
-        "accum_ce": ".ce(ce), " if shiftadd else "",
+        "accum_ce": (".ce(ce), .ph0(ph == 0), " if plan.lane_split else ".ce(ce), ")
+        if shiftadd else "",
         "flavour": "(shift-add PEs, no DSP)" if shiftadd else "(DSP baseline)",
         "rows": rows, "cols": cols, "rows_last": rows - 1, "tiles": plan.tiles,
         "pixels": plan.max_pixels, "m_last": plan.max_pixels - 1,
@@ -128,6 +129,7 @@ def _q_bits(plan: NetworkPlan) -> int:
 def _accum_context(plan: NetworkPlan) -> dict:
     cols, psum = plan.shape.cols, _psum_width(plan)
     acc, prod, mult = plan.acc_width, plan.prod_width, plan.mult_width
+    half = split_digits(mult)
     shifts = [v for s in plan.steps for row in s.lane_shift for v in row]
     shift_bits = max(1, max(shifts).bit_length())
     scale = plan.scale_width
@@ -157,8 +159,14 @@ def _accum_context(plan: NetworkPlan) -> dict:
         # a DSP48E1 multiplies 25 x 18 bits signed: the multiplier's bits past 17 by shift-add
         "split_mult": (mult > DSP_B_UNSIGNED and plan.racc_width <= DSP_A_BITS
                        and plan.pe == "dsp"),
-        "booth_function": booth_function("booth", plan.racc_width, mult, prod)
+        "booth_function": (booth_window_function("booth_half", plan.racc_width, half, prod)
+                           if plan.lane_split else
+                           booth_function("booth", plan.racc_width, mult, prod))
         if plan.pe == "shiftadd" else "",
+        "lane_split": plan.lane_split, "half_digits": half, "half_shift": 2 * half,
+        "window_msb": 2 * half, "mext_msb": max(4 * half, mult) - 1, "mext_pad": max(
+            4 * half, mult) - mult, "lo_msb": 2 * half - 1, "hi_lo": 2 * half - 1,
+        "hi_msb": min(4 * half - 1, max(4 * half, mult) - 1),
         "mult_lo_bits": DSP_B_UNSIGNED, "mult_hi_msb": mult - DSP_B_UNSIGNED - 1,
     }
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from hlsgen.decompose.graph import bit_width
 from hlsgen.systolic.network import NetworkPlan, Op
+from hlsgen.systolic.shiftadd import split_digits
 
 __all__ = ["Resources", "NetworkCost", "estimate_network", "features", "memory_brams",
            "lutram_luts", "COEFFICIENTS", "LUTRAM_LUTS", "ROM_TABLE_DEPTH"]
@@ -36,16 +37,16 @@ _RAMB18 = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 # ``python benchmarks/engine_resources.py --fit`` on its "fit" designs).
 COEFFICIENTS: dict[str, dict[str, dict[str, float]]] = {
     "array": {
-        "luts": {"pe_bits": 2.9385, "pe_shift_bits": 1.028, "row_bits": 0.1816, "const": 194.763},
-        "ffs": {"pe_bits": 0.6236, "pe_shift_bits": 0.4383, "row_bits": 1.0718, "const": 41.9164},
+        "luts": {"pe_bits": 3.0177, "pe_shift_bits": 1.0347, "const": 203.311},
+        "ffs": {"pe_bits": 0.6685, "pe_shift_bits": 0.4421, "row_bits": 0.9704, "const": 45.1309},
     },
     "lanes": {
-        "luts": {"booth_bits": 3.6272, "scale_bits": 1.9419, "lane_bits": 0.982, "table_bits": 2.2495, "lutram_luts": 3.2352, "const": 618.612},
-        "ffs": {"booth_bits": 0.4615, "scale_bits": 0.1829, "lane_bits": 0.1304, "table_bits": 0.035, "lutram_luts": 0.7903, "const": 80.8534},
+        "luts": {"booth_bits": 3.3526, "split_bits": 3.5194, "scale_bits": 1.9176, "lane_bits": 2.1107, "table_bits": 2.2389, "lutram_luts": 3.2326, "const": 630.309},
+        "ffs": {"split_bits": 0.6592, "scale_bits": 0.1231, "lane_bits": 2.0769, "table_bits": 0.0298, "lutram_luts": 0.7291, "const": 84.4402},
     },
     "top": {
-        "luts": {"port_bits": 4.394, "dw_bank_bits": 0.089, "window": 469.437, "source_bits": 0.3801, "table_bits": 0.5071, "lutram_luts": 2.0137},
-        "ffs": {"port_bits": 5.0669, "word_bits": 0.097, "dw_bank_bits": 0.0094, "source_bits": 0.1314, "table_bits": 0.2444, "lutram_luts": 0.6524},
+        "luts": {"port_bits": 4.4041, "dw_bank_bits": 0.0911, "window": 525.572, "source_bits": 0.3757, "table_bits": 0.5013, "lutram_luts": 2.1081},
+        "ffs": {"port_bits": 5.0518, "word_bits": 0.0918, "source_bits": 0.1352, "table_bits": 0.2417, "lutram_luts": 0.6777},
     },
 }
 
@@ -132,7 +133,10 @@ def features(plan: NetworkPlan) -> dict[str, dict[str, float]]:
             "skew_bits": 9 * rows * (rows - 1) / 2 * (1 - per_pe),  # the row skew of x
         },
         "lanes": {
-            "booth_bits": cols * racc * (mult // 2 + 1),  # the requantization multiply
+            # the requantization multiply: all its digits, or half of them used twice
+            "booth_bits": cols * racc * (split_digits(mult) if plan.lane_split
+                                         else mult // 2 + 1),
+            "split_bits": cols * (prod + 2 * split_digits(mult)) if plan.lane_split else 0,
             "scale_bits": cols * 9 * (scales + 10) if scales > 1 else 0,  # Add's x * scale
             "lane_bits": cols * (acc + prod),  # accumulate, round, clamp
             "table_bits": cols * plan.ct_total * table_width / 64,

@@ -135,6 +135,7 @@ class NetworkPlan:
     # steps that read that way (``step_reads`` = the runs); see depthwise.shared_groups
     share_groups: tuple[tuple[int, ...], ...] = ()
     step_shared: tuple[bool, ...] = ()
+    lane_split: bool = False  # shiftadd: the lanes multiply over two cycles of a beat
 
     @property
     def layers(self) -> int:
@@ -168,14 +169,16 @@ class NetworkPlan:
 
 def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
                  pe: str = "dsp", copy_bits: int = COPY_BITS,
-                 share_reads: bool = True) -> NetworkPlan:
+                 share_reads: bool = True, split_lanes: bool = False) -> NetworkPlan:
     """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated.
     ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups);
     ``pe``: ``"dsp"`` (one multiply per PE) or ``"shiftadd"`` (one Booth digit per PE and cycle,
     ``B >= T`` cycles per beat, :mod:`hlsgen.systolic.shiftadd`); ``copy_bits``: shift-add
     only, the bits each memory's copies may take (:func:`memory_copies`); ``share_reads``:
     shift-add only, one read serves a run of depthwise ports where it can (fewer cycles, a
-    few hundred LUTs more: :func:`_shared_reads`)."""
+    few hundred LUTs more: :func:`_shared_reads`); ``split_lanes``: shift-add only, each lane
+    multiplies in two cycles of a beat with half the adders (every step that multiplies then
+    takes at least 2 cycles a beat)."""
     if pe not in PE_KINDS:
         raise SystolicError(f"PE kind '{pe}' is unknown; use one of {', '.join(PE_KINDS)}")
     _check_graph(graph)
@@ -218,6 +221,9 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         reads = tuple(len(groups) if sh else r for sh, r in zip(shared, reads))
         beats = tuple(beat_cycles(t, r, in_copies if st.reads_input else act_copies)
                       for st, t, r in zip(placed, terms, reads))
+        if split_lanes:  # the lanes' multiply takes a beat's first and last cycles
+            beats = tuple(max(b, 2) if st.vmode is Vmode.MULT else b
+                          for st, b in zip(placed, beats))
     acc = max(s.acc_bound for s in placed)
     racc = max([s.acc_bound for s in placed if s.vmode is Vmode.MULT] + [1])
     mult = max([int(m) for s in placed for row in s.lane_mult for m in row] + [1])
@@ -233,7 +239,7 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         mult_width=max(mult.bit_length(), 1), scale_width=max(scale.bit_length(), 1),
         prod_width=max(bit_width(-prod, prod), 10), pe=pe,
         step_terms=terms, step_positions=positions, step_reads=reads, step_beats=beats,
-        share_groups=groups, step_shared=shared)
+        share_groups=groups, step_shared=shared, lane_split=pe == "shiftadd" and split_lanes)
 
 
 def _shared_reads(steps: list[Step], ports: int, copies: int

@@ -88,6 +88,7 @@ class EngineChoice:
     shape: ArrayShape
     copy_bits: int
     share_reads: bool  # shared depthwise reads (plan_network's share_reads)
+    split_lanes: bool  # lanes multiplying over two cycles (plan_network's split_lanes)
     latency: int  # cycles, the exact cycle model
     cost: object  # netresources.NetworkCost: the estimate the choice fitted
     candidates: int  # plans compared
@@ -95,9 +96,10 @@ class EngineChoice:
 
 def best_shiftadd_engine(graph: ir.Graph, budget,
                          copy_kbits: tuple[int, ...] = COPY_KBITS_CHOICES,
-                         share_reads: tuple[bool, ...] = (True, False)) -> EngineChoice:
-    """The shift-add engine (shape, copy budget, shared depthwise reads or not) with the lowest
-    latency whose estimated LUTs, FFs and RAMB36 fit ``budget`` (an
+                         share_reads: tuple[bool, ...] = (True, False),
+                         split_lanes: tuple[bool, ...] = (False, True)) -> EngineChoice:
+    """The shift-add engine (shape, copy budget, shared depthwise reads or not, lanes
+    multiplying in one cycle or two) with the lowest latency whose estimated LUTs, FFs and RAMB36 fit ``budget`` (an
     :class:`hlsgen.explore.devices.Budget`; 0 DSP by construction); ties: fewer LUTs.  Raises
     ``ValueError`` naming the smallest design's needs when none fits."""
     from hlsgen.systolic.netresources import estimate_network
@@ -108,14 +110,17 @@ def best_shiftadd_engine(graph: ir.Graph, budget,
             copies = None
             for kbits in copy_kbits:
                 first = plan_network(graph, ArrayShape(rows, cols), pe="shiftadd",
-                                     copy_bits=kbits * 1024, share_reads=share_reads[0])
+                                     copy_bits=kbits * 1024, share_reads=share_reads[0],
+                                     split_lanes=split_lanes[0])
                 if (first.in_copies, first.act_copies) == copies:
                     continue  # a bigger budget that buys no more copies: the same design
                 copies = (first.in_copies, first.act_copies)
-                plans = [first]
-                if len(share_reads) > 1 and first.share_groups:  # without: slower, fewer LUTs
-                    plans.append(plan_network(graph, first.shape, pe="shiftadd",
-                                              copy_bits=kbits * 1024, share_reads=False))
+                shares = share_reads if first.share_groups else share_reads[:1]
+                plans = [first] + [
+                    plan_network(graph, first.shape, pe="shiftadd", copy_bits=kbits * 1024,
+                                 share_reads=share, split_lanes=split)
+                    for share in shares for split in split_lanes
+                    if (share, split) != (share_reads[0], split_lanes[0])]
                 for plan in plans:
                     compared += 1
                     cost = estimate_network(plan)
@@ -128,7 +133,8 @@ def best_shiftadd_engine(graph: ir.Graph, budget,
                     key = (latency, total.luts)
                     if best is None or key < best[0]:
                         best = (key, EngineChoice(plan.shape, kbits * 1024,
-                                                  bool(plan.share_groups), latency, cost, 0))
+                                                  bool(plan.share_groups), plan.lane_split,
+                                                  latency, cost, 0))
     if best is None:
         shape, total = smallest
         raise ValueError(f"no shift-add array fits {budget.luts:,} LUTs, {budget.ffs:,} FFs "
@@ -136,6 +142,6 @@ def best_shiftadd_engine(graph: ir.Graph, budget,
                          f"{total.luts:,.0f} LUTs, {total.ffs:,.0f} FFs and "
                          f"{total.brams:g} RAMB36")
     choice = best[1]
-    return EngineChoice(choice.shape, choice.copy_bits, choice.share_reads, choice.latency,
-                        choice.cost, compared)
+    return EngineChoice(choice.shape, choice.copy_bits, choice.share_reads,
+                        choice.split_lanes, choice.latency, choice.cost, compared)
 

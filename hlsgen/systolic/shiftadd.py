@@ -24,7 +24,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 __all__ = ["TERM_BITS", "MAX_TERMS", "booth_digits", "step_positions", "step_terms",
-           "term_code", "booth_function"]
+           "term_code", "booth_function", "booth_window_function", "split_digits"]
 
 TERM_BITS = 5  # {valid, negative, shift[2:0]} of one digit
 MAX_TERMS = 4  # radix-4 digit positions of an int8 weight
@@ -81,13 +81,35 @@ def booth_function(name: str, a_bits: int, m_bits: int, p_bits: int) -> str:
     exact-width adders sums ``m_bits / 2 + 2`` operands (about half the LUTs of a loop of
     full-width adds)."""
     digits = m_bits // 2 + 1
+    return _booth_tree(name, a_bits, digits, p_bits, f"input [{m_bits - 1}:0] m",
+                       f"        reg [{m_bits + 2}:0] bits;", "{2'b00, m, 1'b0}")
+
+
+def split_digits(m_bits: int) -> int:
+    """Booth digits of each half of a lane's multiply spread over two cycles (the unsigned
+    ``m_bits``-bit multiplier has ``m_bits // 2 + 1``)."""
+    return -(-(m_bits // 2 + 1) // 2)
+
+
+def booth_window_function(name: str, a_bits: int, digits: int, p_bits: int) -> str:
+    """Verilog function ``name(a, w)``: signed ``a`` times the ``digits`` radix-4 Booth digits
+    of the window ``w`` (``2 digits + 1`` bits, digit ``d`` from ``w[2d+2 : 2d]``), i.e.
+    ``a * (signed(w[2 digits : 1]) + w[0])``.  A multiplier's low window
+    ``{m[2D-1:0], 0}`` and high window ``{0, m[.. : 2D-1]}`` give ``a * m`` as
+    ``low + (high << 2D)``: one tree of half the digits used twice (:func:`split_digits`)."""
+    return _booth_tree(name, a_bits, digits, p_bits, f"input [{2 * digits}:0] w",
+                       f"        reg [{2 * digits}:0] bits;", "w")
+
+
+def _booth_tree(name: str, a_bits: int, digits: int, p_bits: int, arg: str, bits_decl: str,
+                bits_value: str) -> str:
     w = a_bits + 2
     lines = [f"    function signed [{p_bits - 1}:0] {name}(input signed [{a_bits - 1}:0] a, "
-             f"input [{m_bits - 1}:0] m);",
-             f"        reg [{m_bits + 2}:0] bits;",
+             f"{arg});",
+             bits_decl,
              f"        reg [{digits - 1}:0] neg;"]
     lines += [f"        reg signed [{w - 1}:0] pp{d};" for d in range(digits)]
-    body = ["            bits = {2'b00, m, 1'b0};"]
+    body = [f"            bits = {bits_value};"]
     for d in range(digits):
         b = f"bits[{2 * d + 2}:{2 * d}]"
         body += [f"            neg[{d}] = {b} == 3'b100 || {b} == 3'b101 || {b} == 3'b110;",
