@@ -34,6 +34,7 @@ from hlsgen.decompose.graph import bit_width
 from hlsgen.systolic.depthwise import depthwise_tables, is_depthwise
 from hlsgen.systolic.plan import ArrayShape, SystolicError, SystolicPlan, Tap, plan_layer
 from hlsgen.systolic.shiftadd import step_positions
+from hlsgen.systolic.weights import RING_WORDS, WEIGHT_SOURCES, ring_depth
 
 __all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network", "beat_cycles",
            "memory_copies", "COPY_BITS", "PE_KINDS"]
@@ -131,6 +132,8 @@ class NetworkPlan:
     step_positions: tuple[tuple[int, ...], ...] = ()  # shiftadd: Booth positions it runs
     step_reads: tuple[int, ...] = ()  # read ports each step uses
     step_beats: tuple[int, ...] = ()  # cycles per array beat (dsp: all 1; shiftadd: B_l)
+    weight_source: str = "rom"  # WEIGHT_SOURCES: block-RAM ROMs, or streamed (shiftadd only)
+    ring_depth: int = 0  # "stream": words of each row's ring buffer (tiles in flight at most)
 
     @property
     def layers(self) -> int:
@@ -163,14 +166,18 @@ class NetworkPlan:
 
 
 def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
-                 pe: str = "dsp", copy_bits: int = COPY_BITS) -> NetworkPlan:
+                 pe: str = "dsp", copy_bits: int = COPY_BITS, weights: str = "rom",
+                 ring_words: int = RING_WORDS) -> NetworkPlan:
     """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated.
     ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups);
     ``pe``: ``"dsp"`` (one multiply per PE) or ``"shiftadd"`` (one Booth digit per PE and cycle,
     ``B >= T`` cycles per beat, :mod:`hlsgen.systolic.shiftadd`); ``copy_bits``: shift-add
-    only, the bits each memory's copies may take (:func:`memory_copies`)."""
+    only, the bits each memory's copies may take (:func:`memory_copies`); ``weights``:
+    ``"rom"`` (block-RAM ROMs) or ``"stream"`` (shift-add only: from the ``w_stream`` port into
+    per-row ring buffers of ``ring_words`` words, :mod:`hlsgen.systolic.weights`)."""
     if pe not in PE_KINDS:
         raise SystolicError(f"PE kind '{pe}' is unknown; use one of {', '.join(PE_KINDS)}")
+    _check_weight_source(graph, pe, weights, ring_words)
     _check_graph(graph)
     steps = [_step(graph, layer, shape, depthwise) for layer in graph.layers]
     ports = max(len(s.port_taps[0]) for s in steps)
@@ -221,7 +228,9 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         acc_width=bit_width(-acc, acc), racc_width=bit_width(-racc, racc),
         mult_width=max(mult.bit_length(), 1), scale_width=max(scale.bit_length(), 1),
         prod_width=max(bit_width(-prod, prod), 10), pe=pe,
-        step_terms=terms, step_positions=positions, step_reads=reads, step_beats=beats)
+        step_terms=terms, step_positions=positions, step_reads=reads, step_beats=beats,
+        weight_source=weights,
+        ring_depth=ring_depth(max(1, tile), ring_words) if weights == "stream" else 0)
 
 
 def memory_copies(ports: int, bits: int, copy_bits: int = COPY_BITS) -> int:
@@ -260,6 +269,22 @@ def _check_graph(graph: ir.Graph) -> None:
             raise SystolicError(f"Add '{layer.name}': requantization multiplier is not 1 or an "
                                 "operand multiplier is negative; the lanes scale the operands "
                                 "with unsigned mult_a / mult_b and only shift the sum")
+
+
+def _check_weight_source(graph: ir.Graph, pe: str, weights: str, ring_words: int) -> None:
+    if weights not in WEIGHT_SOURCES:
+        raise SystolicError(f"weight source '{weights}' is unknown; use one of "
+                            f"{', '.join(WEIGHT_SOURCES)}")
+    if weights != "stream":
+        return
+    if pe != "shiftadd":
+        raise SystolicError("streamed weights need the shift-add engine (pe='shiftadd'); the "
+                            "DSP baseline keeps its weights in ROMs")
+    if ring_words < 1:
+        raise SystolicError(f"ring buffer of {ring_words} words: it needs at least 1")
+    if not any(isinstance(layer, (ir.Conv, ir.Dense)) for layer in graph.layers):
+        raise SystolicError(f"graph '{graph.name}' has no Conv or Dense layer: there are no "
+                            "weights to stream; use weights='rom'")
 
 
 # -- steps -----------------------------------------------------------------------------------
