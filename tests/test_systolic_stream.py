@@ -160,6 +160,10 @@ def test_rom_project_has_no_weight_port(tmp_path):
     top = (tmp_path / "rom" / "rtl" / f"{module_names()['top']}.v").read_text()
     assert plan.weight_source == "rom" and "w_stream" not in top
     assert not (tmp_path / "rom" / "tb" / "weights.txt").exists()
+    # deterministic text (the HLS step comments once printed a dict method's address)
+    from hlsgen.systolic.nethls import emit_network_hls
+
+    assert emit_network_hls(plan) == emit_network_hls(plan)
 
 
 def test_yosys_maps_the_rings_to_block_ram_and_no_dsp(tmp_path):

@@ -69,10 +69,11 @@ def _common(plan: NetworkPlan) -> dict:
         "tid_bits": _bits(slots), "tiles_last": slots - 1,
         # streamed weights: the loader writes the rows' rings (plan.ring_depth words each)
         "weight_stream": stream, "issue": "go" if stream else "issuing",
-        "array_load": ".wr_en(w_fire), .wr_row(w_row), .wr_slot(w_slot), "
+        "array_load": ".wr_en(ring_fire), .wr_row(ring_row), .wr_slot(ring_slot), "
                       ".wr_data(w_stream_TDATA), " if stream else "",
         "ring_depth": plan.ring_depth, "ring_count_msb": _bits(plan.ring_depth + 1) - 1,
         "row_msb": _bits(rows) - 1, "row_bits": _bits(rows),
+        "pass_msb": rows + 1,  # a tile's last item: issue -> I1, I2, I3, the skew's R - 1
         "ct_total": plan.ct_total,
         "x_bus_msb": 9 * rows - 1, "psum_bus_msb": psum * cols - 1, "psum_msb": psum - 1,
         "lanes_msb": 8 * cols - 1, "bx_msb": 9 * cols - 1,

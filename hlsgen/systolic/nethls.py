@@ -98,7 +98,7 @@ def _context(plan: NetworkPlan, core: CoreName) -> dict:
         "step_fields": [name for name, _ in steps[0]["fields"]],
         "steps": steps, "step_count": len(steps),
         "step_list": [{"index": i, "kind": s.kind.value, "name": s.name, "op": s.op.value,
-                       "n_ct": s.n_ct, "n_kt": s.n_kt, "pixels": s.pixels, "items": s.items,
+                       "n_ct": s.n_ct, "n_kt": s.n_kt, "pixels": s.pixels, "item_count": s.items,
                        "terms": plan.step_terms[i]} for i, s in enumerate(plan.steps)],
         "kt_total": plan.kt_total, "ct_total": plan.ct_total, "tiles": plan.tiles,
         "port_taps": _port_tap_rows(plan), "row_sources": _row_source_rows(plan),

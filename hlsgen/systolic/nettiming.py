@@ -8,7 +8,9 @@ its last item writes its lane results :data:`ISSUE_TO_WRITE` ``+ R`` cycles afte
 after its first issue.  The last layer's output pixel ``m`` leaves the cycle after it is
 written plus one (the output read), so the last beat is ``R + 10`` cycles after the last
 issue.  The first layer's last item frees the input buffer (the next frame may load) and the
-next frame starts once loaded and the previous frame's last beat has left.
+next frame starts once loaded and the previous frame's last beat has left.  With the weights
+streamed (:func:`stream_cycle_model`) a weight tile's first item may wait for its words: the
+waited beats lengthen the layer.
 """
 
 from __future__ import annotations
@@ -65,10 +67,11 @@ def release_delay(plan: NetworkPlan) -> int:
 
 
 def network_cycle_model(plan: NetworkPlan, frames: int = 3) -> NetworkTiming:
-    """Exact cycles of ``frames`` frames offered back to back; with shift-add PEs every cycle the DSP design spends while layer ``l``'s
-    descriptor is loaded becomes a beat of ``B_l`` cycles (``plan.step_beats``: ``T_l``, or
-    more where the step reads several ports; ``docs/systolic-shiftadd.md``).  Streamed
-    weights: :func:`stream_cycle_model`."""
+    """Exact cycles of ``frames`` frames offered back to back (``frame_starts``,
+    ``frame_latencies``); with shift-add PEs every cycle the DSP design spends while layer
+    ``l``'s descriptor is loaded becomes a beat of ``B_l`` cycles (``plan.step_beats``:
+    ``T_l``, or more where the step reads several ports; ``docs/systolic-shiftadd.md``).
+    Streamed weights: :func:`stream_cycle_model`."""
     if plan.weight_source == "stream":
         return stream_cycle_model(plan, frames)
     rows = plan.shape.rows
