@@ -21,8 +21,8 @@ the test.  Configured through the environment by ``tb/run_sim.py``.
 A design with a weight stream port (``w_stream``: the shift-add engine with
 ``--weights stream``) also gets ``tb/weights.txt`` (``HLSGEN_WEIGHTS``: one stream word a line,
 its int8 weights as decimals, column 0 first), the words of one frame: they are streamed once
-per frame of both passes, TVALID always high from the cycle of the first input beat (a DMA
-that never runs dry), which is what the design's cycle model assumes.
+per frame, in pass 1 with TVALID always high from the cycle of the first input beat (a DMA
+that never runs dry, what the design's cycle model assumes), in pass 2 with random gaps.
 """
 
 from __future__ import annotations
@@ -103,9 +103,13 @@ async def _stream(dut, words: list[int], out_beats: int, p_valid: float, p_ready
     return result
 
 
-async def _drive_weights(dut, words: list[int]) -> None:
-    """``w_stream``: every word in order, one a cycle while TREADY, TVALID always high."""
+async def _drive_weights(dut, words: list[int], rng: random.Random | None = None) -> None:
+    """``w_stream``: every word in order, one a cycle while TREADY; TVALID always high, or
+    (``rng``) low for a cycle before a word with probability 0.4 (never while a word waits)."""
     for word in words:
+        while rng is not None and rng.random() < 0.4:
+            dut.w_stream_TVALID.value = 0
+            await RisingEdge(dut.ap_clk)
         dut.w_stream_TDATA.value = word
         dut.w_stream_TVALID.value = 1
         accepted = False
@@ -201,12 +205,14 @@ async def stream_frames(dut):
     await RisingEdge(dut.ap_clk)
 
     total = out_beats * len(frames)
-    if weights_path:  # one frame's words per frame of both passes, from the first input beat
+    if weights_path:  # one frame's words per frame, from the first input beat
         lines = _read_frames(weights_path, None)
         w_channels = len(dut.w_stream_TDATA) // 8
         per_frame = [_pack(line, w_channels)[0] for line in lines]
-        cocotb.start_soon(_drive_weights(dut, per_frame * (2 * len(frames))))
+        cocotb.start_soon(_drive_weights(dut, per_frame * len(frames)))
     steady = await _stream(dut, words, total, 1.0, 1.0, rng)
+    if weights_path:  # pass 1 has taken all its words: its last frame needed them
+        cocotb.start_soon(_drive_weights(dut, per_frame * len(frames), rng))
     gaps = await _library_pass(dut, frames, in_ch, out_ch, rng)
     bad_steady = _mismatches(steady, expected, out_ch, out_beats, dut._log, "back-to-back")
     if len(gaps.outputs) != total:  # a TLAST in the wrong place splits or merges frames
