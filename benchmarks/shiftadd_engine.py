@@ -12,6 +12,12 @@ xc7z020's 80 % ceilings.  The big models (``vww_mbv1_025``, ``resnet8_w40``) are
     python benchmarks/shiftadd_engine.py --models vww_mbv1_025 --sim vww_mbv1_025 \
         --yosys vww_mbv1_025 [--array 32x4] [--frames 2] [--copy-kbits 144] \
         [--no-share-reads] [--split-lanes]
+    python benchmarks/shiftadd_engine.py --models resnet8_w40 --sim resnet8_w40 \
+        --yosys resnet8_w40 --weights stream --array 32x8
+
+``--weights stream``: the weights come from the ``w_stream`` port into per-row ring buffers
+(docs/systolic-shiftadd.md, "Weights from DDR"); the simulated first beats and latencies of
+every frame are checked against the cycle model, stalls included.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from hlsgen.systolic import ArrayShape, module_names
 from hlsgen.systolic.netemu import emulate_network
 from hlsgen.systolic.nettiming import network_cycle_model
 from hlsgen.systolic.network import COPY_BITS, plan_network
+from hlsgen.systolic.weights import RING_WORDS
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "models"
@@ -79,13 +86,16 @@ def synthesize(rtl: Path, timeout: float) -> dict:
 
 def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
               workdir: Path, big_dir: Path, timeout: float, copy_bits: int = COPY_BITS,
-              **options) -> dict:
-    """``options``: more arguments of ``plan_network`` (share_reads, split_lanes)."""
+              weights: str = "rom", ring_words: int = RING_WORDS, **plan_options) -> dict:
+    """``plan_options``: more arguments of ``plan_network`` (share_reads, split_lanes)."""
     folder = model_folder(name, big_dir)
     graph = import_model(folder / "model.onnx", **IMPORT.get(name, {}))
     x = quantize_input(graph, np.load(folder / "data.npz")["x"][:frames])
-    plan = plan_network(graph, shape, pe="shiftadd", copy_bits=copy_bits, **options)
-    timing = network_cycle_model(plan)
+    options = {"copy_bits": copy_bits, "weights": weights, **plan_options}
+    if weights == "stream":
+        options["ring_words"] = ring_words
+    plan = plan_network(graph, shape, pe="shiftadd", **options)
+    timing = network_cycle_model(plan, max(frames, 3))  # 3: the steady interval
     dsp = network_cycle_model(plan_network(graph, DSP_ARRAY))
     exact = np.array_equal(emulate_network(plan, x).reshape(len(x), -1),
                            execute(graph, x).reshape(len(x), -1))
@@ -96,7 +106,11 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
            "in_copies": plan.in_copies, "act_copies": plan.act_copies,
            "latency_cycles": timing.latency, "interval_cycles": timing.interval,
            "latency_us": timing.latency / CLOCK_MHZ,
-           "dsp_baseline_latency_cycles": dsp.latency,
+           "dsp_baseline_latency_cycles": dsp.latency, "weights": weights,
+           "ring_depth": plan.ring_depth, "stall_beats": list(timing.stall_beats),
+           "frame_starts": list(timing.frame_starts),
+           "frame_latencies": list(timing.frame_latencies),
+           "weight_bytes_per_frame": plan.tiles * shape.pes if weights == "stream" else 0,
            "layers": [{"layer": s.name, "op": s.op.value, "items": s.items, "terms": t,
                        "beat_cycles": b, "cycles": c}
                       for s, t, b, c in zip(plan.steps, plan.step_terms, plan.step_beats,
@@ -106,8 +120,7 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
         from hlsgen.systolic.project import write_network_project
 
         shutil.rmtree(where, ignore_errors=True)
-        write_network_project(where, graph, shape, x, pe="shiftadd", copy_bits=copy_bits,
-                              **options)
+        write_network_project(where, graph, shape, x, pe="shiftadd", **options)
     if sim:
         from hlsgen.verify.sim import simulate
 
@@ -120,6 +133,8 @@ def run_model(name: str, shape: ArrayShape, frames: int, sim: bool, yosys: bool,
                    sim_frame_latency=list(result.frame_latency_cycles),
                    sim_seconds=round(time.time() - start, 1))
         assert result.mismatches == 0 and result.latency_cycles == timing.latency, row
+        assert tuple(report["frame_latency_cycles"]) == timing.frame_latencies[:frames], row
+        assert tuple(report["frame_start_cycles"]) == timing.frame_starts[:frames], row
     if yosys:
         row["yosys"] = synthesize(where / "rtl", timeout)
     return row
@@ -138,6 +153,10 @@ def main(argv=None) -> int:
                         help="shared depthwise reads (plan_network's share_reads)")
     parser.add_argument("--split-lanes", action="store_true",
                         help="lanes multiplying over two cycles (plan_network's split_lanes)")
+    parser.add_argument("--weights", default="rom", choices=("rom", "stream"),
+                        help="weights in on-chip ROMs or streamed from off-chip memory")
+    parser.add_argument("--ring-words", type=int, default=RING_WORDS,
+                        help="--weights stream: words of each row's ring buffer")
     parser.add_argument("--big-dir", type=Path,
                         default=Path(tempfile.gettempdir()) / "hlsgen_big_models")
     parser.add_argument("--workdir", type=Path,
@@ -151,8 +170,9 @@ def main(argv=None) -> int:
     rows = []
     for name in args.models.split(","):
         row = run_model(name, shape, args.frames, name in sims, name in synths, args.workdir,
-                        args.big_dir, args.timeout, args.copy_kbits * 1024,
-                        share_reads=args.share_reads, split_lanes=args.split_lanes)
+                        args.big_dir, args.timeout, args.copy_kbits * 1024, args.weights,
+                        args.ring_words, share_reads=args.share_reads,
+                        split_lanes=args.split_lanes)
         rows.append(row)
         print(f"\n{name} on {shape} (shift-add PEs): emulation exact {row['emulation_exact']}, "
               f"T per step {row['step_terms']}, cycles per beat {row['step_beats']}, memory "
@@ -161,6 +181,12 @@ def main(argv=None) -> int:
               f"{row['latency_us']:.1f} us at {CLOCK_MHZ:.0f} MHz, interval "
               f"{row['interval_cycles']:,}; DSP baseline {DSP_ARRAY}: "
               f"{row['dsp_baseline_latency_cycles']:,} cycles")
+        if args.weights == "stream":
+            print(f"  weights streamed: {row['weight_bytes_per_frame']:,} bytes a frame "
+                  f"({row['weight_bytes_per_frame'] / row['latency_cycles']:.3f} bytes a "
+                  f"cycle over the latency), ring {row['ring_depth']} words a row; beats "
+                  f"each layer waited for its tiles (frame 0): {row['stall_beats']}; frame "
+                  f"latencies {row['frame_latencies']}")
         if "sim_latency" in row:
             print(f"  Verilator: {row['sim_frames']} frames, mismatches {row['sim_mismatches']}"
                   f" / {row['sim_mismatches_random_gaps']} (random gaps), latency "

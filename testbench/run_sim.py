@@ -224,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             "HLSGEN_SEED": str(args.seed),
             "HLSGEN_SIMULATOR": args.sim,
             "HLSGEN_STALL_CYCLES": str(_stall_cycles()),
+            # a design with a weight stream port (w_stream) reads its words from tb/weights.txt
+            **({"HLSGEN_WEIGHTS": str(tb / "weights.txt")}
+               if (tb / "weights.txt").is_file() else {}),
         }, **({} if args.verbose else {"log_file": build_dir / "test.log"}))
     finished = time.monotonic()
     tests, failed = get_results(xml)

@@ -17,6 +17,12 @@ interval are compared exactly with hlsgen's prediction); pass 2 uses the library
 protocol side is not only checked by our own reading of it.  The measurements go to the JSON
 file named by ``HLSGEN_SIM_JSON``; any mismatch, a TLAST in the wrong place or a stall fails
 the test.  Configured through the environment by ``tb/run_sim.py``.
+
+A design with a weight stream port (``w_stream``: the shift-add engine with
+``--weights stream``) also gets ``tb/weights.txt`` (``HLSGEN_WEIGHTS``: one stream word a line,
+its int8 weights as decimals, column 0 first), the words of one frame: they are streamed once
+per frame, in pass 1 with TVALID always high from the cycle of the first input beat (a DMA
+that never runs dry, what the design's cycle model assumes), in pass 2 with random gaps.
 """
 
 from __future__ import annotations
@@ -97,6 +103,23 @@ async def _stream(dut, words: list[int], out_beats: int, p_valid: float, p_ready
     return result
 
 
+async def _drive_weights(dut, words: list[int], rng: random.Random | None = None) -> None:
+    """``w_stream``: every word in order, one a cycle while TREADY; TVALID always high, or
+    (``rng``) low for a cycle before a word with probability 0.4 (never while a word waits)."""
+    for word in words:
+        while rng is not None and rng.random() < 0.4:
+            dut.w_stream_TVALID.value = 0
+            await RisingEdge(dut.ap_clk)
+        dut.w_stream_TDATA.value = word
+        dut.w_stream_TVALID.value = 1
+        accepted = False
+        while not accepted:
+            await ReadOnly()
+            accepted = bool(int(dut.w_stream_TREADY.value))
+            await RisingEdge(dut.ap_clk)
+    dut.w_stream_TVALID.value = 0
+
+
 def _mismatches(run: _Pass, expected: list[list[int]], channels: int, beats: int,
                 log, label: str) -> int:
     bad = 0
@@ -172,13 +195,24 @@ async def stream_frames(dut):
     dut.in_stream_TKEEP.value = (1 << in_ch) - 1
     dut.in_stream_TSTRB.value = (1 << in_ch) - 1
     dut.out_stream_TREADY.value = 0
+    weights_path = os.environ.get("HLSGEN_WEIGHTS")
+    if weights_path:
+        dut.w_stream_TVALID.value = 0
+        dut.w_stream_TDATA.value = 0
     for _ in range(5):
         await RisingEdge(dut.ap_clk)
     dut.ap_rst_n.value = 1
     await RisingEdge(dut.ap_clk)
 
     total = out_beats * len(frames)
+    if weights_path:  # one frame's words per frame, from the first input beat
+        lines = _read_frames(weights_path, None)
+        w_channels = len(dut.w_stream_TDATA) // 8
+        per_frame = [_pack(line, w_channels)[0] for line in lines]
+        cocotb.start_soon(_drive_weights(dut, per_frame * len(frames)))
     steady = await _stream(dut, words, total, 1.0, 1.0, rng)
+    if weights_path:  # pass 1 has taken all its words: its last frame needed them
+        cocotb.start_soon(_drive_weights(dut, per_frame * len(frames), rng))
     gaps = await _library_pass(dut, frames, in_ch, out_ch, rng)
     bad_steady = _mismatches(steady, expected, out_ch, out_beats, dut._log, "back-to-back")
     if len(gaps.outputs) != total:  # a TLAST in the wrong place splits or merges frames

@@ -20,6 +20,7 @@ from hlsgen.commands import options as opt
 from hlsgen.commands.common import check_regular_file
 from hlsgen.errors import DataError, InputError, OutputExistsError
 from hlsgen.systolic.network import COPY_BITS
+from hlsgen.systolic.weights import RING_WORDS, WEIGHT_SOURCES
 from hlsgen.names import terminal
 
 DEFAULT_COUNT = opt.DEFAULT_COUNT
@@ -69,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--arch systolic: dsp: one DSP48E1 multiply per PE (default); "
                         "shiftadd: no DSP and no multiplier, each PE adds one radix-4 Booth "
                         "digit of its weight per cycle (T <= 4 cycles per array beat)")
+    parser.add_argument("--weights", default=None, metavar="{rom,stream}",
+                        help="--arch systolic --pe shiftadd: rom: every weight in on-chip "
+                        "block-RAM ROMs (default); stream: from off-chip memory through an "
+                        "AXI4-Stream port (w_stream, a DMA feeds it every frame) into a "
+                        f"{RING_WORDS}-word ring buffer per array row "
+                        "(docs/systolic-shiftadd.md, \"Weights from DDR\")")
 
 
 def add_project_arguments(parser: argparse.ArgumentParser, *, default_vectors: str) -> None:
@@ -299,6 +306,13 @@ def _check_systolic_options(args) -> None:
             raise InputError("--copy-kbits applies to --arch systolic --pe shiftadd only")
         if not 0 <= kbits <= MAX_COPY_KBITS:
             raise InputError(f"--copy-kbits {kbits} is out of range 0 .. {MAX_COPY_KBITS}")
+    weights = getattr(args, "weights", None)
+    if weights is not None:
+        if weights not in WEIGHT_SOURCES:
+            raise InputError(f"--weights '{terminal(weights)}' is unknown; use rom (on-chip "
+                             "ROMs) or stream (from off-chip memory)")
+        if pe != "shiftadd" or getattr(args, "arch", "shift-add") != "systolic":
+            raise InputError("--weights applies to --arch systolic --pe shiftadd only")
     if getattr(args, "arch", "shift-add") != "systolic":
         if pe != "dsp":
             raise InputError(f"--pe {pe} applies to --arch systolic only; add --arch systolic")
@@ -309,6 +323,9 @@ def _check_systolic_options(args) -> None:
         if pe != "shiftadd":
             raise InputError("--array auto applies to --pe shiftadd (the DSP baseline's shape "
                              "comes from hlsgen compare)")
+        if getattr(args, "weights", None) == "stream":
+            raise InputError("--array auto counts on-chip weight ROMs; with --weights stream "
+                             "give the shape (--array ROWSxCOLS)")
         return
     ArrayShape.parse(args.array or DEFAULT_ARRAY[pe])
 
@@ -360,12 +377,15 @@ def _run_systolic(args, graph, x_ir, outdir: Path, core, start: float) -> int:
         shape, options = _auto_engine(args, graph)
     else:
         shape = ArrayShape.parse(args.array or DEFAULT_ARRAY[pe])
+    if getattr(args, "weights", None) is not None:
+        options["weights"] = args.weights
     plan, files = network_project_files(graph, shape, x_ir, core, pe=pe, **options)
     protect = tuple(p for p in (args.model, args.vectors) if p)
     written = write_tree(outdir, files, force=args.force, protect=protect)
     timing = network_cycle_model(plan)
+    streamed = ", weights streamed" if plan.weight_source == "stream" else ""
     print(f"wrote {terminal(written, None)}: {len(files)} files, {len(graph.layers)} layers on "
-          f"a {shape} systolic array ({pe} PEs), latency {timing.latency:,} cycles "
+          f"a {shape} systolic array ({pe} PEs{streamed}), latency {timing.latency:,} cycles "
           f"({time.perf_counter() - start:.1f} s)")
     print(f"next: cd {terminal(shlex.quote(str(outdir)), None)} && python tb/run_sim.py "
           "--sim verilator && make csim")

@@ -53,6 +53,8 @@ def _common(plan: NetworkPlan) -> dict:
     psum = _psum_width(plan)
     max_ct = max(plan.banks, max(s.n_ct for s in plan.steps))
     shiftadd = plan.pe == "shiftadd"
+    stream = plan.weight_source == "stream"
+    slots = plan.ring_depth if stream else plan.tiles  # words of a row's weight memory
     return {
         # shift-add: registers of the pipeline advance on ce (a beat's last cycle) only
         "shiftadd": shiftadd, "gate": "if (ce) " if shiftadd else "",
@@ -64,7 +66,15 @@ def _common(plan: NetworkPlan) -> dict:
         "rows": rows, "cols": cols, "rows_last": rows - 1, "tiles": plan.tiles,
         "pixels": plan.max_pixels, "m_last": plan.max_pixels - 1,
         "m_msb": _bits(plan.max_pixels) - 1, "ct_msb": _bits(max_ct) - 1,
-        "gct_msb": _bits(plan.ct_total) - 1, "tid_msb": _bits(plan.tiles) - 1,
+        "gct_msb": _bits(plan.ct_total) - 1, "tid_msb": _bits(slots) - 1,
+        "tid_bits": _bits(slots), "tiles_last": slots - 1,
+        # streamed weights: the loader writes the rows' rings (plan.ring_depth words each)
+        "weight_stream": stream, "issue": "go" if stream else "issuing",
+        "array_load": ".wr_en(ring_fire), .wr_row(ring_row), .wr_slot(ring_slot), "
+                      ".wr_data(w_stream_TDATA), " if stream else "",
+        "ring_depth": plan.ring_depth, "ring_count_msb": _bits(plan.ring_depth + 1) - 1,
+        "row_msb": _bits(rows) - 1, "row_bits": _bits(rows),
+        "pass_msb": rows + 1,  # a tile's last item: issue -> I1, I2, I3, the skew's R - 1
         "ct_total": plan.ct_total,
         "x_bus_msb": 9 * rows - 1, "psum_bus_msb": psum * cols - 1, "psum_msb": psum - 1,
         "lanes_msb": 8 * cols - 1, "bx_msb": 9 * cols - 1,
@@ -94,7 +104,7 @@ def _array_context(plan: NetworkPlan) -> dict:
             "xpe_hi": [9 * (r * cols + c) + 8 for r in range(rows)]} for c in range(cols)]
     words = [[] for _ in range(rows)]
     for step in plan.steps:
-        if step.op not in (Op.MAC, Op.DW):
+        if step.op not in (Op.MAC, Op.DW) or plan.weight_source == "stream":
             continue
         for r in range(rows):
             for local, word in enumerate(step.words[r]):
@@ -111,7 +121,7 @@ def _array_context(plan: NetworkPlan) -> dict:
         })
     return {"row_list": row_list, "last_row": pes, "skew_rows": rows > 1,
             "skew_last": rows - 1, "word_msb": 8 * cols - 1, "word_bits": 8 * cols,
-            "latency": rows + 1, "tiles_last": plan.tiles - 1, "per_pe": per_pe,
+            "latency": rows + 1, "per_pe": per_pe,
             "xpe_msb": 9 * rows * cols - 1}
 
 
@@ -209,6 +219,8 @@ def _top_context(plan: NetworkPlan) -> dict:
         fields.append(("terms", 3, False))  # T: the digit positions the step runs
         fields.append(("posmap", 8, False))  # position of cycle t at bits [2t + 1 : 2t]
         fields.append(("wshare", 1, False))  # depthwise: one read serves a run of ports
+    if plan.weight_source == "stream":
+        fields.append(("wt", 1, False))  # the step's tiles take weights from the rings
     descriptors = []
     for index, s in enumerate(plan.steps):
         win, rq = s.window, s.requant
@@ -230,6 +242,7 @@ def _top_context(plan: NetworkPlan) -> dict:
             "posmap": sum(k << (2 * t) for t, k in enumerate(plan.step_positions[index]))
             if plan.step_positions else 0,
             "wshare": int(plan.step_shared[index]) if plan.step_shared else 0,
+            "wt": int(s.op in (Op.MAC, Op.DW)),
             "direct": int(plan.step_reads[index] <= (
                 plan.in_copies if s.reads_input else plan.act_copies)) if plan.step_reads else 1}
         descriptors.append({"index": index, "fields": [

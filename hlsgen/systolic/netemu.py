@@ -5,26 +5,40 @@ tiles, weights and lanes); MAX and SCALE steps read their taps through port 0 ex
 lanes do (a padded tap gives the step's pad value), add up ``raw * scale[kt]`` from the folded
 bias or keep the running maximum, and finish with the lane's rounding
 (:func:`~hlsgen.systolic.emulate.requant_lane`).  Tests compare the result with
-:func:`hlsgen.reference.execute`, layer by layer.
+:func:`hlsgen.reference.execute`, layer by layer.  With streamed weights
+(``plan.weight_source == "stream"``) the MAC and depthwise steps take their weights from one
+frame of stream words put back tile by tile (:func:`~hlsgen.systolic.weights.tiles_from_stream`),
+as the rows' ring buffers hold them.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from hlsgen.systolic.depthwise import emulate_depthwise
 from hlsgen.systolic.emulate import emulate, requant_lane
 from hlsgen.systolic.network import NetworkPlan, Op, Step, Vmode
+from hlsgen.systolic.weights import tiles_from_stream, weight_stream
 
 __all__ = ["emulate_network"]
 
 
-def emulate_network(plan: NetworkPlan, x_ir: np.ndarray, return_all: bool = False):
+def emulate_network(plan: NetworkPlan, x_ir: np.ndarray, return_all: bool = False,
+                    stream_words: list | None = None):
     """int64 [N, Ho, Wo, Cout] of the last step for IR inputs ``x_ir`` (int64 [N, H*W*C]);
-    with ``return_all`` a dict of every step's output (``[N, H*W*C]``, IR order)."""
+    with ``return_all`` a dict of every step's output (``[N, H*W*C]``, IR order).  Streamed
+    weights: ``stream_words`` is one frame of the stream (default: the plan's own,
+    :func:`~hlsgen.systolic.weights.weight_stream`)."""
     x = np.asarray(x_ir, dtype=np.int64)
     values = {plan.graph_input.name: x.reshape(len(x), -1)}
-    for step in plan.steps:
+    steps = plan.steps
+    if plan.weight_source == "stream":
+        if stream_words is None:
+            stream_words = [word for _, _, word in weight_stream(plan)]
+        steps = _streamed_steps(plan, stream_words)
+    for step in steps:
         if step.op is Op.MAC:
             out = emulate(step.plan, values[step.input.name])
         elif step.op is Op.DW:
@@ -36,6 +50,22 @@ def emulate_network(plan: NetworkPlan, x_ir: np.ndarray, return_all: bool = Fals
         return values
     last = plan.steps[-1].output
     return values[last.name].reshape(len(x), *last.shape)
+
+
+def _streamed_steps(plan: NetworkPlan, words: list) -> tuple[Step, ...]:
+    """The plan's steps with the weights of one frame of stream words (what the rings hold)."""
+    table = tiles_from_stream(plan, words)
+    steps = []
+    for step in plan.steps:
+        if step.op in (Op.MAC, Op.DW):
+            tiles = range(step.tile_base, step.tile_base + step.n_ct * step.n_kt)
+            rows = tuple(tuple(table[r][t] for t in tiles) for r in range(plan.shape.rows))
+            if step.op is Op.MAC:
+                step = replace(step, plan=replace(step.plan, weight_words=rows))
+            else:
+                step = replace(step, weight_words=rows)
+        steps.append(step)
+    return tuple(steps)
 
 
 def _depthwise_step(step: Step, plan: NetworkPlan, values: dict) -> np.ndarray:

@@ -32,6 +32,7 @@ from hlsgen.emit.hls import AP_INT_DEFAULT_MAX_W, c_literal
 from hlsgen.systolic.network import NetworkPlan, Op, Vmode
 from hlsgen.systolic.plan import PRODUCT_BOUND
 from hlsgen.systolic.shiftadd import MAX_TERMS, term_code
+from hlsgen.systolic.weights import weight_stream
 
 __all__ = ["emit_network_hls"]
 
@@ -52,8 +53,9 @@ def emit_network_hls(plan: NetworkPlan, core: CoreName | None = None) -> dict[st
         "Makefile": env.get_template("nethls_Makefile.j2").render(**context),
     }
     # the hard-wired flow's testbench: the header defines the names it reads
+    tb_options = {"weight_stream": True} if context["weight_stream"] else {}
     files[f"hls/tb_{core.top}.cpp"] = template_env("hls").get_template(
-        "tb_hlsgen_top.cpp.j2").render(top=core.top, prefix=core.name)
+        "tb_hlsgen_top.cpp.j2").render(top=core.top, prefix=core.name, **tb_options)
     compat = "csim_compat/ap_axi_sdata.h"
     files[f"hls/{compat}"] = (templates_dir() / "hls" / compat).read_text()
     return files
@@ -67,6 +69,10 @@ def _context(plan: NetworkPlan, core: CoreName) -> dict:
     steps, scale_rows = _step_rows(plan)
     prod = plan.prod_width
     stream_bits = max(8 * src.shape[2], 8 * out.shape[2], 8 * cols * last.n_ct)
+    streamed = plan.weight_source == "stream"
+    if streamed:  # the C++ reads a tile's words at its first item: the stream's order
+        order = [(tile, row) for tile, row, _ in weight_stream(plan)]
+        assert order == [(t, r) for t in range(plan.tiles) for r in range(rows)], order[:4]
     return {
         "top": core.top, "prefix": core.name, "name": plan.name, "version": hlsgen.__version__,
         "shiftadd": plan.pe == "shiftadd",
@@ -92,13 +98,17 @@ def _context(plan: NetworkPlan, core: CoreName) -> dict:
         "step_fields": [name for name, _ in steps[0]["fields"]],
         "steps": steps, "step_count": len(steps),
         "step_list": [{"index": i, "kind": s.kind.value, "name": s.name, "op": s.op.value,
-                       "n_ct": s.n_ct, "n_kt": s.n_kt, "pixels": s.pixels, "items": s.items,
+                       "n_ct": s.n_ct, "n_kt": s.n_kt, "pixels": s.pixels, "item_count": s.items,
                        "terms": plan.step_terms[i]} for i, s in enumerate(plan.steps)],
         "kt_total": plan.kt_total, "ct_total": plan.ct_total, "tiles": plan.tiles,
         "port_taps": _port_tap_rows(plan), "row_sources": _row_source_rows(plan),
         "lane_bias": _lane_rows(plan, "lane_bias"), "lane_mult": _lane_rows(plan, "lane_mult"),
         "lane_shift": _lane_rows(plan, "lane_shift"),
-        "scale_rows": scale_rows or [[0] * cols], "weight_rom": _weight_rom(plan),
+        "scale_rows": scale_rows or [[0] * cols],
+        "weight_rom": [] if streamed else _weight_rom(plan), "weight_stream": streamed,
+        "weight_param": f"hls::stream<{core.name}_w_word>& w_stream" if streamed else "",
+        "weight_read": "w_tile[r][c]" if streamed else "WEIGHT_ROM[r][tile][c]",
+        "weight_words": plan.tiles * rows if streamed else 0,
         "booth_digits": [[term_code(w - 256 if w > 127 else w, t) for t in range(MAX_TERMS)]
                       for w in range(256)],
     }

@@ -163,7 +163,8 @@ def _memories(plan: NetworkPlan) -> list[tuple[str, int, int, int, bool]]:
     height, width, channels = plan.graph_input.shape
     last = plan.steps[-1]
     acc_pixels = max([s.pixels for s in plan.steps if s.n_kt > 1] + [1])
-    out = [("array", plan.tiles, 8 * cols, rows, True),  # the weight ROMs, one per row
+    weight_words = plan.ring_depth if plan.weight_source == "stream" else plan.tiles
+    out = [("array", weight_words, 8 * cols, rows, True),  # weight ROMs or rings, one a row
            ("lanes", acc_pixels, plan.acc_width, cols, False),  # partial sums, one per lane
            ("top", height * width, 8 * min(channels, cols),
             plan.in_copies * math.ceil(channels / cols), False),  # input buffer copies

@@ -34,6 +34,7 @@ from hlsgen.decompose.graph import bit_width
 from hlsgen.systolic.depthwise import depthwise_tables, is_depthwise
 from hlsgen.systolic.plan import ArrayShape, SystolicError, SystolicPlan, Tap, plan_layer
 from hlsgen.systolic.shiftadd import step_positions
+from hlsgen.systolic.weights import RING_WORDS, WEIGHT_SOURCES, ring_depth
 
 __all__ = ["Op", "Vmode", "Step", "NetworkPlan", "plan_network", "beat_cycles",
            "memory_copies", "COPY_BITS", "PE_KINDS"]
@@ -136,6 +137,8 @@ class NetworkPlan:
     share_groups: tuple[tuple[int, ...], ...] = ()
     step_shared: tuple[bool, ...] = ()
     lane_split: bool = False  # shiftadd: the lanes multiply over two cycles of a beat
+    weight_source: str = "rom"  # WEIGHT_SOURCES: block-RAM ROMs, or streamed (shiftadd only)
+    ring_depth: int = 0  # "stream": words of each row's ring buffer (tiles in flight at most)
 
     @property
     def layers(self) -> int:
@@ -168,8 +171,9 @@ class NetworkPlan:
 
 
 def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
-                 pe: str = "dsp", copy_bits: int = COPY_BITS,
-                 share_reads: bool = True, split_lanes: bool = False) -> NetworkPlan:
+                 pe: str = "dsp", copy_bits: int = COPY_BITS, weights: str = "rom",
+                 ring_words: int = RING_WORDS, share_reads: bool = True,
+                 split_lanes: bool = False) -> NetworkPlan:
     """Every layer of ``graph`` as a step on an array of ``shape``, memories allocated.
     ``depthwise``: run depthwise Convs channel-parallel (else block-diagonal, 1/groups);
     ``pe``: ``"dsp"`` (one multiply per PE) or ``"shiftadd"`` (one Booth digit per PE and cycle,
@@ -178,9 +182,12 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
     shift-add only, one read serves a run of depthwise ports where it can (fewer cycles, a
     few hundred LUTs more: :func:`_shared_reads`); ``split_lanes``: shift-add only, each lane
     multiplies in two cycles of a beat with half the adders (every step that multiplies then
-    takes at least 2 cycles a beat)."""
+    takes at least 2 cycles a beat); ``weights``: ``"rom"`` (block-RAM ROMs) or ``"stream"``
+    (shift-add only: from the ``w_stream`` port into per-row ring buffers of ``ring_words``
+    words, :mod:`hlsgen.systolic.weights`)."""
     if pe not in PE_KINDS:
         raise SystolicError(f"PE kind '{pe}' is unknown; use one of {', '.join(PE_KINDS)}")
+    _check_weight_source(graph, pe, weights, ring_words)
     _check_graph(graph)
     steps = [_step(graph, layer, shape, depthwise) for layer in graph.layers]
     ports = max(len(s.port_taps[0]) for s in steps)
@@ -239,7 +246,9 @@ def plan_network(graph: ir.Graph, shape: ArrayShape, depthwise: bool = True,
         mult_width=max(mult.bit_length(), 1), scale_width=max(scale.bit_length(), 1),
         prod_width=max(bit_width(-prod, prod), 10), pe=pe,
         step_terms=terms, step_positions=positions, step_reads=reads, step_beats=beats,
-        share_groups=groups, step_shared=shared, lane_split=pe == "shiftadd" and split_lanes)
+        share_groups=groups, step_shared=shared, lane_split=pe == "shiftadd" and split_lanes,
+        weight_source=weights,
+        ring_depth=ring_depth(max(1, tile), ring_words) if weights == "stream" else 0)
 
 
 def _shared_reads(steps: list[Step], ports: int, copies: int
@@ -304,6 +313,22 @@ def _check_graph(graph: ir.Graph) -> None:
             raise SystolicError(f"Add '{layer.name}': requantization multiplier is not 1 or an "
                                 "operand multiplier is negative; the lanes scale the operands "
                                 "with unsigned mult_a / mult_b and only shift the sum")
+
+
+def _check_weight_source(graph: ir.Graph, pe: str, weights: str, ring_words: int) -> None:
+    if weights not in WEIGHT_SOURCES:
+        raise SystolicError(f"weight source '{weights}' is unknown; use one of "
+                            f"{', '.join(WEIGHT_SOURCES)}")
+    if weights != "stream":
+        return
+    if pe != "shiftadd":
+        raise SystolicError("streamed weights need the shift-add engine (pe='shiftadd'); the "
+                            "DSP baseline keeps its weights in ROMs")
+    if ring_words < 1:
+        raise SystolicError(f"ring buffer of {ring_words} words: it needs at least 1")
+    if not any(isinstance(layer, (ir.Conv, ir.Dense)) for layer in graph.layers):
+        raise SystolicError(f"graph '{graph.name}' has no Conv or Dense layer: there are no "
+                            "weights to stream; use weights='rom'")
 
 
 # -- steps -----------------------------------------------------------------------------------

@@ -61,6 +61,17 @@ def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
     files = {**emit_network(plan, core), **emit_network_hls(plan, core), **testbench_files()}
     files["tb/input.txt"] = _vector_text(x_ir)
     files["tb/expected.txt"] = _vector_text(execute(graph, x_ir))
+    if plan.weight_source == "stream":  # what the testbench feeds w_stream every frame
+        from hlsgen.systolic.weights import weight_stream_text
+
+        files["tb/weights.txt"] = weight_stream_text(plan)
+    streamed = (
+        "Weights: streamed from off-chip memory through the AXI4-Stream port `w_stream` "
+        f"({plan.tiles * shape.rows:,} words of {shape.cols} int8 weights a frame, the order "
+        "of `hlsgen.systolic.weights.weight_stream`: `tb/weights.txt`, which the testbench and "
+        f"`make csim` stream every frame) into a {plan.ring_depth}-word ring buffer per array "
+        "row; see docs/systolic-shiftadd.md, \"Weights from DDR\".\n\n"
+        if plan.weight_source == "stream" else "")
     kind = ("shift-add PEs, no DSP: one Booth digit per PE and cycle, B cycles per beat"
             if pe == "shiftadd" else "DSP baseline")
     files["README.md"] = (
@@ -71,8 +82,8 @@ def network_project_files(graph: ir.Graph, shape: ArrayShape, x_ir: np.ndarray,
         "`python tb/run_sim.py --sim verilator`; the result is in `results/sim.json`.\n\n"
         "C simulation of the same engine in HLS C++ (`hls/`, g++ and the ap_int headers of "
         "`$XILINX_HLS` or the hls4ml wheel): `make csim`; frames and mismatches against "
-        "`tb/expected.txt` are in `results/csim.json`.\n\n"
-        "## Per-layer MAC utilization\n\ncycles = a layer's span (its first issue to the "
+        "`tb/expected.txt` are in `results/csim.json`.\n\n" + streamed
+        + "## Per-layer MAC utilization\n\ncycles = a layer's span (its first issue to the "
         "next layer's); utilization = its MACs / (PEs x cycles); also in "
         "`results/utilization.json`.\n\n" + utilization_markdown(plan, timing))
     files["results/utilization.json"] = json.dumps(
