@@ -10,8 +10,9 @@ import pytest
 
 from onnx_builders import MODELS_DIR as MODELS
 from factory import random_graph
+from test_systolic_shiftadd import yosys_report
 from hlsgen.explore.devices import Budget
-from hlsgen.systolic import ArrayShape, emit_network, module_names
+from hlsgen.systolic import ArrayShape, module_names
 from hlsgen.systolic.netresources import estimate_network, lutram_luts, memory_brams
 from hlsgen.systolic.nettiming import network_cycle_model
 from hlsgen.systolic.network import plan_network
@@ -84,16 +85,10 @@ def test_auto_engine_says_what_the_smallest_needs():
 def test_estimated_block_ram_equals_yosys_module_by_module(tmp_path):
     """conv -> depthwise -> maxpool -> dense on 4x2: the RAMB36 of each module (weight ROMs,
     the lanes' memories, the input buffer and activation banks) as yosys maps them."""
-    from hlsgen.verify.estimate import run_yosys
-
     graph = random_graph(8, layers=("conv", "dwconv", "maxpool", "dense"), signed=None,
                          rounding="mixed", max_channels=6, max_hw=9)
     plan = plan_network(graph, ArrayShape(4, 2), pe="shiftadd", copy_bits=0)
-    rtl = tmp_path / "rtl"
-    rtl.mkdir()
-    for rel, text in emit_network(plan).items():
-        (tmp_path / rel).write_text(text)
-    report = run_yosys(rtl)
+    report = yosys_report(plan, tmp_path)
     est = estimate_network(plan).parts
     names = module_names()
     assert report.modules[names["array"]].brams == est["array"].brams > 0

@@ -201,19 +201,23 @@ def test_no_multiply_operator_in_the_shiftadd_verilog():
 def test_yosys_maps_no_dsp(tmp_path):
     """conv -> depthwise -> maxpool -> dense on 3x2: 0 DSP48E1 in the whole design (the PEs
     and the lanes' 23-bit requantization multipliers are shift-add), term ROMs in block RAM."""
-    from hlsgen.verify.estimate import run_yosys
-
     graph = _network(8, ("dwconv", "maxpool"), "dense")
     shape = ArrayShape(3, 2)
     plan = plan_network(graph, shape, pe="shiftadd")
     assert plan.mult_width > 17 and max(plan.step_terms) > 1
-    rtl = tmp_path / "rtl"
-    rtl.mkdir()
-    for rel, text in emit_network(plan).items():
-        (tmp_path / rel).write_text(text)
-    report = run_yosys(rtl)
+    report = yosys_report(plan, tmp_path)
     assert report.total.dsps == 0
     assert report.modules[module_names()["array"]].brams >= shape.rows / 2
+
+
+def yosys_report(plan, where: Path):
+    """yosys on the plan's Verilog, written to ``where/rtl``."""
+    from hlsgen.verify.estimate import run_yosys
+
+    (where / "rtl").mkdir()
+    for rel, text in emit_network(plan).items():
+        (where / rel).write_text(text)
+    return run_yosys(where / "rtl")
 
 
 # -- simulation ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from factory import random_input
-from test_systolic_shiftadd import MODELS, _code_without_comments, _network
+from test_systolic_shiftadd import MODELS, _code_without_comments, _network, yosys_report
 from hlsgen.reference import execute
 from hlsgen.systolic import ArrayShape, SystolicError, emit_network, module_names
 from hlsgen.systolic.netemu import emulate_network
@@ -167,15 +167,9 @@ def test_rom_project_has_no_weight_port(tmp_path):
 
 
 def test_yosys_maps_the_rings_to_block_ram_and_no_dsp(tmp_path):
-    from hlsgen.verify.estimate import run_yosys
-
     graph = _network(8, ("dwconv", "maxpool"), "dense")
     plan = _stream_plan(graph, ArrayShape(3, 2))
-    rtl = tmp_path / "rtl"
-    rtl.mkdir()
-    for rel, text in emit_network(plan).items():
-        (tmp_path / rel).write_text(text)
-    report = run_yosys(rtl)
+    report = yosys_report(plan, tmp_path)
     assert report.total.dsps == 0
     assert report.modules[module_names()["array"]].brams >= plan.shape.rows / 2
 
