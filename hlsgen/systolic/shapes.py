@@ -1,7 +1,8 @@
 """Array shapes a part allows.  The strongest DSP baseline: the shape with the lowest exact
 latency among those whose DSPs fit the part and whose block RAM stays under the search's
-ceiling (:func:`best_shape`).  The shift-add engine: the shape and memory-copy budget with
-the lowest exact latency whose estimated LUTs, FFs and block RAM fit a budget
+ceiling (:func:`best_shape`).  The shift-add engine: the shape, memory-copy budget, shared
+reads and split lanes with the lowest exact latency whose estimated LUTs, FFs and block RAM
+fit a budget
 (:func:`best_shiftadd_engine`, the resource model of :mod:`hlsgen.systolic.netresources`).
 
 A fair comparison gives the baseline every DSP a good shape can use (``R*C`` PE DSPs plus one
@@ -99,9 +100,10 @@ def best_shiftadd_engine(graph: ir.Graph, budget,
                          share_reads: tuple[bool, ...] = (True, False),
                          split_lanes: tuple[bool, ...] = (False, True)) -> EngineChoice:
     """The shift-add engine (shape, copy budget, shared depthwise reads or not, lanes
-    multiplying in one cycle or two) with the lowest latency whose estimated LUTs, FFs and RAMB36 fit ``budget`` (an
-    :class:`hlsgen.explore.devices.Budget`; 0 DSP by construction); ties: fewer LUTs.  Raises
-    ``ValueError`` naming the smallest design's needs when none fits."""
+    multiplying in one cycle or two) with the lowest latency whose estimated LUTs, FFs and
+    RAMB36 fit ``budget`` (an :class:`hlsgen.explore.devices.Budget`; 0 DSP by construction);
+    ties: fewer LUTs.  Raises ``ValueError`` naming the smallest design's needs when none
+    fits."""
     from hlsgen.systolic.netresources import estimate_network
 
     best, smallest, compared = None, None, 0
