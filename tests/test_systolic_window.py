@@ -152,3 +152,13 @@ def test_generate_share_reads_option(tmp_path, capsys):
                  "--no-share-reads"]) == 2
     err = capsys.readouterr().err.strip()
     assert "apply to --arch systolic --pe shiftadd only" in err and len(err.splitlines()) == 1
+
+
+def test_shared_reads_with_streamed_weights_and_empty_beats(tmp_path):
+    """Weights streamed into a one-tile ring: the sequencer issues empty beats inside the
+    depthwise layer while a tile loads, and a run's OR of addresses must not see them."""
+    from test_systolic_stream import _simulate_stream
+
+    graph = _after_a_3x3_conv(17)
+    plan, timing = _simulate_stream(tmp_path / "stream", graph, ArrayShape(9, 2), ring_words=1)
+    assert plan.step_shared[_depthwise(plan)] and sum(timing.stall_beats) > 0
