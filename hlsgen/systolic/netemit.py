@@ -17,7 +17,7 @@ from hlsgen.systolic.network import NetworkPlan, Op, Vmode
 from hlsgen.systolic.nettiming import network_cycle_model, release_delay
 from hlsgen.systolic.shiftadd import booth_function, booth_window_function, split_digits
 
-__all__ = ["emit_network"]
+__all__ = ["emit_network", "psum_width", "address_width"]
 
 DSP_A_BITS = 25  # DSP48E1 multiplier: 25-bit signed A ...
 DSP_B_UNSIGNED = 17  # ... times 18-bit signed B: 17 bits of an unsigned multiplier
@@ -50,7 +50,7 @@ def emit_network(plan: NetworkPlan, core: CoreName | None = None) -> dict[str, s
 
 def _common(plan: NetworkPlan) -> dict:
     rows, cols = plan.shape.rows, plan.shape.cols
-    psum = _psum_width(plan)
+    psum = psum_width(plan)
     max_ct = max(plan.banks, max(s.n_ct for s in plan.steps))
     shiftadd = plan.pe == "shiftadd"
     stream = plan.weight_source == "stream"
@@ -86,12 +86,25 @@ def _ph_bits(plan: NetworkPlan) -> int:
     return max(1, (max(plan.step_beats or (1,)) - 1).bit_length())
 
 
-def _psum_width(plan: NetworkPlan) -> int:
+def psum_width(plan: NetworkPlan) -> int:
+    """Bits of the array's partial sums (the resource model counts them too)."""
     from hlsgen.decompose.graph import bit_width
     from hlsgen.systolic.plan import PRODUCT_BOUND
 
     rows = plan.shape.rows
     return bit_width(-rows * PRODUCT_BOUND, rows * PRODUCT_BOUND)
+
+
+def address_width(plan: NetworkPlan) -> int:
+    """Bits of the front end's signed window arithmetic (cw)."""
+    src = plan.graph_input
+    depth = max(plan.bank_depth)
+    bound = src.shape[0] * src.shape[1] + depth
+    for s in plan.steps:
+        win = s.window
+        bound = max(bound, (win.padded_h + win.kh) * (win.w + win.padded_w + win.kw)
+                    + s.in_base + depth)
+    return bound.bit_length() + 2
 
 
 # -- the array -------------------------------------------------------------------------------
@@ -137,7 +150,7 @@ def _q_bits(plan: NetworkPlan) -> int:
 
 
 def _accum_context(plan: NetworkPlan) -> dict:
-    cols, psum = plan.shape.cols, _psum_width(plan)
+    cols, psum = plan.shape.cols, psum_width(plan)
     acc, prod, mult = plan.acc_width, plan.prod_width, plan.mult_width
     half = split_digits(mult)
     shifts = [v for s in plan.steps for row in s.lane_shift for v in row]
@@ -187,12 +200,7 @@ def _top_context(plan: NetworkPlan) -> dict:
     src, out = plan.graph_input, plan.graph_output
     in_beats = src.shape[0] * src.shape[1]
     depth = max(plan.bank_depth)
-    bound = in_beats + depth
-    for s in plan.steps:
-        win = s.window
-        bound = max(bound, (win.padded_h + win.kh) * (win.w + win.padded_w + win.kw)
-                    + s.in_base + depth)
-    cw = bound.bit_length() + 2
+    cw = address_width(plan)
     addr_bits = _bits(max(in_beats, depth))
     q_bits = _q_bits(plan)
     word_bits = 8 * cols * plan.banks

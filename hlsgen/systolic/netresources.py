@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hlsgen.decompose.graph import bit_width
+from hlsgen.systolic.netemit import address_width, psum_width
 from hlsgen.systolic.network import NetworkPlan, Op
 from hlsgen.systolic.shiftadd import split_digits
 
@@ -88,31 +88,13 @@ def memory_brams(depth: int, width: int, block: bool = False) -> float:
     return min(whole, half)
 
 
-def _psum_width(plan: NetworkPlan) -> int:
-    from hlsgen.systolic.plan import PRODUCT_BOUND
-
-    rows = plan.shape.rows
-    return bit_width(-rows * PRODUCT_BOUND, rows * PRODUCT_BOUND)
-
-
-def _address_width(plan: NetworkPlan) -> int:
-    """Bits of the front end's signed window arithmetic (as the top sizes it)."""
-    src = plan.graph_input
-    bound = src.shape[0] * src.shape[1] + max(plan.bank_depth)
-    for s in plan.steps:
-        win = s.window
-        bound = max(bound, (win.padded_h + win.kh) * (win.w + win.padded_w + win.kw)
-                    + s.in_base + max(plan.bank_depth))
-    return bound.bit_length() + 2
-
-
 def features(plan: NetworkPlan) -> dict[str, dict[str, float]]:
     """Per part, the structural counts its LUTs and FFs are made of."""
     rows, cols = plan.shape.rows, plan.shape.cols
-    pes, psum, word = rows * cols, _psum_width(plan), 8 * cols
+    pes, psum, word = rows * cols, psum_width(plan), 8 * cols
     per_pe = 1.0 if plan.has_depthwise else 0.0
     acc, racc, mult, prod = plan.acc_width, plan.racc_width, plan.mult_width, plan.prod_width
-    cw = _address_width(plan)
+    cw = address_width(plan)
     ports, banks = plan.ports, plan.banks
     copies = plan.in_copies + plan.act_copies
     shared_reads = sum(max(0, plan.ports - k) for k in (plan.in_copies, plan.act_copies))
@@ -121,7 +103,7 @@ def features(plan: NetworkPlan) -> dict[str, dict[str, float]]:
         if s.op is Op.MAC:
             sources += sum(len(r) for r in s.plan.row_sources)
     # the lanes' per-tile tables (bias, multiplier, shift) as LUT ROMs, 64 words a LUT; a deep
-    # multiplier table goes to block RAM (see _brams)
+    # multiplier table goes to block RAM (see _memories)
     table_width = acc + 6 + (0 if plan.ct_total > ROM_TABLE_DEPTH else mult)
     scales = plan.scale_width if any(s.op is Op.SCALE for s in plan.steps) else 0
     lutram = {part: luts for part, (_, luts) in _memory_costs(plan).items()}
