@@ -1,6 +1,7 @@
 """Accuracy the search did not choose from: the search/validation split, the validation figure
 (checked against an independent ``hlsgen evaluate``), the sampling margin, and the data-free
-proxy (the top-1 drop predicted from the output logits' SQNR on synthetic inputs)."""
+proxy (the top-1 drop predicted from the output logits' error against the exact network's
+decision margin on synthetic inputs)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 from hlsgen.cli import main
 from hlsgen.errors import DataError
-from hlsgen.explore.evaluation import (LOGIT_SQNR_AT_ONE_POINT, logit_sqnr_db, predicted_drop,
+from hlsgen.explore.evaluation import (MARGIN_SNR_AT_ONE_POINT, decision_margin,
+                                       logit_sqnr_db, margin_snr_db, predicted_drop,
                                        sampling_margin)
 from hlsgen.explore.validation import stratified_split
 
@@ -55,23 +57,42 @@ def test_sampling_margin_is_z_standard_errors_of_the_flips():
     assert sampling_margin(pred, reference, 0.0) == 0.0
 
 
-def test_predicted_drop_follows_the_logit_sqnr():
+def test_logit_sqnr_is_the_signal_over_the_error_energy():
     reference = np.array([[10, -5, 3], [0, 7, -2]], dtype=np.int64)  # zero point 1 below
-    assert predicted_drop(reference.copy(), reference, 1) == 0.0  # exact: no drop at all
+    assert logit_sqnr_db(reference.copy(), reference, 1) == float("inf")
     out = reference.copy()
     out[0, 1] += 1  # noise energy 1: the SQNR is the signal's energy in dB
     signal = float(np.sum((reference - 1.0) ** 2))
     assert logit_sqnr_db(out, reference, 1) == 10.0 * float(np.log10(signal / 1.0))
-    # 1 point at the calibrated SQNR, 10x per 10 dB less, capped at 100 points
+
+
+def test_decision_margin_is_the_median_top2_gap():
+    reference = np.array([[10, -5, 3], [0, 7, -2], [4, 4, 0], [9, 1, 2]], dtype=np.int64)
+    # gaps 7, 7, 0, 7: median 7
+    assert decision_margin(reference) == 7.0
+    assert decision_margin(np.zeros((5, 4), dtype=np.int64)) == 1.0  # all tied: at least 1
+    one = np.array([[3], [-1], [5]], dtype=np.int64)  # one output: its RMS about the zero point
+    assert decision_margin(one, 1) == float(np.sqrt((4 + 4 + 16) / 3))
+
+
+def test_predicted_drop_follows_the_error_against_the_margin():
+    reference = np.array([[10, -5, 3], [0, 7, -2]], dtype=np.int64)
+    margin = 7.0
+    assert predicted_drop(reference.copy(), reference, margin) == 0.0  # exact: no drop
     for step in (1, 2, 3):
         out = reference.copy()
         out[1, 0] += step
-        sqnr = logit_sqnr_db(out, reference, 1)
-        assert predicted_drop(out, reference, 1) == 10.0 ** ((LOGIT_SQNR_AT_ONE_POINT - sqnr)
-                                                             / 10.0)
-    assert predicted_drop(reference + 1000, reference, 1) == 100.0
-    drops = [predicted_drop(reference + k, reference, 1) for k in (1, 2, 3)]
+        snr = margin_snr_db(out, reference, margin)
+        assert snr == 10.0 * np.log10(margin ** 2 / (step ** 2 / out.size))
+        # 1 point at the calibrated margin SNR, 10x per 10 dB less
+        assert predicted_drop(out, reference, margin) == 10.0 ** (
+            (MARGIN_SNR_AT_ONE_POINT - snr) / 10.0)
+    assert predicted_drop(reference + 1000, reference, margin) == 100.0  # capped
+    drops = [predicted_drop(reference + k, reference, margin) for k in (1, 2, 3)]
     assert drops == sorted(drops) and drops[0] < drops[2]  # more noise, more predicted drop
+    # the same error is predicted to cost less where the decisions are wider
+    out = reference + 2
+    assert predicted_drop(out, reference, 2 * margin) < predicted_drop(out, reference, margin)
 
 
 def test_data_free_search_bounds_the_predicted_drop(tmp_path):

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_search_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of the search; ``build`` adds these too, so both mean the same."""
     opt.add_data(parser, required=False,
-                 purpose="samples to measure accuracy on; without it, the SQNR of the output "
+                 purpose="samples to measure accuracy on; without it, the error of the output "
                  "logits on synthetic inputs (a data-free proxy)")
     opt.add_quantization(parser)
     opt.add_target(parser, budget_default=True)
@@ -124,7 +124,8 @@ def search(args, outdir: Path) -> SearchOutcome:
         x_ir = quantize_input(graph, x)
     else:
         console.print("[yellow]note:[/] no --data: accuracy is a top-1 drop predicted from the "
-                      "SQNR of the output logits on synthetic inputs, a data-free proxy")
+                      "output logits' error on synthetic inputs against the exact network's "
+                      "decision margins, a data-free proxy")
     data = make_eval_data(graph, x_ir, labels, options.seed)
     started = time.perf_counter()
     created = not outdir.exists()
@@ -209,12 +210,13 @@ def _print_summary(console, result, budget, seconds) -> None:
     console.print(table)
     data = result.problem.data
     if data.kind == "synthetic":
-        from hlsgen.explore.evaluation import LOGIT_SQNR_AT_ONE_POINT
+        from hlsgen.explore.evaluation import MARGIN_SNR_AT_ONE_POINT
 
-        bound = LOGIT_SQNR_AT_ONE_POINT - 10 * math.log10(max(result.problem.max_accuracy_drop,
+        bound = MARGIN_SNR_AT_ONE_POINT - 10 * math.log10(max(result.problem.max_accuracy_drop,
                                                               1e-3))
-        console.print(f"data-free: the output logits' SQNR against the exact integer network on "
-                      f"{len(data.x_ir)} synthetic inputs had to stay >= {bound:.1f} dB (the "
+        console.print(f"data-free: the RMS error of the output logits on {len(data.x_ir)} "
+                      f"synthetic inputs had to stay >= {bound:.1f} dB below the exact "
+                      f"network's median decision margin on them ({data.margin:g}; the "
                       f"calibrated proxy for a top-1 drop of {result.max_accuracy_drop:g} "
                       "points; docs/explore.md)")
     if result.validation is not None:

@@ -84,8 +84,9 @@ class EvalData:
 
     ``labels`` given: metric = top-1 (%) on labels, bound = drop vs the exact integer network.
     No labels: metric = top-1 agreement (%) with the exact integer network's predictions.
-    Synthetic inputs (no data at all): metric = 100 - the top-1 drop predicted from the SQNR
-    of the output logits (:func:`hlsgen.explore.evaluation.predicted_drop`).
+    Synthetic inputs (no data at all): metric = 100 - the top-1 drop predicted from the output
+    logits' error against the exact network's decision ``margin`` on them
+    (:func:`hlsgen.explore.evaluation.predicted_drop`).
     """
 
     x_ir: np.ndarray
@@ -95,6 +96,7 @@ class EvalData:
     kind: str  # "labelled", "unlabelled" or "synthetic"
     reference_out: np.ndarray | None = None  # the exact network's outputs [samples, classes]
     output_zero_point: int = 0
+    margin: float = 1.0  # synthetic: the exact network's median top-2 logit gap on x_ir
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,7 +23,8 @@ from hlsgen.explore.costing import pipeline_choices
 from hlsgen.explore.devices import Budget
 from hlsgen.explore.pareto import (design_json, front_csv, front_json, pareto_front,
                                    plot_front)
-from hlsgen.explore.evaluation import Evaluation, fitness
+from hlsgen.explore.evaluation import (MARGIN_SNR_AT_ONE_POINT, Evaluation, decision_margin,
+                                       fitness)
 from hlsgen.explore.problem import DEFAULT_LADDER, EvalData, Problem, build_problem
 from hlsgen.explore.search import fingerprint_of, genetic_search
 from hlsgen.explore.synthetic import synthetic_inputs
@@ -79,8 +80,9 @@ class ExploreResult:
 def make_eval_data(graph: ir.Graph, x_ir: np.ndarray | None, labels: np.ndarray | None,
                    seed: int) -> EvalData:
     """Labelled data -> top-1 vs labels; unlabelled -> agreement with the exact network;
-    none -> the logit SQNR on synthetic inputs (random fields and class-seeking inputs,
-    :mod:`hlsgen.explore.synthetic`) as a predicted top-1 drop."""
+    none -> the output logits' error against the exact network's decision margin on synthetic
+    inputs (random fields and class-seeking inputs, :mod:`hlsgen.explore.synthetic`) as a
+    predicted top-1 drop."""
     from hlsgen.reference import execute
 
     kind = "labelled" if labels is not None else "unlabelled"
@@ -90,8 +92,9 @@ def make_eval_data(graph: ir.Graph, x_ir: np.ndarray | None, labels: np.ndarray 
     out = execute(graph, x_ir).reshape(x_ir.shape[0], -1)
     reference_pred = np.argmax(out, axis=1)
     baseline = 100.0 * float(np.mean(reference_pred == labels)) if labels is not None else 100.0
-    return EvalData(x_ir, labels, reference_pred, baseline, kind, out,
-                    graph.tensor(graph.output).zero_point)
+    zero_point = graph.tensor(graph.output).zero_point
+    return EvalData(x_ir, labels, reference_pred, baseline, kind, out, zero_point,
+                    decision_margin(out, zero_point))
 
 
 def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOptions,
@@ -114,6 +117,8 @@ def explore(graph: ir.Graph, data: EvalData, budget: Budget, options: ExploreOpt
                             logit_guard=options.logit_guard and data.kind != "synthetic")
     fingerprint = fingerprint_of(
         graph=_graph_digest(graph), data=_array_digest(data.x_ir), kind=data.kind,
+        # the data-free proxy's calibration: a checkpoint scored by another is not reused
+        proxy=[data.margin, MARGIN_SNR_AT_ONE_POINT] if data.kind == "synthetic" else None,
         options={k: v for k, v in options.__dict__.items()
                  if k not in ("workers", "scheduler", "resume", "generations")},
         budget=budget.__dict__)

@@ -9,8 +9,9 @@ drawn directly in the IR's integer input domain:
   class's margin in the exact integer network (inputs the network is sure about, as it is
   about most real samples), each then perturbed into several variants.
 
-The search measures a design by the SQNR of its output logits against the exact network's on
-these inputs (:func:`hlsgen.explore.evaluation.predicted_drop`).  Everything is drawn from
+The search measures a design by the RMS error of its output logits against the exact
+network's on these inputs, relative to the exact network's median decision margin on them
+(:func:`hlsgen.explore.evaluation.predicted_drop`).  Everything is drawn from
 ``seed``: the same model and seed give the same inputs.
 """
 
