@@ -12,11 +12,15 @@ import numpy as np
 import pytest
 
 from hlsgen.cli import main
+from hlsgen.design import apply_design
 from hlsgen.errors import DataError
 from hlsgen.explore.evaluation import (MARGIN_SNR_AT_ONE_POINT, decision_margin,
                                        logit_sqnr_db, margin_snr_db, predicted_drop,
                                        sampling_margin)
+from hlsgen.explore.synthetic import synthetic_inputs
 from hlsgen.explore.validation import stratified_split
+from hlsgen.frontend import import_model
+from hlsgen.reference import execute
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digits_cnn.onnx"
@@ -110,6 +114,15 @@ def test_data_free_search_bounds_the_predicted_drop(tmp_path):
         if not e["violations"]:
             assert 0.0 <= e["accuracy_drop"] <= 1.0
     assert any(not e["violations"] and e["accuracy_drop"] > 0 for e in evaluations)
+    # The chosen design's figure, recomputed independently of the search: its network and the
+    # exact one on the same synthetic inputs, the error against the exact network's margin.
+    graph = import_model(EXAMPLE, calibration=np.load(EXAMPLE_CAL)["x"])
+    x = synthetic_inputs(graph, 0)
+    exact = execute(graph, x).reshape(len(x), -1)
+    got = execute(apply_design(graph, out / "design.json").graph, x).reshape(len(x), -1)
+    assert design["samples"] == len(x)
+    assert round(predicted_drop(got, exact, decision_margin(exact)), 4) == (
+        design["accuracy_drop"])
 
 
 def test_validation_figure_equals_an_independent_evaluate(tmp_path, capsys):
