@@ -3,7 +3,8 @@
 For each model, designs from the search's ladder: every uniform design (one folded lcc rung
 on every layer) and mixed ones, a rung per layer chosen to spend the fewest adders on a given
 total of the per-layer logit errors measured on the synthetic inputs (a Lagrangian sweep:
-the allocations a search explores).  Each design is scored on the model's labelled samples
+the allocations a search explores), and with ``--pareto`` the Pareto designs of data-free
+searches (``EXPDIR/pareto.json`` of ``hlsgen explore`` without ``--data``, seed 0).  Each design is scored on the model's labelled samples
 (real top-1 drop, flipped predictions, logit SQNR) and by what ``hlsgen explore`` without
 ``--data`` measures on the inputs of ``hlsgen/explore/synthetic.py`` (seed 0): the RMS
 error of the logits against the exact network's median decision margin (the margin SNR),
@@ -12,6 +13,7 @@ before (1 point at 25 dB).  Prints a table, writes ``OUT/data_free_proxy.json`` 
 ``OUT/data_free_proxy.png`` (docs/explore.md shows it).
 
     python benchmarks/data_free_proxy.py --models kws_dscnn_int8 resnet8_int8 mnist8
+    python benchmarks/data_free_proxy.py --models kws_dscnn_int8 --pareto kws/pareto.json
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ UNIFORM = tuple(f"lcc:sqnr={s},fold=1" for s in (36, 32, 28, 25, 22, 19, 16, 13,
 PREVIOUS_SQNR_AT_ONE_POINT = 25.0  # the logit-SQNR proxy this one replaced
 
 
-def study(name: str, samples: int | None, jobs: int) -> list[dict]:
+def study(name: str, samples: int | None, jobs: int, pareto: list[Path]) -> list[dict]:
     from hlsgen.explore.devices import Budget
     from hlsgen.explore.evaluation import (logit_sqnr_db, margin_snr_db, predicted_drop)
     from hlsgen.explore.problem import build_problem
@@ -76,6 +78,14 @@ def study(name: str, samples: int | None, jobs: int) -> list[dict]:
         designs[f"mixed, lambda {weight:.0f}"] = tuple(
             min(range(len(ladder)), key=lambda g: ladder[g].adders + weight * noise[i][g])
             for i, ladder in enumerate(problem.ladders))
+    for path in pareto:  # the fronts of data-free searches of this model
+        doc = json.loads(path.read_text())
+        if doc["model"] != graph.name:
+            continue
+        for k, point in enumerate(doc["front"]):
+            designs[f"pareto {k}"] = tuple(
+                [c.method for c in ladder].index(point["methods"][layer])
+                for layer, ladder in zip(names, problem.ladders))
     exact_adders = sum(ladder[0].adders for ladder in problem.ladders)
     rows, seen = [], set()
     for label, genes in designs.items():
@@ -125,11 +135,17 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_yscale("symlog", linthresh=1.0)
         ax.set_xlim(left=0.0)
+        for model in dict.fromkeys(r["model"] for r in rows):
+            mine = [r for r in rows if r["model"] == model and r["design"].startswith("pareto")]
+            if mine:
+                ax.scatter([r[key] for r in mine], [r["real_drop"] for r in mine], s=40,
+                           facecolors="none", edgecolors="black", lw=0.6)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("real top-1 drop (points)")
     axes[0].legend(fontsize=7)
-    fig.suptitle("data-free proxy vs real top-1 drop: uniform and mixed designs of the ladder")
+    fig.suptitle("data-free proxy vs real top-1 drop: uniform and mixed designs of the ladder, "
+                 "circled: Pareto designs of the data-free searches")
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
@@ -143,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="labelled samples per model (default: all)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--pareto", type=Path, nargs="*", default=[],
+                        help="pareto.json files of data-free searches (seed 0) to score too")
     parser.add_argument("--plot-only", action="store_true",
                         help="redraw OUT/data_free_proxy.png from OUT/data_free_proxy.json")
     args = parser.parse_args(argv)
@@ -151,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
              args.out / "data_free_proxy.png")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = [row for name in args.models for row in study(name, args.samples, args.jobs)]
+    rows = [row for name in args.models
+            for row in study(name, args.samples, args.jobs, args.pareto)]
     (args.out / "data_free_proxy.json").write_text(json.dumps(rows, indent=2) + "\n")
     plot(rows, args.out / "data_free_proxy.png")
     print_markdown(rows)
