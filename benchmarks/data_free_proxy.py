@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +57,10 @@ def study(name: str, samples: int | None, jobs: int, pareto: list[Path]) -> list
     exact = execute(graph, x).reshape(len(x), -1)
     baseline = 100 * np.mean(exact.argmax(1) == y)
     names = problem.layer_names
+    parallel = problem.uniform_genome("exact")[len(names):]  # pipeline and datapath genes
 
     def network(genes) -> object:
-        chosen = {names[i]: problem.ladders[i][g] for i, g in enumerate(genes)}
-        return replace(graph, layers=tuple(chosen[layer.name].layer if layer.name in chosen
-                                           else layer for layer in graph.layers))
+        return problem.design(tuple(genes) + parallel)[0].graph
 
     def syn_noise(genes) -> float:
         out = execute(network(genes), synthetic).reshape(len(synthetic), -1)
