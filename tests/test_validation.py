@@ -17,6 +17,7 @@ from hlsgen.errors import DataError
 from hlsgen.explore.evaluation import (MARGIN_SNR_AT_ONE_POINT, decision_margin,
                                        logit_sqnr_db, margin_snr_db, predicted_drop,
                                        sampling_margin)
+from hlsgen.explore.run import make_eval_data
 from hlsgen.explore.synthetic import synthetic_inputs
 from hlsgen.explore.validation import stratified_split
 from hlsgen.frontend import import_model
@@ -115,14 +116,31 @@ def test_data_free_search_bounds_the_predicted_drop(tmp_path):
             assert 0.0 <= e["accuracy_drop"] <= 1.0
     assert any(not e["violations"] and e["accuracy_drop"] > 0 for e in evaluations)
     # The chosen design's figure, recomputed independently of the search: its network and the
-    # exact one on the same synthetic inputs, the error against the exact network's margin.
+    # exact one on the same synthetic inputs, the error against the exact network's margin
+    # (measured on the synthetic inputs of seeds 0 to 3 together).
     graph = import_model(EXAMPLE, calibration=np.load(EXAMPLE_CAL)["x"])
     x = synthetic_inputs(graph, 0)
     exact = execute(graph, x).reshape(len(x), -1)
     got = execute(apply_design(graph, out / "design.json").graph, x).reshape(len(x), -1)
+    pooled = np.concatenate([execute(graph, synthetic_inputs(graph, s)).reshape(-1, 10)
+                             for s in (0, 1, 2, 3)])
     assert design["samples"] == len(x)
-    assert round(predicted_drop(got, exact, decision_margin(exact)), 4) == (
+    assert round(predicted_drop(got, exact, decision_margin(pooled)), 4) == (
         design["accuracy_drop"])
+
+
+def test_data_free_margin_is_the_same_for_every_seed():
+    """The decision margin is the exact network's, measured on the synthetic inputs of seeds 0
+    to 3 together: every search seed gets the same one, though the inputs it scores designs
+    on differ, and one seed's inputs alone would give another (the example: 9 on seed 0's)."""
+    graph = import_model(EXAMPLE, calibration=np.load(EXAMPLE_CAL)["x"])
+    pooled = np.concatenate([execute(graph, synthetic_inputs(graph, s)).reshape(-1, 10)
+                             for s in (0, 1, 2, 3)])
+    data = {seed: make_eval_data(graph, None, None, seed) for seed in (0, 5)}
+    assert not np.array_equal(data[0].x_ir[:50], data[5].x_ir[:50])
+    assert data[0].margin == data[5].margin == decision_margin(pooled)
+    seed0_only = decision_margin(execute(graph, synthetic_inputs(graph, 0)).reshape(-1, 10))
+    assert seed0_only != data[0].margin
 
 
 def test_validation_figure_equals_an_independent_evaluate(tmp_path, capsys):

@@ -96,7 +96,7 @@ class EvalData:
     kind: str  # "labelled", "unlabelled" or "synthetic"
     reference_out: np.ndarray | None = None  # the exact network's outputs [samples, classes]
     output_zero_point: int = 0
-    margin: float = 1.0  # synthetic: the exact network's median top-2 logit gap on x_ir
+    margin: float = 1.0  # synthetic: the exact network's median top-2 logit gap (MARGIN_SEEDS)
 
 
 @dataclass(frozen=True, eq=False)
