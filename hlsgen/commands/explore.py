@@ -211,14 +211,16 @@ def _print_summary(console, result, budget, seconds) -> None:
     data = result.problem.data
     if data.kind == "synthetic":
         from hlsgen.explore.evaluation import MARGIN_SNR_AT_ONE_POINT
+        from hlsgen.explore.synthetic import MARGIN_SEEDS
 
         bound = MARGIN_SNR_AT_ONE_POINT - 10 * math.log10(max(result.problem.max_accuracy_drop,
                                                               1e-3))
         console.print(f"data-free: the RMS error of the output logits on {len(data.x_ir)} "
                       f"synthetic inputs had to stay >= {bound:.1f} dB below the exact "
-                      f"network's median decision margin on them ({data.margin:g}; the "
-                      f"calibrated proxy for a top-1 drop of {result.max_accuracy_drop:g} "
-                      "points; docs/explore.md)")
+                      f"network's median decision margin ({data.margin:g}, on the "
+                      f"synthetic inputs of seeds {MARGIN_SEEDS[0]}-{MARGIN_SEEDS[-1]}; the "
+                      "calibrated proxy for a top-1 drop "
+                      f"of {result.max_accuracy_drop:g} points; docs/explore.md)")
     if result.validation is not None:
         v = result.validation
         console.print(f"validation: {len(v.labels)} labelled samples the search never saw "
