@@ -1,5 +1,3 @@
-import sys
+from hlsgen.cli import entry
 
-from hlsgen.cli import main
-
-sys.exit(main())
+entry()

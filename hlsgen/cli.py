@@ -12,7 +12,7 @@ import warnings
 from hlsgen import __version__
 from hlsgen.errors import HlsgenError
 from hlsgen.names import terminal
-from hlsgen.signals import Terminated, terminate_cleanly
+from hlsgen.signals import Terminated, exit_process, terminate_cleanly
 
 # name -> one-line help.  Listed explicitly (no directory scan) so grep finds every command.
 COMMANDS = {
@@ -91,5 +91,11 @@ def error_text(err: BaseException) -> str:
     return "\n".join(lines)
 
 
+def entry() -> None:
+    """The ``hlsgen`` command (console script and ``python -m hlsgen``): :func:`main`, then
+    exit with its code (at once after SIGTERM / SIGHUP, see :func:`signals.exit_process`)."""
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

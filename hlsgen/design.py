@@ -372,13 +372,23 @@ def solve_pieces(pieces: list[Piece], jobs: int = 1, on_done=None
     if not order:
         return solved
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    try:
         futures = {pool.submit(_timed_piece, pieces[i]): i for i in order}
         for future in as_completed(futures):
             i = futures[future]
             solved[i] = future.result()
             if on_done is not None:
                 on_done(pieces[i])
+    except BaseException:
+        # Interrupted or terminated (or a piece failed): stop the workers now and do not wait
+        # for the pool.  A worker killed while it sent a result leaves half a message in the
+        # result pipe, and the pool's shutdown(wait=True) would wait for the rest forever.
+        for process in list((pool._processes or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return solved
 
 

@@ -6,6 +6,8 @@ Inside :func:`terminate_cleanly` the two signals raise :class:`Terminated` (a Ba
 like KeyboardInterrupt), after stopping this process's worker processes: the writer then
 removes its staging directory and the pools exit at once.  A forked worker that inherits the
 handler gets the default disposition back (it dies at once on SIGTERM, as a pool expects).
+The command line then ends without waiting for the threads of its process pools
+(:func:`exit_process`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,23 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 
-__all__ = ["Terminated", "terminate_cleanly"]
+__all__ = ["Terminated", "terminate_cleanly", "exit_process"]
 
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def exit_process(code: int) -> None:
+    """End the process with ``code`` (the command line's last step).  After Ctrl-C, SIGTERM
+    or SIGHUP (codes 128 + signal) the command has cleaned up already, and the exit does not
+    wait for the threads of an abandoned process pool: its manager thread may be reading the
+    half message of a worker killed mid-send, and a normal interpreter exit joins it forever."""
+    if code in {128 + s for s in (signal.SIGINT, *_SIGNALS)}:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 class Terminated(BaseException):

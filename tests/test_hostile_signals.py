@@ -74,8 +74,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_signal_during_cold_generate_stops_the_workers(tmp_path, signum):
+    """The signal lands while the decomposition pool runs (its workers may be sending
+    results): the command ends at once, and neither the pool's shutdown nor the interpreter's
+    exit waits for a worker it killed (that wait once hung about one run in three)."""
     out = tmp_path / f"proj-{signum}"
     env = {**os.environ, "HLSGEN_DECOMPOSE_CACHE": "0", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.Popen(
@@ -90,8 +93,9 @@ def test_signal_during_cold_generate_stops_the_workers(tmp_path, signum):
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, err
-    assert "Traceback" not in err and err.strip().endswith(
-        f"terminated ({signal.Signals(signum).name})"), err
+    ending = ("interrupted" if signum == signal.SIGINT
+              else f"terminated ({signal.Signals(signum).name})")
+    assert "Traceback" not in err and err.strip().endswith(ending), err
     time.sleep(0.5)
     assert _processes_mentioning(str(out)) == []
     assert _leftovers(tmp_path) == []
