@@ -380,10 +380,15 @@ def solve_pieces(pieces: list[Piece], jobs: int = 1, on_done=None
             solved[i] = future.result()
             if on_done is not None:
                 on_done(pieces[i])
+    except Exception:  # a piece failed: the others need not finish
+        pool.shutdown(cancel_futures=True)
+        raise
     except BaseException:
-        # Interrupted or terminated (or a piece failed): stop the workers now and do not wait
-        # for the pool.  A worker killed while it sent a result leaves half a message in the
-        # result pipe, and the pool's shutdown(wait=True) would wait for the rest forever.
+        # Ctrl-C or Terminated: stop the workers now (the executor's worker table is private;
+        # there is no public call for this) and do not wait for the pool.  A worker killed
+        # while it sent a result leaves half a message in the result pipe, and the pool's
+        # shutdown(wait=True) would wait for the rest forever (so does the interpreter's exit:
+        # signals.exit_process).
         for process in list((pool._processes or {}).values()):
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
