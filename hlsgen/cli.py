@@ -93,7 +93,7 @@ def error_text(err: BaseException) -> str:
 
 def entry() -> None:
     """The ``hlsgen`` command (console script and ``python -m hlsgen``): :func:`main`, then
-    exit with its code (at once after SIGTERM / SIGHUP, see :func:`signals.exit_process`)."""
+    exit with its code (at once after Ctrl-C, SIGTERM or SIGHUP: :func:`signals.exit_process`)."""
     exit_process(main())
 
 

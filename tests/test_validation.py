@@ -100,6 +100,13 @@ def test_predicted_drop_follows_the_error_against_the_margin():
     assert predicted_drop(out, reference, 2 * margin) < predicted_drop(out, reference, margin)
 
 
+def _exact_outputs_of_seeds_0_to_3(graph) -> np.ndarray:
+    """The example's exact logits on the synthetic inputs of seeds 0-3, where the data-free
+    search measures the decision margin."""
+    return np.concatenate([execute(graph, synthetic_inputs(graph, s)).reshape(-1, 10)
+                           for s in (0, 1, 2, 3)])
+
+
 def test_data_free_search_bounds_the_predicted_drop(tmp_path):
     out = tmp_path / "free"
     assert main(["explore", str(EXAMPLE), "-o", str(out), "--calibration", str(EXAMPLE_CAL),
@@ -122,8 +129,7 @@ def test_data_free_search_bounds_the_predicted_drop(tmp_path):
     x = synthetic_inputs(graph, 0)
     exact = execute(graph, x).reshape(len(x), -1)
     got = execute(apply_design(graph, out / "design.json").graph, x).reshape(len(x), -1)
-    pooled = np.concatenate([execute(graph, synthetic_inputs(graph, s)).reshape(-1, 10)
-                             for s in (0, 1, 2, 3)])
+    pooled = _exact_outputs_of_seeds_0_to_3(graph)
     assert design["samples"] == len(x)
     assert round(predicted_drop(got, exact, decision_margin(pooled)), 4) == (
         design["accuracy_drop"])
@@ -134,8 +140,7 @@ def test_data_free_margin_is_the_same_for_every_seed():
     to 3 together: every search seed gets the same one, though the inputs it scores designs
     on differ, and one seed's inputs alone would give another (the example: 9 on seed 0's)."""
     graph = import_model(EXAMPLE, calibration=np.load(EXAMPLE_CAL)["x"])
-    pooled = np.concatenate([execute(graph, synthetic_inputs(graph, s)).reshape(-1, 10)
-                             for s in (0, 1, 2, 3)])
+    pooled = _exact_outputs_of_seeds_0_to_3(graph)
     data = {seed: make_eval_data(graph, None, None, seed) for seed in (0, 5)}
     assert not np.array_equal(data[0].x_ir[:50], data[5].x_ir[:50])
     assert data[0].margin == data[5].margin == decision_margin(pooled)
